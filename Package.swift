@@ -1,0 +1,50 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "tracepipe",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "tracepipe", targets: ["tracepipe"]),
+        .executable(name: "codec-bench", targets: ["codec-bench"]),
+        .library(name: "TraceModel", targets: ["TraceModel"]),
+        .library(name: "TracePipe", targets: ["TracePipe"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        // The data model and its wire codecs; no dependencies so it builds fast and stays portable.
+        .target(name: "TraceModel"),
+        .target(
+            name: "TracePipe",
+            dependencies: [
+                "TraceModel",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        .executableTarget(
+            name: "tracepipe",
+            dependencies: [
+                "TracePipe",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(name: "codec-bench", dependencies: ["TraceModel"]),
+        .testTarget(name: "TraceModelTests", dependencies: ["TraceModel"]),
+        .testTarget(name: "TracePipeTests", dependencies: ["TracePipe"]),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: ["TraceModel", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,354 @@
+/// A forward-only JSON tokenizer over raw bytes. It never allocates except for the strings it
+/// returns, reads no byte past the end, and bounds nesting depth so hostile input cannot blow the stack.
+struct JSONScanner: ~Copyable {
+    let base: UnsafeRawBufferPointer
+    var pos: Int = 0
+    var depth: Int = 0
+    static let maxDepth = 64
+
+    init(_ base: UnsafeRawBufferPointer) {
+        self.base = base
+    }
+
+    @inline(__always) var atEnd: Bool { pos >= base.count }
+
+    /// The current byte, or 0 at the end of input (0 is never valid JSON here, so it fails naturally).
+    @inline(__always) func peek() -> UInt8 {
+        pos < base.count ? base[pos] : 0
+    }
+
+    func error(_ reason: String) -> JSONDecodingError {
+        JSONDecodingError(reason, offset: pos)
+    }
+
+    func describeCurrent() -> String {
+        if atEnd { return "end of input" }
+        let c = base[pos]
+        if c >= 0x20 && c < 0x7F { return "'\(Character(Unicode.Scalar(c)))'" }
+        return "byte 0x" + String(c, radix: 16)
+    }
+
+    @inline(__always) mutating func skipWhitespace() {
+        while pos < base.count {
+            let c = base[pos]
+            if c == 0x20 || c == 0x0A || c == 0x0D || c == 0x09 { pos &+= 1 } else { return }
+        }
+    }
+
+    /// Skips whitespace and returns the next significant byte without consuming it.
+    @inline(__always) mutating func next() -> UInt8 {
+        skipWhitespace()
+        return peek()
+    }
+
+    mutating func expect(_ c: UInt8, _ what: String) throws(JSONDecodingError) {
+        skipWhitespace()
+        guard peek() == c else { throw error("expected \(what), found \(describeCurrent())") }
+        pos &+= 1
+    }
+
+    /// Consumes `null` if it is next. Returns whether it did.
+    @inline(__always) mutating func consumeNull() -> Bool {
+        skipWhitespace()
+        guard pos &+ 4 <= base.count, base[pos] == UInt8(ascii: "n"), base[pos &+ 1] == UInt8(ascii: "u"),
+              base[pos &+ 2] == UInt8(ascii: "l"), base[pos &+ 3] == UInt8(ascii: "l") else { return false }
+        pos &+= 4
+        return true
+    }
+
+    mutating func consumeLiteral(_ word: StaticString) -> Bool {
+        let n = word.utf8CodeUnitCount
+        guard pos &+ n <= base.count else { return false }
+        let p = word.utf8Start
+        for k in 0..<n where base[pos &+ k] != p[k] { return false }
+        pos &+= n
+        return true
+    }
+
+    // MARK: objects and arrays
+
+    /// Opens an object. Returns false for `null` (treated as absent by callers that allow it).
+    mutating func beginObject(allowNull: Bool = true) throws(JSONDecodingError) -> Bool {
+        skipWhitespace()
+        let c = peek()
+        if c == UInt8(ascii: "{") {
+            depth &+= 1
+            if depth > Self.maxDepth { throw error("nesting deeper than \(Self.maxDepth) levels") }
+            pos &+= 1
+            return true
+        }
+        if allowNull && consumeNull() { return false }
+        throw error("expected an object, found \(describeCurrent())")
+    }
+
+    /// Moves to the next key of an open object. Returns the key's raw bytes (escapes are resolved
+    /// into `scratch` only when present), or nil when the object closed.
+    mutating func nextKey(first: inout Bool) throws(JSONDecodingError) -> UnsafeRawBufferPointer? {
+        skipWhitespace()
+        var c = peek()
+        if c == UInt8(ascii: "}") {
+            pos &+= 1
+            depth &-= 1
+            return nil
+        }
+        if !first {
+            guard c == UInt8(ascii: ",") else { throw error("expected ',' or '}' in object, found \(describeCurrent())") }
+            pos &+= 1
+            skipWhitespace()
+            c = peek()
+        }
+        first = false
+        guard c == UInt8(ascii: "\"") else { throw error("expected a field name, found \(describeCurrent())") }
+        pos &+= 1
+        let start = pos
+        while pos < base.count {
+            let b = base[pos]
+            if b == UInt8(ascii: "\"") {
+                let key = UnsafeRawBufferPointer(rebasing: base[start..<pos])
+                pos &+= 1
+                try expect(UInt8(ascii: ":"), "':' after field name")
+                return key
+            }
+            if b == UInt8(ascii: "\\") {
+                // Escaped keys never match a known field; skip it as a whole and report an unknown key.
+                pos = start &- 1
+                _ = try readString()
+                try expect(UInt8(ascii: ":"), "':' after field name")
+                return UnsafeRawBufferPointer(start: nil, count: 0)
+            }
+            pos &+= 1
+        }
+        throw error("unterminated field name")
+    }
+
+    /// Opens an array. Returns false for `null`.
+    mutating func beginArray() throws(JSONDecodingError) -> Bool {
+        skipWhitespace()
+        let c = peek()
+        if c == UInt8(ascii: "[") {
+            depth &+= 1
+            if depth > Self.maxDepth { throw error("nesting deeper than \(Self.maxDepth) levels") }
+            pos &+= 1
+            return true
+        }
+        if consumeNull() { return false }
+        throw error("expected an array, found \(describeCurrent())")
+    }
+
+    /// Moves to the next element of an open array; false when the array closed.
+    mutating func nextElement(first: inout Bool) throws(JSONDecodingError) -> Bool {
+        skipWhitespace()
+        let c = peek()
+        if c == UInt8(ascii: "]") {
+            pos &+= 1
+            depth &-= 1
+            return false
+        }
+        if !first {
+            guard c == UInt8(ascii: ",") else { throw error("expected ',' or ']' in array, found \(describeCurrent())") }
+            pos &+= 1
+        }
+        first = false
+        return true
+    }
+
+    // MARK: strings
+
+    /// Reads a JSON string value (the next token must be a string) and validates its UTF-8.
+    mutating func readString() throws(JSONDecodingError) -> String {
+        skipWhitespace()
+        guard peek() == UInt8(ascii: "\"") else { throw error("expected a string, found \(describeCurrent())") }
+        pos &+= 1
+        let start = pos
+        var ascii = true
+        while pos < base.count {
+            let b = base[pos]
+            if b == UInt8(ascii: "\"") {
+                let raw = UnsafeRawBufferPointer(rebasing: base[start..<pos])
+                pos &+= 1
+                if ascii { return String(decoding: raw, as: UTF8.self) }
+                guard let s = String(validating: raw, as: UTF8.self) else {
+                    pos = start
+                    throw error("string is not valid UTF-8")
+                }
+                return s
+            }
+            if b == UInt8(ascii: "\\") {
+                return try readEscapedString(from: start)
+            }
+            if b >= 0x80 { ascii = false }
+            pos &+= 1
+        }
+        pos = start
+        throw error("unterminated string")
+    }
+
+    /// Slow path for strings with escapes: rebuilds the bytes, then validates them.
+    private mutating func readEscapedString(from start: Int) throws(JSONDecodingError) -> String {
+        var out = [UInt8]()
+        out.reserveCapacity(pos - start + 16)
+        out.append(contentsOf: UnsafeRawBufferPointer(rebasing: base[start..<pos]))
+        while pos < base.count {
+            let b = base[pos]
+            if b == UInt8(ascii: "\"") {
+                pos &+= 1
+                guard let s = String(validating: out, as: UTF8.self) else {
+                    throw JSONDecodingError("string is not valid UTF-8", offset: start)
+                }
+                return s
+            }
+            if b != UInt8(ascii: "\\") {
+                out.append(b)
+                pos &+= 1
+                continue
+            }
+            pos &+= 1
+            guard pos < base.count else { break }
+            let e = base[pos]
+            pos &+= 1
+            switch e {
+            case UInt8(ascii: "\""): out.append(0x22)
+            case UInt8(ascii: "\\"): out.append(0x5C)
+            case UInt8(ascii: "/"): out.append(0x2F)
+            case UInt8(ascii: "b"): out.append(0x08)
+            case UInt8(ascii: "f"): out.append(0x0C)
+            case UInt8(ascii: "n"): out.append(0x0A)
+            case UInt8(ascii: "r"): out.append(0x0D)
+            case UInt8(ascii: "t"): out.append(0x09)
+            case UInt8(ascii: "u"):
+                var scalar = try readHex4()
+                if (0xD800..<0xDC00).contains(scalar) {
+                    // A high surrogate must pair with a low one; a lone one becomes U+FFFD (as Go does).
+                    if pos + 6 <= base.count, base[pos] == UInt8(ascii: "\\"), base[pos + 1] == UInt8(ascii: "u") {
+                        let save = pos
+                        pos &+= 2
+                        let low = try readHex4()
+                        if (0xDC00..<0xE000).contains(low) {
+                            scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                        } else {
+                            pos = save
+                            scalar = 0xFFFD
+                        }
+                    } else {
+                        scalar = 0xFFFD
+                    }
+                } else if (0xDC00..<0xE000).contains(scalar) {
+                    scalar = 0xFFFD
+                }
+                appendUTF8(scalar, to: &out)
+            default:
+                pos &-= 1
+                throw error("invalid escape sequence '\\\(Character(Unicode.Scalar(e)))' in string")
+            }
+        }
+        throw JSONDecodingError("unterminated string", offset: start)
+    }
+
+    private mutating func readHex4() throws(JSONDecodingError) -> UInt32 {
+        guard pos + 4 <= base.count else { throw error("truncated \\u escape") }
+        var v: UInt32 = 0
+        for _ in 0..<4 {
+            let n = Hex.nibble(base[pos])
+            guard n != 0xFF else { throw error("invalid hex digit in \\u escape") }
+            v = v << 4 | UInt32(n)
+            pos &+= 1
+        }
+        return v
+    }
+
+    private func appendUTF8(_ s: UInt32, to out: inout [UInt8]) {
+        switch s {
+        case 0..<0x80:
+            out.append(UInt8(s))
+        case 0x80..<0x800:
+            out.append(UInt8(0xC0 | (s >> 6)))
+            out.append(UInt8(0x80 | (s & 0x3F)))
+        case 0x800..<0x10000:
+            out.append(UInt8(0xE0 | (s >> 12)))
+            out.append(UInt8(0x80 | ((s >> 6) & 0x3F)))
+            out.append(UInt8(0x80 | (s & 0x3F)))
+        default:
+            out.append(UInt8(0xF0 | (s >> 18)))
+            out.append(UInt8(0x80 | ((s >> 12) & 0x3F)))
+            out.append(UInt8(0x80 | ((s >> 6) & 0x3F)))
+            out.append(UInt8(0x80 | (s & 0x3F)))
+        }
+    }
+
+    /// Reads a string token and returns its raw bytes when it holds no escapes (ids, numbers in
+    /// quotes, base64), so callers can parse it without building a `String`.
+    mutating func readRawStringBytes() throws(JSONDecodingError) -> UnsafeRawBufferPointer {
+        skipWhitespace()
+        guard peek() == UInt8(ascii: "\"") else { throw error("expected a string, found \(describeCurrent())") }
+        pos &+= 1
+        let start = pos
+        while pos < base.count {
+            let b = base[pos]
+            if b == UInt8(ascii: "\"") {
+                let raw = UnsafeRawBufferPointer(rebasing: base[start..<pos])
+                pos &+= 1
+                return raw
+            }
+            if b == UInt8(ascii: "\\") { throw error("unexpected escape sequence in this value") }
+            pos &+= 1
+        }
+        pos = start
+        throw error("unterminated string")
+    }
+
+    // MARK: numbers
+
+    /// The span of a JSON number token starting at the current position (not consumed).
+    mutating func numberToken() -> UnsafeRawBufferPointer {
+        skipWhitespace()
+        let start = pos
+        var end = pos
+        while end < base.count {
+            let c = base[end]
+            if (c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9")) || c == UInt8(ascii: "-") || c == UInt8(ascii: "+")
+                || c == UInt8(ascii: ".") || c == UInt8(ascii: "e") || c == UInt8(ascii: "E") {
+                end &+= 1
+            } else {
+                break
+            }
+        }
+        return UnsafeRawBufferPointer(rebasing: base[start..<end])
+    }
+
+    // MARK: skipping
+
+    /// Skips one complete value of any type (unknown fields), within the depth bound.
+    mutating func skipValue() throws(JSONDecodingError) {
+        skipWhitespace()
+        let c = peek()
+        switch c {
+        case UInt8(ascii: "{"):
+            _ = try beginObject()
+            var first = true
+            while try nextKey(first: &first) != nil { try skipValue() }
+        case UInt8(ascii: "["):
+            _ = try beginArray()
+            var first = true
+            while try nextElement(first: &first) { try skipValue() }
+        case UInt8(ascii: "\""):
+            pos &+= 1
+            while pos < base.count {
+                let b = base[pos]
+                if b == UInt8(ascii: "\"") { pos &+= 1; return }
+                pos &+= b == UInt8(ascii: "\\") ? 2 : 1
+            }
+            throw error("unterminated string")
+        case UInt8(ascii: "t"):
+            guard consumeLiteral("true") else { throw error("invalid literal") }
+        case UInt8(ascii: "f"):
+            guard consumeLiteral("false") else { throw error("invalid literal") }
+        case UInt8(ascii: "n"):
+            guard consumeNull() else { throw error("invalid literal") }
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            let tok = numberToken()
+            pos &+= tok.count
+        default:
+            throw error("expected a value, found \(describeCurrent())")
+        }
+    }
+}

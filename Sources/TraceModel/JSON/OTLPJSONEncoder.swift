@@ -1,0 +1,292 @@
+/// Encodes the model as OTLP/JSON the way the collector does: lowerCamelCase keys in proto field
+/// order, zero values and empty lists omitted, 64-bit integers as strings, enums and 32-bit counts
+/// as numbers, ids as lower-case hex, `resource`, `scope` and `status` always present.
+public enum OTLPJSONEncoder {
+    public static func encode(_ data: TraceData) -> [UInt8] {
+        var w = JSONWriter(capacity: 1024)
+        encode(data, into: &w)
+        return w.out
+    }
+
+    /// Appends the encoding to `buffer` (e.g. a file exporter's line buffer).
+    public static func encode(_ data: TraceData, appendingTo buffer: inout [UInt8]) {
+        var w = JSONWriter(capacity: 0)
+        swap(&w.out, &buffer)
+        encode(data, into: &w)
+        swap(&w.out, &buffer)
+    }
+
+    static func encode(_ data: TraceData, into w: inout JSONWriter) {
+        w.raw("{\"resourceSpans\":[")
+        for (i, rs) in data.resourceSpans.enumerated() {
+            if i > 0 { w.byte(0x2C) }
+            resourceSpans(rs, &w)
+        }
+        w.raw("]}")
+    }
+
+    private static func resourceSpans(_ rs: ResourceSpans, _ w: inout JSONWriter) {
+        w.raw("{\"resource\":{")
+        var sep = false
+        attributesAndDropped(rs.resource.attributes, rs.resource.droppedAttributesCount, &sep, &w)
+        w.raw("},\"scopeSpans\":[")
+        for (i, ss) in rs.scopeSpans.enumerated() {
+            if i > 0 { w.byte(0x2C) }
+            scopeSpans(ss, &w)
+        }
+        w.byte(UInt8(ascii: "]"))
+        if !rs.schemaURL.isEmpty {
+            w.raw(",\"schemaUrl\":")
+            w.string(rs.schemaURL)
+        }
+        w.byte(UInt8(ascii: "}"))
+    }
+
+    private static func scopeSpans(_ ss: ScopeSpans, _ w: inout JSONWriter) {
+        w.raw("{\"scope\":{")
+        var sep = false
+        if !ss.scope.name.isEmpty {
+            w.raw("\"name\":")
+            w.string(ss.scope.name)
+            sep = true
+        }
+        if !ss.scope.version.isEmpty {
+            if sep { w.byte(0x2C) }
+            w.raw("\"version\":")
+            w.string(ss.scope.version)
+            sep = true
+        }
+        attributesAndDropped(ss.scope.attributes, ss.scope.droppedAttributesCount, &sep, &w)
+        w.raw("},\"spans\":[")
+        for (i, s) in ss.spans.enumerated() {
+            if i > 0 { w.byte(0x2C) }
+            span(s, &w)
+        }
+        w.byte(UInt8(ascii: "]"))
+        if !ss.schemaURL.isEmpty {
+            w.raw(",\"schemaUrl\":")
+            w.string(ss.schemaURL)
+        }
+        w.byte(UInt8(ascii: "}"))
+    }
+
+    private static func attributesAndDropped(_ attrs: [KeyValue], _ dropped: UInt32, _ sep: inout Bool, _ w: inout JSONWriter) {
+        if !attrs.isEmpty {
+            if sep { w.byte(0x2C) }
+            w.raw("\"attributes\":")
+            keyValues(attrs, &w)
+            sep = true
+        }
+        if dropped != 0 {
+            if sep { w.byte(0x2C) }
+            w.raw("\"droppedAttributesCount\":")
+            w.uint(UInt64(dropped))
+            sep = true
+        }
+    }
+
+    private static func span(_ s: Span, _ w: inout JSONWriter) {
+        w.byte(UInt8(ascii: "{"))
+        var sep = false
+        func comma(_ w: inout JSONWriter) { if sep { w.byte(0x2C) } else { sep = true } }
+        if !s.traceID.isZero {
+            w.raw("\"traceId\":\"")
+            w.hex(s.traceID.high)
+            w.hex(s.traceID.low)
+            w.byte(0x22)
+            sep = true
+        }
+        if !s.spanID.isZero {
+            comma(&w)
+            w.raw("\"spanId\":\"")
+            w.hex(s.spanID.value)
+            w.byte(0x22)
+        }
+        if !s.traceState.isEmpty {
+            comma(&w)
+            w.raw("\"traceState\":")
+            w.string(s.traceState)
+        }
+        if !s.parentSpanID.isZero {
+            comma(&w)
+            w.raw("\"parentSpanId\":\"")
+            w.hex(s.parentSpanID.value)
+            w.byte(0x22)
+        }
+        if s.flags != 0 {
+            comma(&w)
+            w.raw("\"flags\":")
+            w.uint(UInt64(s.flags))
+        }
+        if !s.name.isEmpty {
+            comma(&w)
+            w.raw("\"name\":")
+            w.string(s.name)
+        }
+        if s.kind.rawValue != 0 {
+            comma(&w)
+            w.raw("\"kind\":")
+            w.int(Int64(s.kind.rawValue))
+        }
+        if s.startTimeUnixNano != 0 {
+            comma(&w)
+            w.raw("\"startTimeUnixNano\":\"")
+            w.uint(s.startTimeUnixNano)
+            w.byte(0x22)
+        }
+        if s.endTimeUnixNano != 0 {
+            comma(&w)
+            w.raw("\"endTimeUnixNano\":\"")
+            w.uint(s.endTimeUnixNano)
+            w.byte(0x22)
+        }
+        attributesAndDropped(s.attributes, s.droppedAttributesCount, &sep, &w)
+        if !s.events.isEmpty {
+            comma(&w)
+            w.raw("\"events\":[")
+            for (i, e) in s.events.enumerated() {
+                if i > 0 { w.byte(0x2C) }
+                event(e, &w)
+            }
+            w.byte(UInt8(ascii: "]"))
+        }
+        if s.droppedEventsCount != 0 {
+            comma(&w)
+            w.raw("\"droppedEventsCount\":")
+            w.uint(UInt64(s.droppedEventsCount))
+        }
+        if !s.links.isEmpty {
+            comma(&w)
+            w.raw("\"links\":[")
+            for (i, l) in s.links.enumerated() {
+                if i > 0 { w.byte(0x2C) }
+                link(l, &w)
+            }
+            w.byte(UInt8(ascii: "]"))
+        }
+        if s.droppedLinksCount != 0 {
+            comma(&w)
+            w.raw("\"droppedLinksCount\":")
+            w.uint(UInt64(s.droppedLinksCount))
+        }
+        comma(&w)
+        w.raw("\"status\":{")
+        if !s.status.message.isEmpty {
+            w.raw("\"message\":")
+            w.string(s.status.message)
+            if s.status.code.rawValue != 0 { w.byte(0x2C) }
+        }
+        if s.status.code.rawValue != 0 {
+            w.raw("\"code\":")
+            w.int(Int64(s.status.code.rawValue))
+        }
+        w.raw("}}")
+    }
+
+    private static func event(_ e: SpanEvent, _ w: inout JSONWriter) {
+        w.byte(UInt8(ascii: "{"))
+        var sep = false
+        if e.timeUnixNano != 0 {
+            w.raw("\"timeUnixNano\":\"")
+            w.uint(e.timeUnixNano)
+            w.byte(0x22)
+            sep = true
+        }
+        if !e.name.isEmpty {
+            if sep { w.byte(0x2C) }
+            w.raw("\"name\":")
+            w.string(e.name)
+            sep = true
+        }
+        attributesAndDropped(e.attributes, e.droppedAttributesCount, &sep, &w)
+        w.byte(UInt8(ascii: "}"))
+    }
+
+    private static func link(_ l: SpanLink, _ w: inout JSONWriter) {
+        w.byte(UInt8(ascii: "{"))
+        var sep = false
+        if !l.traceID.isZero {
+            w.raw("\"traceId\":\"")
+            w.hex(l.traceID.high)
+            w.hex(l.traceID.low)
+            w.byte(0x22)
+            sep = true
+        }
+        if !l.spanID.isZero {
+            if sep { w.byte(0x2C) }
+            w.raw("\"spanId\":\"")
+            w.hex(l.spanID.value)
+            w.byte(0x22)
+            sep = true
+        }
+        if !l.traceState.isEmpty {
+            if sep { w.byte(0x2C) }
+            w.raw("\"traceState\":")
+            w.string(l.traceState)
+            sep = true
+        }
+        attributesAndDropped(l.attributes, l.droppedAttributesCount, &sep, &w)
+        if l.flags != 0 {
+            if sep { w.byte(0x2C) }
+            w.raw("\"flags\":")
+            w.uint(UInt64(l.flags))
+        }
+        w.byte(UInt8(ascii: "}"))
+    }
+
+    static func keyValues(_ kvs: [KeyValue], _ w: inout JSONWriter) {
+        w.byte(UInt8(ascii: "["))
+        for (i, kv) in kvs.enumerated() {
+            if i > 0 { w.byte(0x2C) }
+            w.raw("{\"key\":")
+            w.string(kv.key)
+            w.raw(",\"value\":")
+            anyValue(kv.value, &w)
+            w.byte(UInt8(ascii: "}"))
+        }
+        w.byte(UInt8(ascii: "]"))
+    }
+
+    static func anyValue(_ v: AnyValue, _ w: inout JSONWriter) {
+        switch v {
+        case .empty:
+            w.raw("{}")
+        case .string(let s):
+            w.raw("{\"stringValue\":")
+            w.string(s)
+            w.byte(UInt8(ascii: "}"))
+        case .bool(let b):
+            b ? w.raw("{\"boolValue\":true}") : w.raw("{\"boolValue\":false}")
+        case .int(let i):
+            w.raw("{\"intValue\":\"")
+            w.int(i)
+            w.raw("\"}")
+        case .double(let d):
+            w.raw("{\"doubleValue\":")
+            w.double(d)
+            w.byte(UInt8(ascii: "}"))
+        case .bytes(let b):
+            w.raw("{\"bytesValue\":\"")
+            Base64.encode(b, into: &w.out)
+            w.raw("\"}")
+        case .array(let values):
+            w.raw("{\"arrayValue\":{")
+            if !values.isEmpty {
+                w.raw("\"values\":[")
+                for (i, e) in values.enumerated() {
+                    if i > 0 { w.byte(0x2C) }
+                    anyValue(e, &w)
+                }
+                w.byte(UInt8(ascii: "]"))
+            }
+            w.raw("}}")
+        case .kvlist(let kvs):
+            w.raw("{\"kvlistValue\":{")
+            if !kvs.isEmpty {
+                w.raw("\"values\":")
+                keyValues(kvs, &w)
+            }
+            w.raw("}}")
+        }
+    }
+}

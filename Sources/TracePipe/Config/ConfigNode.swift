@@ -1,0 +1,128 @@
+import Yams
+
+/// A parsed YAML value, independent of Yams, with the line it came from for error messages.
+/// Mappings keep their key order so that errors and actions come out in file order.
+public indirect enum ConfigNode: Sendable, Equatable {
+    case null
+    case scalar(String)
+    case mapping([(key: String, value: ConfigNode)])
+    case sequence([ConfigNode])
+
+    public static func == (a: ConfigNode, b: ConfigNode) -> Bool {
+        switch (a, b) {
+        case (.null, .null): return true
+        case let (.scalar(x), .scalar(y)): return x == y
+        case let (.sequence(x), .sequence(y)): return x == y
+        case let (.mapping(x), .mapping(y)):
+            return x.count == y.count && zip(x, y).allSatisfy { $0.key == $1.key && $0.value == $1.value }
+        default: return false
+        }
+    }
+
+    public subscript(key: String) -> ConfigNode? {
+        guard case .mapping(let pairs) = self else { return nil }
+        return pairs.last(where: { $0.key == key })?.value
+    }
+
+    public var mappingPairs: [(key: String, value: ConfigNode)]? {
+        if case .mapping(let p) = self { return p }
+        return nil
+    }
+
+    public var isNull: Bool {
+        if case .null = self { return true }
+        return false
+    }
+
+    /// A short description of the node's kind for "expected X, got Y" messages.
+    public var kindDescription: String {
+        switch self {
+        case .null: return "nothing"
+        case .scalar(let s): return "\"\(s)\""
+        case .mapping: return "a mapping"
+        case .sequence: return "a list"
+        }
+    }
+
+    /// Replaces (or adds) the value at `key` of a mapping.
+    public mutating func set(_ key: String, _ value: ConfigNode) {
+        guard case .mapping(var pairs) = self else {
+            self = .mapping([(key, value)])
+            return
+        }
+        if let i = pairs.firstIndex(where: { $0.key == key }) {
+            pairs[i].value = value
+        } else {
+            pairs.append((key, value))
+        }
+        self = .mapping(pairs)
+    }
+
+    public mutating func remove(_ key: String) {
+        guard case .mapping(var pairs) = self else { return }
+        pairs.removeAll { $0.key == key }
+        self = .mapping(pairs)
+    }
+
+    /// Deep merge as the collector does for several `--config` files: maps merge key by key,
+    /// anything else (lists included) is replaced by the later value.
+    public func merged(with later: ConfigNode) -> ConfigNode {
+        guard case .mapping(let base) = self, case .mapping(let over) = later else { return later }
+        var result = ConfigNode.mapping(base)
+        for (k, v) in over {
+            if let existing = result[k] {
+                result.set(k, existing.merged(with: v))
+            } else {
+                result.set(k, v)
+            }
+        }
+        return result
+    }
+}
+
+/// A YAML document could not be read.
+public struct YAMLSyntaxError: Error, CustomStringConvertible {
+    public var source: String
+    public var message: String
+    public var description: String { "\(source): invalid YAML: \(message)" }
+}
+
+extension ConfigNode {
+    /// Parses one YAML document. Keys must be scalars; aliases are resolved by Yams.
+    public static func parse(yaml: String, source: String) throws -> ConfigNode {
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: yaml)
+        } catch {
+            throw YAMLSyntaxError(source: source, message: "\(error)")
+        }
+        guard let root else { return .null }
+        return try convert(root, source: source)
+    }
+
+    private static func convert(_ node: Node, source: String) throws -> ConfigNode {
+        switch node {
+        case .scalar(let s):
+            // Plain `~`, `null` and empty mean null (YAML core schema); quoted ones are strings.
+            if s.style == .plain && ["", "~", "null", "Null", "NULL"].contains(s.string) { return .null }
+            return .scalar(s.string)
+        case .mapping(let m):
+            var pairs: [(key: String, value: ConfigNode)] = []
+            for (k, v) in m {
+                guard case .scalar(let ks) = k else {
+                    let line = k.mark.map { " at line \($0.line)" } ?? ""
+                    throw YAMLSyntaxError(source: source, message: "mapping keys must be plain strings\(line)")
+                }
+                let value = try convert(v, source: source)
+                // A repeated key: the later one wins, as in go-yaml's merge into a map.
+                pairs.removeAll { $0.key == ks.string }
+                pairs.append((ks.string, value))
+            }
+            return .mapping(pairs)
+        case .sequence(let seq):
+            return .sequence(try seq.map { try convert($0, source: source) })
+        case .alias:
+            throw YAMLSyntaxError(source: source, message: "unresolved YAML alias")
+        }
+    }
+}

@@ -1,0 +1,237 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// A request with its whole body read.
+public struct HTTPRequest: Sendable {
+    public var method: HTTPMethod
+    public var uri: String
+    public var headers: HTTPHeaders
+    public var body: ByteBuffer
+
+    /// The path without the query string.
+    public var path: Substring {
+        uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+    }
+}
+
+public struct HTTPResponse: Sendable {
+    public var status: HTTPResponseStatus
+    public var headers: HTTPHeaders
+    public var body: ByteBuffer
+
+    public init(status: HTTPResponseStatus, headers: HTTPHeaders = [:], body: ByteBuffer = ByteBuffer()) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    public static func text(_ status: HTTPResponseStatus, _ text: String, contentType: String = "text/plain") -> HTTPResponse {
+        HTTPResponse(status: status, headers: ["Content-Type": contentType], body: ByteBuffer(string: text))
+    }
+}
+
+/// A small HTTP/1.1 server on SwiftNIO: reads whole bodies up to a limit, hands each request to
+/// an async handler, keeps connections alive, and on shutdown stops accepting, lets requests in
+/// flight finish, then closes every connection.
+public final class HTTPServer: Sendable {
+    public typealias Handler = @Sendable (HTTPRequest) async -> HTTPResponse
+
+    public struct Options: Sendable {
+        /// Bodies above this many bytes are not buffered; `tooLarge` answers instead.
+        public var maxBodySize: Int
+        /// The answer to an over-limit body.
+        public var tooLarge: @Sendable (HTTPRequest) -> HTTPResponse
+        /// Close each connection after one answer (the health check does, as the collector's).
+        public var closeAfterResponse: Bool
+
+        public init(maxBodySize: Int, closeAfterResponse: Bool = false, tooLarge: @escaping @Sendable (HTTPRequest) -> HTTPResponse) {
+            self.maxBodySize = maxBodySize
+            self.closeAfterResponse = closeAfterResponse
+            self.tooLarge = tooLarge
+        }
+    }
+
+    private let channel: any Channel
+    private let connections: ConnectionSet
+    public let localAddress: SocketAddress
+
+    private init(channel: any Channel, connections: ConnectionSet) {
+        self.channel = channel
+        self.connections = connections
+        self.localAddress = channel.localAddress!
+    }
+
+    /// Binds and starts serving. Throws when the address cannot be bound (in use, no permission).
+    public static func start(
+        host: String, port: Int, group: any EventLoopGroup, options: Options, handler: @escaping Handler
+    ) async throws -> HTTPServer {
+        let connections = ConnectionSet()
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.maxMessagesPerRead, value: 16)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                    try channel.pipeline.syncOperations.addHandler(
+                        HTTPRequestHandler(options: options, handler: handler, connections: connections)
+                    )
+                    connections.add(channel)
+                    channel.closeFuture.whenComplete { _ in connections.remove(channel) }
+                }
+            }
+        let channel = try await bootstrap.bind(host: host, port: port).get()
+        return HTTPServer(channel: channel, connections: connections)
+    }
+
+    public var port: Int { localAddress.port ?? 0 }
+
+    /// Stops accepting, waits up to `grace` for requests in flight, then closes all connections.
+    public func shutdown(grace: Duration = .seconds(5)) async {
+        try? await channel.close()
+        connections.beginShutdown()
+        let deadline = ContinuousClock.now + grace
+        while connections.count > 0 && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        connections.closeAll()
+    }
+}
+
+/// The open connections of a server, so shutdown can close idle ones and wait for busy ones.
+final class ConnectionSet: Sendable {
+    private struct State {
+        var channels: [ObjectIdentifier: any Channel] = [:]
+        var shuttingDown = false
+    }
+
+    private let state = NIOLockedValueBox(State())
+
+    var count: Int { state.withLockedValue { $0.channels.count } }
+    var isShuttingDown: Bool { state.withLockedValue { $0.shuttingDown } }
+
+    func add(_ c: any Channel) {
+        let late = state.withLockedValue { s -> Bool in
+            s.channels[ObjectIdentifier(c)] = c
+            return s.shuttingDown
+        }
+        if late { c.close(promise: nil) }
+    }
+
+    func remove(_ c: any Channel) {
+        _ = state.withLockedValue { $0.channels.removeValue(forKey: ObjectIdentifier(c)) }
+    }
+
+    /// Tells every connection to close once it is idle.
+    func beginShutdown() {
+        let all = state.withLockedValue { s -> [any Channel] in
+            s.shuttingDown = true
+            return Array(s.channels.values)
+        }
+        for c in all { c.pipeline.fireUserInboundEventTriggered(ServerShutdownEvent()) }
+    }
+
+    func closeAll() {
+        let all = state.withLockedValue { Array($0.channels.values) }
+        for c in all { c.close(promise: nil) }
+    }
+}
+
+struct ServerShutdownEvent {}
+
+/// Collects one request at a time (NIO's pipelining helper orders them), runs the handler on a
+/// task, and writes the answer back on the channel's event loop.
+final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let options: HTTPServer.Options
+    private let handler: HTTPServer.Handler
+    private let connections: ConnectionSet
+    private var head: HTTPRequestHead?
+    private var body: ByteBuffer?
+    private var bodySize = 0
+    private var tooLarge = false
+    private var busy = false
+    private var closeWhenIdle = false
+
+    init(options: HTTPServer.Options, handler: @escaping HTTPServer.Handler, connections: ConnectionSet) {
+        self.options = options
+        self.handler = handler
+        self.connections = connections
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let h):
+            head = h
+            body = nil
+            bodySize = 0
+            tooLarge = false
+        case .body(var chunk):
+            bodySize += chunk.readableBytes
+            if bodySize > options.maxBodySize {
+                // Keep reading (so the client can read our answer) but stop buffering.
+                tooLarge = true
+                body = nil
+            } else if body == nil {
+                body = chunk
+            } else {
+                body!.writeBuffer(&chunk)
+            }
+        case .end:
+            guard let h = head else { return }
+            head = nil
+            let request = HTTPRequest(method: h.method, uri: h.uri, headers: h.headers, body: body ?? ByteBuffer())
+            body = nil
+            let keepAlive = h.isKeepAlive && !options.closeAfterResponse
+            if tooLarge {
+                write(options.tooLarge(request), version: h.version, keepAlive: false, context: context)
+                return
+            }
+            busy = true
+            let handler = self.handler
+            let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            let future = context.eventLoop.makeFutureWithTask { await handler(request) }
+            future.whenSuccess { response in
+                let (me, ctx) = loopBound.value
+                me.busy = false
+                me.write(response, version: h.version, keepAlive: keepAlive && !me.closeWhenIdle, context: ctx)
+            }
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ServerShutdownEvent {
+            closeWhenIdle = true
+            if !busy && head == nil { context.close(promise: nil) }
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    private func write(_ response: HTTPResponse, version: HTTPVersion, keepAlive: Bool, context: ChannelHandlerContext) {
+        var headers = response.headers
+        headers.replaceOrAdd(name: "Content-Length", value: String(response.body.readableBytes))
+        if !keepAlive { headers.replaceOrAdd(name: "Connection", value: "close") }
+        let head = HTTPResponseHead(version: version, status: response.status, headers: headers)
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        if response.body.readableBytes > 0 {
+            context.write(wrapOutboundOut(.body(.byteBuffer(response.body))), promise: nil)
+        }
+        let done = context.writeAndFlushPromise()
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: done)
+        if !keepAlive {
+            let ctx = NIOLoopBound(context, eventLoop: context.eventLoop)
+            done.futureResult.whenComplete { _ in ctx.value.close(promise: nil) }
+        }
+    }
+}
+
+extension ChannelHandlerContext {
+    fileprivate func writeAndFlushPromise() -> EventLoopPromise<Void> { eventLoop.makePromise() }
+}

@@ -1,0 +1,20 @@
+/// The one list of component types tracepipe has. Adding a component: write its file, add it here.
+extension ComponentRegistry {
+    public static let builtIn = ComponentRegistry([
+        .receiver("otlp", summary: "OTLP over HTTP (JSON) on /v1/traces", config: OTLPReceiverConfig.self) { config, context, next in
+            guard let http = config.http else {
+                throw ConfigError(path: "receivers.\(context.id).protocols", "no supported protocol configured")
+            }
+            return OTLPHTTPReceiver(config: http, context: context, next: next)
+        },
+        .exporter("debug", aliases: ["logging"], summary: "prints spans to stderr (basic, normal, detailed)", config: DebugExporterConfig.self) { config, context in
+            DebugExporter(config: config, context: context)
+        },
+        .exporter("file", summary: "OTLP/JSON lines into a file, with rotation", config: FileExporterConfig.self) { config, context in
+            FileExporter(config: config, context: context)
+        },
+        .extension("health_check", summary: "HTTP health endpoint for liveness/readiness probes", config: HealthCheckConfig.self) { config, context in
+            HealthCheckExtension(config: config, context: context)
+        },
+    ])
+}

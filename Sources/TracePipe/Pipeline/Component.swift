@@ -1,0 +1,82 @@
+import Logging
+import NIOCore
+import TraceModel
+
+/// Every pipeline edge is this one call. A thrown error travels back to the receiver, which turns
+/// it into the answer its client gets (see `PipelineError`).
+public protocol TraceConsumer: Sendable {
+    func consume(_ data: TraceData) async throws
+}
+
+/// Anything with a lifecycle: started in dependency order, shut down in reverse.
+public protocol Component: AnyObject, Sendable {
+    func start(_ host: ComponentHost) async throws
+    /// Stops the component, flushing what it holds. Must not throw: shutdown continues regardless.
+    func shutdown() async
+}
+
+public protocol Receiver: Component {}
+public protocol Processor: Component, TraceConsumer {}
+public protocol Exporter: Component, TraceConsumer {}
+public protocol Extension: Component {}
+
+public enum ComponentKind: String, Sendable, CaseIterable {
+    case receiver, processor, exporter, `extension`, connector
+
+    /// The top-level config section holding components of this kind.
+    public var section: String {
+        switch self {
+        case .receiver: return "receivers"
+        case .processor: return "processors"
+        case .exporter: return "exporters"
+        case .extension: return "extensions"
+        case .connector: return "connectors"
+        }
+    }
+}
+
+/// Errors a consumer throws to say why it did not take the data; receivers map them to answers.
+public enum PipelineError: Error, Sendable, CustomStringConvertible {
+    /// Temporarily cannot take data (queue full, memory limit): clients should retry later.
+    case refused(String, retryAfter: Duration?)
+    /// The data can never be taken: retrying will not help.
+    case permanent(String)
+    /// The data itself is malformed.
+    case invalidData(String)
+
+    public var description: String {
+        switch self {
+        case .refused(let m, _): return m
+        case .permanent(let m): return m
+        case .invalidData(let m): return m
+        }
+    }
+}
+
+/// What a component is given when it is created.
+public struct ComponentContext: Sendable {
+    public var id: ComponentID
+    public var kind: ComponentKind
+    public var logger: Logger
+    public var eventLoopGroup: any EventLoopGroup
+    public var status: ServiceStatus
+
+    public init(id: ComponentID, kind: ComponentKind, logger: Logger, eventLoopGroup: any EventLoopGroup, status: ServiceStatus) {
+        self.id = id
+        self.kind = kind
+        self.logger = logger
+        self.eventLoopGroup = eventLoopGroup
+        self.status = status
+    }
+}
+
+/// What a component sees of the running service when it starts.
+public struct ComponentHost: Sendable {
+    public var extensions: [ComponentID: any Extension]
+    public var status: ServiceStatus
+
+    public init(extensions: [ComponentID: any Extension], status: ServiceStatus) {
+        self.extensions = extensions
+        self.status = status
+    }
+}

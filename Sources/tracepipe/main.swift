@@ -1,0 +1,107 @@
+import ArgumentParser
+import Foundation
+import Logging
+import TracePipe
+
+/// Options shared by `run` and `validate`.
+struct ConfigOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Config file (repeat to merge several; later files win).", valueName: "file"))
+    var config: [String] = []
+
+    @Flag(name: .long, help: "Run the supported part of the config and warn about the rest instead of refusing it.")
+    var skipUnsupported = false
+
+    /// The config files to load; with none, `config/default.yaml` next to the binary or in the
+    /// working directory, else the built-in copy.
+    func load() throws -> ServiceConfig {
+        let loader = ConfigLoader(registry: .builtIn, skipUnsupported: skipUnsupported)
+        if !config.isEmpty { return try loader.load(files: config) }
+        if let file = DefaultConfigLocator.find() { return try loader.load(files: [file]) }
+        return try loader.load(yaml: TracePipeInfo.defaultConfigYAML)
+    }
+}
+
+enum DefaultConfigLocator {
+    static func find() -> String? {
+        let exe = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        let candidates = [
+            exe.appendingPathComponent("config/default.yaml").path,
+            exe.appendingPathComponent("../config/default.yaml").path,
+            FileManager.default.currentDirectoryPath + "/config/default.yaml",
+        ]
+        return candidates.first { FileManager.default.fileExists(atPath: $0) }
+    }
+}
+
+@main
+struct TracePipeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tracepipe",
+        abstract: "A trace pipeline: OTLP in, sampling and scrubbing, export to Tempo, files and the console.",
+        version: TracePipeInfo.version,
+        subcommands: [Run.self, Validate.self, Components.self],
+        defaultSubcommand: Run.self
+    )
+}
+
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the pipelines of a collector-schema config (the default command).")
+
+    @OptionGroup var options: ConfigOptions
+
+    func run() async throws {
+        LogSettings.bootstrap()
+        let bootLogger = Logger(label: "tracepipe")
+        let config: ServiceConfig
+        do {
+            config = try options.load()
+        } catch {
+            bootLogger.error("\(error)")
+            throw ExitCode(1)
+        }
+        LogSettings.apply(config.telemetry.logs)
+        let logger = Logger(label: "tracepipe")
+        logger.info("starting tracepipe", metadata: ["version": "\(TracePipeInfo.version)"])
+        for w in config.warnings { logger.warning("\(w)") }
+        do {
+            let service = try PipelineService(config: config, logger: logger)
+            try await service.run()
+        } catch {
+            logger.error("\(error)")
+            throw ExitCode(1)
+        }
+    }
+}
+
+struct Validate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Check a config without starting anything; exit 0 if it is valid, 1 with every problem otherwise.")
+
+    @OptionGroup var options: ConfigOptions
+
+    func run() async throws {
+        do {
+            let config = try options.load()
+            for w in config.warnings { FileHandle.standardError.write(Data("warning: \(w)\n".utf8)) }
+            print("config is valid: \(config.pipelines.count) pipeline(s): \(config.pipelines.map(\.id.description).joined(separator: ", "))")
+        } catch {
+            FileHandle.standardError.write(Data("\(error)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}
+
+struct Components: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List the component types tracepipe supports.")
+
+    func run() {
+        for kind in [ComponentKind.receiver, .processor, .exporter, .extension] {
+            print("\(kind.section):")
+            let factories = ComponentRegistry.builtIn.factories.filter { $0.kind == kind }
+            if factories.isEmpty { print("  (none yet)") }
+            for f in factories {
+                let aliases = f.aliases.isEmpty ? "" : " (also: \(f.aliases.joined(separator: ", ")))"
+                print("  \(f.type)\(aliases)  \(f.summary)")
+            }
+        }
+    }
+}
