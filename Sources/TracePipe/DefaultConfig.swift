@@ -28,5 +28,6 @@ service:
     traces:
       receivers: [otlp]
       exporters: [debug, file]
+
 """
 }

@@ -14,13 +14,21 @@ public struct ConfigError: Error, Equatable, Sendable, CustomStringConvertible {
 /// Everything wrong with a config at once, so a user fixes all of it in one go.
 public struct ConfigErrors: Error, Sendable, CustomStringConvertible {
     public var errors: [ConfigError]
+    /// A closing line of advice, e.g. about --skip-unsupported.
+    public var hint: String?
 
     public init(_ errors: [ConfigError]) {
         self.errors = errors
     }
 
     public var description: String {
-        if errors.count == 1 { return "invalid configuration: \(errors[0])" }
-        return "invalid configuration (\(errors.count) problems):\n" + errors.map { "  - \($0)" }.joined(separator: "\n")
+        var text: String
+        if errors.count == 1 {
+            text = "invalid configuration: \(errors[0])"
+        } else {
+            text = "invalid configuration (\(errors.count) problems):\n" + errors.map { "  - \($0)" }.joined(separator: "\n")
+        }
+        if let hint { text += "\n" + hint }
+        return text
     }
 }

@@ -56,12 +56,16 @@ public struct ConfigLoader {
             state.config.skipped = state.unsupported
             state.config.warnings += state.unsupported.map { "skipping unsupported \($0)" }
         } else {
-            state.errors = state.unsupported.map {
-                ConfigError(path: $0.path, $0.message + " (run with --skip-unsupported to start without it)")
-            } + state.errors
+            state.errors = state.unsupported + state.errors
         }
         state.checkPipelines(skipUnsupported: skipUnsupported)
-        if !state.errors.isEmpty { throw ConfigErrors(state.errors) }
+        if !state.errors.isEmpty {
+            var e = ConfigErrors(state.errors)
+            if !state.unsupported.isEmpty && !skipUnsupported {
+                e.hint = "run with --skip-unsupported to start without the unsupported parts"
+            }
+            throw e
+        }
         return state.config
     }
 }
@@ -73,6 +77,8 @@ private struct LoadState {
     var unsupported: [ConfigError] = []
     /// Ids of components left out as unsupported, per kind, so pipelines can drop references to them.
     var unsupportedIDs: [ComponentKind: Set<ComponentID>] = [:]
+    /// Ids whose config had errors: defined, so references to them are not reported again.
+    var failedIDs: [ComponentKind: Set<ComponentID>] = [:]
     var connectors: Set<ComponentID> = []
     var rawPipelines: [(id: ComponentID, path: String, node: ConfigNode)] = []
 
@@ -132,14 +138,17 @@ private struct LoadState {
                 errors += problems
                 if problems.isEmpty {
                     set(kind, id, ConfiguredComponent(id: id, factory: factory, config: decoded))
+                } else {
+                    failedIDs[kind, default: []].insert(id)
                 }
-            } catch let e as ConfigError {
-                errors.append(e)
-                errors += diagnostics.unknownKeyErrors().filter { $0.path != e.path }
-            } catch let e as DecodingError {
-                errors.append(ConfigNodeDecoder.convert(e, fallbackPath: path))
             } catch {
-                errors.append(ConfigError(path: path, "\(error)"))
+                // Keys after the failing one were never read, so unknown-key checks would mislead here.
+                switch error {
+                case let e as ConfigError: errors.append(e)
+                case let e as DecodingError: errors.append(ConfigNodeDecoder.convert(e, fallbackPath: path))
+                default: errors.append(ConfigError(path: path, "\(error)"))
+                }
+                failedIDs[kind, default: []].insert(id)
             }
             unsupported += diagnostics.unsupported
             config.warnings += diagnostics.warnings
@@ -160,6 +169,7 @@ private struct LoadState {
     /// remembered so that references to them are not reported as undefined too.
     func isDefined(_ kind: ComponentKind, _ id: ComponentID) -> (supported: Bool, defined: Bool) {
         if config.components(kind)[id] != nil { return (true, true) }
+        if failedIDs[kind]?.contains(id) == true { return (false, true) }
         if unsupportedIDs[kind]?.contains(id) == true { return (false, true) }
         if (kind == .receiver || kind == .exporter) && connectors.contains(id) { return (false, true) }
         return (false, false)
@@ -244,6 +254,7 @@ private struct LoadState {
             var spec = PipelineSpec(id: id, receivers: [], processors: [], exporters: [])
             var droppedReceivers = false
             var droppedExporters = false
+            var badReference: Set<String> = []
             for (k, v) in pairs {
                 let kind: ComponentKind
                 switch k {
@@ -272,6 +283,11 @@ private struct LoadState {
                     let d = isDefined(kind, cid)
                     if !d.defined {
                         errors.append(ConfigError(path: ipath, "references \(kind.rawValue) \"\(cid)\" which is not configured in \(kind.section)"))
+                        badReference.insert(k)
+                        continue
+                    }
+                    if d.defined && !d.supported && failedIDs[kind]?.contains(cid) == true {
+                        badReference.insert(k)
                         continue
                     }
                     if !d.supported {
@@ -300,21 +316,21 @@ private struct LoadState {
                     config.warnings.append("\(path): skipped: none of its receivers is supported")
                     continue
                 }
-                if !droppedReceivers { errors.append(ConfigError(path: "\(path).receivers", "must have at least one receiver")) }
+                if !droppedReceivers && !badReference.contains("receivers") { errors.append(ConfigError(path: "\(path).receivers", "must have at least one receiver")) }
             }
             if spec.exporters.isEmpty {
                 if skipped && droppedExporters {
                     config.warnings.append("\(path): skipped: none of its exporters is supported")
                     continue
                 }
-                if !droppedExporters { errors.append(ConfigError(path: "\(path).exporters", "must have at least one exporter")) }
+                if !droppedExporters && !badReference.contains("exporters") { errors.append(ConfigError(path: "\(path).exporters", "must have at least one exporter")) }
             }
             config.pipelines.append(spec)
         }
         if rawPipelines.isEmpty && !errors.contains(where: { $0.path == "service" }) {
             errors.append(ConfigError(path: "service.pipelines", "at least one traces pipeline is required"))
         } else if config.pipelines.isEmpty && errors.isEmpty {
-            errors.append(ConfigError(path: "service.pipelines", "no traces pipeline is left to run"))
+            errors.append(ConfigError(path: "service.pipelines", "no traces pipeline is left to run: every one uses an unsupported receiver or exporter (see the warnings)"))
         }
         for kind in [ComponentKind.receiver, .processor, .exporter] {
             for id in config.components(kind).keys.sorted() where used[kind]?.contains(id) != true {

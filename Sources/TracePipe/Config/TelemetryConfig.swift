@@ -25,8 +25,21 @@ public struct TelemetryConfig: Decodable, Sendable, Equatable {
 
         public init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: Keys.self)
-            level = try c.value(.level, or: .info)
-            encoding = try c.value(.encoding, or: .console)
+            // zap reads level names case-insensitively; an empty value (an unset variable) means the default.
+            let levelText = try c.value(.level, or: "").lowercased()
+            if !levelText.isEmpty {
+                guard let l = LogLevel(rawValue: levelText) else {
+                    throw decoder.invalid("level", "expected one of debug, info, warn, error, got \"\(levelText)\"")
+                }
+                level = l
+            }
+            let encodingText = try c.value(.encoding, or: "").lowercased()
+            if !encodingText.isEmpty {
+                guard let e = LogEncoding(rawValue: encodingText) else {
+                    throw decoder.invalid("encoding", "expected console or json, got \"\(encodingText)\"")
+                }
+                encoding = e
+            }
             // Accepted for compatibility; logs always go to stderr.
             for k in [Keys.sampling, .development, .disable_caller, .disable_stacktrace, .initial_fields, .error_output_paths, .processors] {
                 _ = c.contains(k)
@@ -48,7 +61,13 @@ public struct TelemetryConfig: Decodable, Sendable, Equatable {
 
         public init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: Keys.self)
-            level = try c.value(.level, or: .normal)
+            let levelText = try c.value(.level, or: "").lowercased()
+            if !levelText.isEmpty {
+                guard let l = MetricsLevel(rawValue: levelText) else {
+                    throw decoder.invalid("level", "expected one of none, basic, normal, detailed, got \"\(levelText)\"")
+                }
+                level = l
+            }
             if let a = try c.decodeIfPresent(Endpoint.self, forKey: .address) {
                 address = a
             }

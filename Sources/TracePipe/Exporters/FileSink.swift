@@ -73,7 +73,13 @@ actor FileSink {
     private func rotate(_ r: FileExporterConfig.Rotation) throws {
         Foundation.close(fd)
         fd = -1
-        let backup = Self.backupName(for: path, at: Date(), localtime: r.localtime)
+        // Two rotations within one millisecond must not overwrite each other's backup.
+        var when = Date()
+        var backup = Self.backupName(for: path, at: when, localtime: r.localtime)
+        while FileManager.default.fileExists(atPath: backup) {
+            when = when.addingTimeInterval(0.001)
+            backup = Self.backupName(for: path, at: when, localtime: r.localtime)
+        }
         if rename(path, backup) != 0 {
             throw IOError(description: "cannot rotate \(path) to \(backup): \(String(cString: strerror(errno)))")
         }

@@ -27,7 +27,7 @@ enum TraceTextFormat {
                 }
             }
         }
-        return lines.joined(separator: "\n")
+        return lines.joined(separator: "\n") + "\n"
     }
 
     static func detailed(_ data: TraceData) -> String {
@@ -87,7 +87,7 @@ enum TraceTextFormat {
                 }
             }
         }
-        return out.joined(separator: "\n")
+        return out.joined(separator: "\n") + "\n"
     }
 
     private static func attributes(_ title: String, _ attrs: [KeyValue], indent: String, _ out: inout [String]) {
@@ -124,6 +124,7 @@ enum TraceTextFormat {
         switch v {
         case .string(let s): return s
         case .empty: return ""
+        case .bytes(let b): return Base64.encode(b)
         default: return rawJSON(v)
         }
     }

@@ -56,7 +56,10 @@ public struct OTLPReceiverConfig: Decodable, Sendable {
             sub.reportUnsupported("grpc", "the OTLP gRPC protocol is not supported yet; send OTLP/HTTP to protocols.http")
         }
         if http == nil && !p.contains(.grpc) {
-            throw decoder.invalid("protocols", "must specify at least one protocol (http) when using the OTLP receiver")
+            let present = (try c.decodeIfPresent(ConfigNode.self, forKey: .protocols))?.mappingPairs?.map(\.key) ?? []
+            let found = present.map { "\"\($0)\"" + ConfigPath.suggestion(for: $0, among: ["http", "grpc"]) }
+            throw decoder.invalid("protocols", "must specify at least one protocol (http or grpc) when using the OTLP receiver"
+                + (found.isEmpty ? "" : "; found \(found.joined(separator: ", "))"))
         }
     }
 }
