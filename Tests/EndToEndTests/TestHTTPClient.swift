@@ -88,9 +88,13 @@ enum TestHTTPClient {
         return Int(UInt16(bigEndian: addr.sin_port))
     }
 
+    /// Whether a server could bind `port` now (with SO_REUSEADDR, as tracepipe binds, so that
+    /// connections in TIME_WAIT from an earlier run do not count).
     static func isFree(_ port: Int) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_port = in_port_t(UInt16(port).bigEndian)
