@@ -89,11 +89,11 @@ public enum Hex {
     /// Value of one hex digit (either case), or 0xFF when `c` is not a hex digit.
     @inline(__always)
     public static func nibble(_ c: UInt8) -> UInt8 {
-        switch c {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): return c &- UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): return c &- UInt8(ascii: "a") &+ 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): return c &- UInt8(ascii: "A") &+ 10
-        default: return 0xFF
-        }
+        // Branch-free: digits are 0x30-0x39, letters 0x41-0x46 / 0x61-0x66.
+        let digit = c &- 0x30
+        let letter = (c | 0x20) &- 0x61
+        if digit < 10 { return digit }
+        if letter < 6 { return letter &+ 10 }
+        return 0xFF
     }
 }

@@ -6,6 +6,8 @@ import TraceModel
 let args = CommandLine.arguments
 let dir = args.count > 1 ? args[1] : "/tmp/tpbench/payloads/n100"
 let seconds = args.count > 2 ? Double(args[2]) ?? 3 : 3
+// Optional third argument: "decode" or "encode" to run only that half (for profiling).
+let only = args.count > 3 ? args[3] : ""
 
 let files = (try FileManager.default.contentsOfDirectory(atPath: dir))
     .filter { $0.hasPrefix("req") && $0.hasSuffix(".json") }
@@ -49,9 +51,13 @@ func measure(_ name: String, bytesOf: (Int) -> Int, _ body: (Int) throws -> Int)
 }
 
 print("payloads: \(bodies.count) bodies from \(dir), avg \(bodies.map(\.count).reduce(0, +) / bodies.count) bytes, \(spansPerBody[0]) spans each")
+if only != "encode" {
 try measure("json decode", bytesOf: { bodies[$0].count }) { i in
     try OTLPJSONDecoder.decode(bodies[i]).resourceSpans.count
 }
+}
+if only != "decode" {
 measure("json encode", bytesOf: { bodies[$0].count }) { i in
     OTLPJSONEncoder.encode(decoded[i]).count
+}
 }

@@ -101,6 +101,7 @@ struct JSONScanner: ~Copyable {
         guard c == UInt8(ascii: "\"") else { throw error("expected a field name, found \(describeCurrent())") }
         pos &+= 1
         let start = pos
+        skipPlainStringBytes()
         while pos < base.count {
             let b = base[pos]
             if b == UInt8(ascii: "\"") {
@@ -119,6 +120,27 @@ struct JSONScanner: ~Copyable {
             pos &+= 1
         }
         throw error("unterminated field name")
+    }
+
+    /// Fast path for the field the caller expects next: consumes `"name":` (after a `,` unless it
+    /// is the first field) when the input has exactly that, and returns whether it did. On false
+    /// nothing is consumed and the generic `nextKey` loop takes over.
+    @inline(__always)
+    mutating func consumeExpectedKey(_ name: StaticString, first: inout Bool) -> Bool {
+        skipWhitespace()
+        var p = pos
+        if !first {
+            guard p < base.count, base[p] == UInt8(ascii: ",") else { return false }
+            p &+= 1
+        }
+        let n = name.utf8CodeUnitCount
+        guard p &+ n &+ 3 <= base.count, base[p] == UInt8(ascii: "\""),
+              base[p &+ n &+ 1] == UInt8(ascii: "\""), base[p &+ n &+ 2] == UInt8(ascii: ":") else { return false }
+        let lit = name.utf8Start
+        for k in 0..<n where base[p &+ 1 &+ k] != lit[k] { return false }
+        pos = p &+ n &+ 3
+        first = false
+        return true
     }
 
     /// Opens an array. Returns false for `null`.
@@ -154,6 +176,45 @@ struct JSONScanner: ~Copyable {
 
     // MARK: strings
 
+    /// Moves to the next quote, backslash, control character or non-ASCII byte (or the end),
+    /// 8 bytes at a time while none of them can be one.
+    @inline(__always) mutating func skipPlainStringBytes() {
+        let end = base.count &- 8
+        while pos <= end {
+            let w = base.loadUnaligned(fromByteOffset: pos, as: UInt64.self)
+            let lows: UInt64 = 0x0101_0101_0101_0101
+            let highs: UInt64 = 0x8080_8080_8080_8080
+            let quote = w ^ (lows &* 0x22)
+            let slash = w ^ (lows &* 0x5C)
+            // A byte is "special" if it is 0x22, 0x5C, < 0x20 or >= 0x80.
+            let special = ((quote &- lows) & ~quote) | ((slash &- lows) & ~slash) | (w &- (lows &* 0x20)) | w
+            if special & highs != 0 { break }
+            pos &+= 8
+        }
+        while pos < base.count {
+            let b = base[pos]
+            if b == 0x22 || b == 0x5C || b < 0x20 || b >= 0x80 { return }
+            pos &+= 1
+        }
+    }
+
+    /// Reads a string, taking ASCII strings through `interner` (see `StringInterner`).
+    mutating func readString(interner: inout StringInterner) throws(JSONDecodingError) -> String {
+        skipWhitespace()
+        guard peek() == UInt8(ascii: "\"") else { throw error("expected a string, found \(describeCurrent())") }
+        let open = pos
+        pos &+= 1
+        let start = pos
+        skipPlainStringBytes()
+        if pos < base.count && base[pos] == UInt8(ascii: "\"") {
+            let raw = UnsafeRawBufferPointer(rebasing: base[start..<pos])
+            pos &+= 1
+            return interner.string(ascii: raw)
+        }
+        pos = open
+        return try readString()
+    }
+
     /// Reads a JSON string value (the next token must be a string) and validates its UTF-8.
     mutating func readString() throws(JSONDecodingError) -> String {
         skipWhitespace()
@@ -161,6 +222,7 @@ struct JSONScanner: ~Copyable {
         pos &+= 1
         let start = pos
         var ascii = true
+        skipPlainStringBytes()
         while pos < base.count {
             let b = base[pos]
             if b == UInt8(ascii: "\"") {
@@ -189,6 +251,11 @@ struct JSONScanner: ~Copyable {
         out.reserveCapacity(pos - start + 16)
         out.append(contentsOf: UnsafeRawBufferPointer(rebasing: base[start..<pos]))
         while pos < base.count {
+            // Copy the plain run up to the next special byte in one go.
+            let run = pos
+            skipPlainStringBytes()
+            if pos > run { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: base[run..<pos])) }
+            guard pos < base.count else { break }
             let b = base[pos]
             if b == UInt8(ascii: "\"") {
                 pos &+= 1
@@ -282,6 +349,7 @@ struct JSONScanner: ~Copyable {
         guard peek() == UInt8(ascii: "\"") else { throw error("expected a string, found \(describeCurrent())") }
         pos &+= 1
         let start = pos
+        skipPlainStringBytes()
         while pos < base.count {
             let b = base[pos]
             if b == UInt8(ascii: "\"") {

@@ -21,6 +21,20 @@ struct JSONWriter {
             var clean = 0
             var i = 0
             let n = buf.count
+            // Most strings need no escaping: find out 8 bytes at a time.
+            if let base = buf.baseAddress {
+                let raw = UnsafeRawPointer(base)
+                let lows: UInt64 = 0x0101_0101_0101_0101
+                while i &+ 8 <= n {
+                    let w = raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+                    let quote = w ^ (lows &* 0x22)
+                    let slash = w ^ (lows &* 0x5C)
+                    // High bit set where a byte is '"', '\\' or < 0x20 (bytes >= 0x80 are masked out by ~w).
+                    let special = (((quote &- lows) & ~quote) | ((slash &- lows) & ~slash) | (w &- (lows &* 0x20))) & ~w
+                    if special & (lows &* 0x80) != 0 { break }
+                    i &+= 8
+                }
+            }
             while i < n {
                 let c = buf[i]
                 if c < 0x20 || c == 0x22 || c == 0x5C {

@@ -20,6 +20,8 @@ public enum OTLPJSONDecoder {
 
 private struct Decoding: ~Copyable {
     var scanner: JSONScanner
+    var keys = StringInterner(slots: 256)
+    var values = StringInterner(slots: 512)
 
     // MARK: structure
 
@@ -40,7 +42,7 @@ private struct Decoding: ~Copyable {
     /// Decodes an array (or `null` = empty), adding `name[i]` to the path of any error inside.
     @inline(__always)
     mutating func list<T>(
-        _ out: inout [T], _ name: String, _ element: (inout Decoding) throws(JSONDecodingError) -> T
+        _ out: inout [T], _ name: String, capacity: Int = 4, _ element: (inout Decoding) throws(JSONDecodingError) -> T
     ) throws(JSONDecodingError) {
         do {
             guard try scanner.beginArray() else { return }
@@ -53,6 +55,7 @@ private struct Decoding: ~Copyable {
         while true {
             do {
                 guard try scanner.nextElement(first: &first) else { return }
+                if out.capacity == 0 { out.reserveCapacity(capacity) }
             } catch {
                 var e = error
                 e.prepend(name)
@@ -126,7 +129,7 @@ private struct Decoding: ~Copyable {
             case .scope:
                 ss.scope = try field("scope") { (d: inout Decoding) throws(JSONDecodingError) in try d.decodeScope() }
             case .spans:
-                try list(&ss.spans, "spans") { (d: inout Decoding) throws(JSONDecodingError) in try d.decodeSpan() }
+                try list(&ss.spans, "spans", capacity: 16) { (d: inout Decoding) throws(JSONDecodingError) in try d.decodeSpan() }
             case .schemaURL:
                 ss.schemaURL = try field("schemaUrl") { (d: inout Decoding) throws(JSONDecodingError) in try d.optionalString() }
             default:
@@ -145,7 +148,7 @@ private struct Decoding: ~Copyable {
             case .name: s.name = try field("name") { (d: inout Decoding) throws(JSONDecodingError) in try d.optionalString() }
             case .version: s.version = try field("version") { (d: inout Decoding) throws(JSONDecodingError) in try d.optionalString() }
             case .attributes:
-                try list(&s.attributes, "attributes") { (d: inout Decoding) throws(JSONDecodingError) in try d.decodeKeyValue() }
+                try list(&s.attributes, "attributes", capacity: 16) { (d: inout Decoding) throws(JSONDecodingError) in try d.decodeKeyValue() }
             case .droppedAttributesCount:
                 s.droppedAttributesCount = try field("droppedAttributesCount") { (d: inout Decoding) throws(JSONDecodingError) in try d.uint32() }
             default:
@@ -174,7 +177,7 @@ private struct Decoding: ~Copyable {
             case .endTimeUnixNano:
                 s.endTimeUnixNano = try field("endTimeUnixNano") { (d: inout Decoding) throws(JSONDecodingError) in try d.uint64() }
             case .attributes:
-                try list(&s.attributes, "attributes") { (d: inout Decoding) throws(JSONDecodingError) in try d.decodeKeyValue() }
+                try list(&s.attributes, "attributes", capacity: 16) { (d: inout Decoding) throws(JSONDecodingError) in try d.decodeKeyValue() }
             case .droppedAttributesCount:
                 s.droppedAttributesCount = try field("droppedAttributesCount") { (d: inout Decoding) throws(JSONDecodingError) in try d.uint32() }
             case .events:
@@ -254,9 +257,21 @@ private struct Decoding: ~Copyable {
         var kv = KeyValue(key: "", value: .empty)
         guard try scanner.beginObject() else { return kv }
         var first = true
+        // Nearly every producer writes {"key":…,"value":…}: take that without key matching.
+        if scanner.consumeExpectedKey("key", first: &first) {
+            kv.key = try field("key") { (d: inout Decoding) throws(JSONDecodingError) in
+                d.scanner.consumeNull() ? "" : try d.scanner.readString(interner: &d.keys)
+            }
+            if scanner.consumeExpectedKey("value", first: &first) {
+                kv.value = try field("value") { (d: inout Decoding) throws(JSONDecodingError) in try d.decodeAnyValue() }
+            }
+        }
         while let key = try scanner.nextKey(first: &first) {
             switch OTLPField.lookup(key) {
-            case .key: kv.key = try field("key") { (d: inout Decoding) throws(JSONDecodingError) in try d.optionalString() }
+            case .key:
+                kv.key = try field("key") { (d: inout Decoding) throws(JSONDecodingError) in
+                    d.scanner.consumeNull() ? "" : try d.scanner.readString(interner: &d.keys)
+                }
             case .value: kv.value = try field("value") { (d: inout Decoding) throws(JSONDecodingError) in try d.decodeAnyValue() }
             default: try scanner.skipValue()
             }
@@ -269,10 +284,17 @@ private struct Decoding: ~Copyable {
         var v = AnyValue.empty
         guard try scanner.beginObject() else { return v }
         var first = true
+        if scanner.consumeExpectedKey("stringValue", first: &first) {
+            v = .string(try field("stringValue") { (d: inout Decoding) throws(JSONDecodingError) in
+                d.scanner.consumeNull() ? "" : try d.scanner.readString(interner: &d.values)
+            })
+        }
         while let key = try scanner.nextKey(first: &first) {
             switch OTLPField.lookup(key) {
             case .stringValue:
-                v = .string(try field("stringValue") { (d: inout Decoding) throws(JSONDecodingError) in try d.optionalString() })
+                v = .string(try field("stringValue") { (d: inout Decoding) throws(JSONDecodingError) in
+                    d.scanner.consumeNull() ? "" : try d.scanner.readString(interner: &d.values)
+                })
             case .boolValue:
                 v = .bool(try field("boolValue") { (d: inout Decoding) throws(JSONDecodingError) in try d.bool() })
             case .intValue:
@@ -311,10 +333,10 @@ private struct Decoding: ~Copyable {
 
     // MARK: scalars
 
-    /// A string, or `null` meaning empty.
+    /// A string, or `null` meaning empty. Repeated ASCII strings share storage (see `StringInterner`).
     mutating func optionalString() throws(JSONDecodingError) -> String {
         if scanner.consumeNull() { return "" }
-        return try scanner.readString()
+        return try scanner.readString(interner: &values)
     }
 
     mutating func traceID() throws(JSONDecodingError) -> TraceID {
@@ -339,6 +361,14 @@ private struct Decoding: ~Copyable {
 
     private func hex64(_ raw: UnsafeRawBufferPointer, _ from: Int) throws(JSONDecodingError) -> UInt64 {
         var v: UInt64 = 0
+        var bad: UInt8 = 0
+        for k in from..<(from + 16) {
+            let n = Hex.nibble(raw[k])
+            bad |= n
+            v = v << 4 | UInt64(n & 0x0F)
+        }
+        // Any invalid digit has set the high bits of `bad`; find it only on that slow path.
+        if bad & 0xF0 == 0 { return v }
         for k in from..<(from + 16) {
             let n = Hex.nibble(raw[k])
             if n == 0xFF {

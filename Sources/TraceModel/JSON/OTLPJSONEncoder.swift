@@ -3,7 +3,8 @@
 /// as numbers, ids as lower-case hex, `resource`, `scope` and `status` always present.
 public enum OTLPJSONEncoder {
     public static func encode(_ data: TraceData) -> [UInt8] {
-        var w = JSONWriter(capacity: 1024)
+        // Room for typical spans up front: growing a large buffer by doubling costs copies and page faults.
+        var w = JSONWriter(capacity: 512 + data.spanCount * 1600)
         encode(data, into: &w)
         return w.out
     }
