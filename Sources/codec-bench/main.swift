@@ -5,6 +5,9 @@ import TraceModel
 
 let args = CommandLine.arguments
 let dir = args.count > 1 ? args[1] : "/tmp/tpbench/payloads/n100"
+// "<n>x" instead of seconds runs exactly n passes over the bodies in one round: a fixed amount of
+// work whose instruction count (e.g. under `valgrind --tool=callgrind`) is repeatable.
+let fixedPasses = args.count > 2 && args[2].hasSuffix("x") ? Int(args[2].dropLast()) : nil
 let seconds = args.count > 2 ? Double(args[2]) ?? 3 : 3
 // Optional third argument: "decode" or "encode" to run only that half (for profiling).
 let only = args.count > 3 ? args[3] : ""
@@ -26,28 +29,34 @@ func now() -> Double {
     return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
 }
 
-/// Runs `body` over the payloads for `seconds` and returns (bytes/s, spans/s).
+/// Runs `body` over the payloads in rounds of `seconds / 5` and prints the median and best
+/// round (the machine is shared and noisy; the best round is the least disturbed one).
 func measure(_ name: String, bytesOf: (Int) -> Int, _ body: (Int) throws -> Int) rethrows {
     // Warm-up pass so that one-time initialisation is not measured.
     for i in 0..<bodies.count { _ = try body(i) }
-    var bytes = 0
-    var spans = 0
-    var iterations = 0
+    var rates: [(mbs: Double, sps: Double)] = []
     var sink = 0
-    let start = now()
-    var elapsed = 0.0
-    repeat {
-        for i in 0..<bodies.count {
-            sink &+= try body(i)
-            bytes += bytesOf(i)
-            spans += spansPerBody[i]
-        }
-        iterations += bodies.count
-        elapsed = now() - start
-    } while elapsed < seconds
-    let mbs = Double(bytes) / elapsed / 1e6
-    let sps = Double(spans) / elapsed
-    print(String(format: "%-12@ %8.1f MB/s %12.0f spans/s  (%d bodies, %.2f s, checksum %d)", name as NSString, mbs, sps, iterations, elapsed, sink & 0xFF))
+    for _ in 0..<(fixedPasses == nil ? 5 : 1) {
+        var bytes = 0
+        var spans = 0
+        let start = now()
+        var elapsed = 0.0
+        repeat {
+            for i in 0..<bodies.count {
+                sink &+= try body(i)
+                bytes += bytesOf(i)
+                spans += spansPerBody[i]
+            }
+            elapsed = now() - start
+            if let n = fixedPasses, bytes >= n * bodies.map(\.count).reduce(0, +) { break }
+        } while fixedPasses != nil || elapsed < seconds / 5
+        rates.append((Double(bytes) / elapsed / 1e6, Double(spans) / elapsed))
+    }
+    let sorted = rates.sorted { $0.mbs < $1.mbs }
+    let median = sorted[sorted.count / 2]
+    let best = sorted[sorted.count - 1]
+    print(String(format: "%-12@ median %7.1f MB/s %9.0f spans/s   best %7.1f MB/s %9.0f spans/s  (checksum %d)",
+                 name as NSString, median.mbs, median.sps, best.mbs, best.sps, sink & 0xFF))
 }
 
 print("payloads: \(bodies.count) bodies from \(dir), avg \(bodies.map(\.count).reduce(0, +) / bodies.count) bytes, \(spansPerBody[0]) spans each")

@@ -188,7 +188,12 @@ struct JSONScanner: ~Copyable {
             let slash = w ^ (lows &* 0x5C)
             // A byte is "special" if it is 0x22, 0x5C, < 0x20 or >= 0x80.
             let special = ((quote &- lows) & ~quote) | ((slash &- lows) & ~slash) | (w &- (lows &* 0x20)) | w
-            if special & highs != 0 { break }
+            let hits = special & highs
+            if hits != 0 {
+                // Borrows only run towards higher bytes, so the lowest hit is a real one.
+                pos &+= hits.trailingZeroBitCount >> 3
+                return
+            }
             pos &+= 8
         }
         while pos < base.count {
@@ -209,7 +214,7 @@ struct JSONScanner: ~Copyable {
         if pos < base.count && base[pos] == UInt8(ascii: "\"") {
             let raw = UnsafeRawBufferPointer(rebasing: base[start..<pos])
             pos &+= 1
-            return interner.string(ascii: raw)
+            return interner.string(ascii: raw, overRead: start &+ 16 <= base.count)
         }
         pos = open
         return try readString()

@@ -433,6 +433,17 @@ private struct Decoding: ~Copyable {
 
     private func digits(_ raw: UnsafeRawBufferPointer, from: Int, at: Int) throws(JSONDecodingError) -> UInt64 {
         guard raw.count > from else { throw JSONDecodingError("expected an integer, found an empty value", offset: at) }
+        // Up to 19 digits cannot overflow a UInt64: no overflow checks on the common path.
+        if raw.count &- from <= 19 {
+            var v: UInt64 = 0
+            var ok = true
+            for k in from..<raw.count {
+                let d = raw[k] &- UInt8(ascii: "0")
+                ok = ok && d < 10
+                v = v &* 10 &+ UInt64(d)
+            }
+            if ok { return v }
+        }
         var v: UInt64 = 0
         for k in from..<raw.count {
             let c = raw[k]

@@ -1,34 +1,58 @@
 /// A small direct-mapped cache of strings seen in one request. Attribute keys and many values
-/// ("http.request.method", "/api/v1/payments", service names) repeat in every span: a hit costs a
-/// hash and a compare instead of an allocation and a copy, and the decoded spans share storage.
-/// Strings of up to 15 bytes are stored inline by Swift anyway and bypass the cache.
+/// ("http.request.method", "/api/v1/payments", "POST", service names) repeat in every span: a hit
+/// costs a hash and a compare instead of building a `String` (and, above 15 bytes, an allocation
+/// and a copy), and the decoded spans share storage.
 struct StringInterner {
-    private var slots: [String?]
+    private struct Slot {
+        var count = -1
+        var word0: UInt64 = 0
+        var word1: UInt64 = 0
+        var string = ""
+    }
+
+    private var slots: [Slot]
     private let mask: Int
 
     init(slots: Int = 256) {
-        self.slots = Array(repeating: nil, count: slots)
+        self.slots = Array(repeating: Slot(), count: slots)
         self.mask = slots - 1
     }
 
-    /// `raw` must be ASCII (so it is valid UTF-8 without checking).
+    /// `raw` must be ASCII (so it is valid UTF-8 without checking). When `overRead` is true, up to
+    /// 16 bytes from `raw.baseAddress` may be read even if `raw` is shorter (it lies inside a
+    /// larger buffer), which lets short strings be compared as two machine words.
     @inline(__always)
-    mutating func string(ascii raw: UnsafeRawBufferPointer) -> String {
+    mutating func string(ascii raw: UnsafeRawBufferPointer, overRead: Bool) -> String {
         let n = raw.count
-        if n <= 15 { return String(decoding: raw, as: UTF8.self) }
-        let head = raw.loadUnaligned(fromByteOffset: 0, as: UInt64.self)
-        let tail = raw.loadUnaligned(fromByteOffset: n &- 8, as: UInt64.self)
-        let h = (head &* 0x9E37_79B9_7F4A_7C15) ^ (tail &* 0xC2B2_AE3D_27D4_EB4F) ^ UInt64(n)
-        let i = Int(truncatingIfNeeded: h >> 40) & mask
-        if var cached = slots[i] {
-            let same = cached.withUTF8 { c in
-                c.count == n && memcmpEqual(c.baseAddress!, raw.baseAddress!, n)
+        guard n > 0, let p = raw.baseAddress else { return "" }
+        var w0: UInt64
+        var w1: UInt64 = 0
+        if n <= 16 {
+            guard overRead else { return String(decoding: raw, as: UTF8.self) }
+            w0 = p.loadUnaligned(as: UInt64.self)
+            if n < 8 {
+                w0 &= (1 &<< UInt64(n &* 8)) &- 1
+            } else {
+                w1 = p.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
+                if n < 16 { w1 &= (1 &<< UInt64((n &- 8) &* 8)) &- 1 }
             }
-            if same { return cached }
+        } else {
+            w0 = p.loadUnaligned(as: UInt64.self)
+            w1 = p.loadUnaligned(fromByteOffset: n &- 8, as: UInt64.self)
         }
-        let s = String(decoding: raw, as: UTF8.self)
-        slots[i] = s
-        return s
+        let h = (w0 &* 0x9E37_79B9_7F4A_7C15) ^ (w1 &* 0xC2B2_AE3D_27D4_EB4F) ^ UInt64(n)
+        let i = Int(truncatingIfNeeded: (h ^ (h >> 29)) >> 32) & mask
+        return slots.withUnsafeMutableBufferPointer { s in
+            let slot = s[i]
+            if slot.count == n && slot.word0 == w0 && slot.word1 == w1 {
+                if n <= 16 { return slot.string }
+                var cached = slot.string
+                if cached.withUTF8({ memcmpEqual($0.baseAddress!, p, n) }) { return cached }
+            }
+            let str = String(decoding: raw, as: UTF8.self)
+            s[i] = Slot(count: n, word0: w0, word1: w1, string: str)
+            return str
+        }
     }
 }
 
