@@ -22,6 +22,7 @@ guard !files.isEmpty else {
 let bodies: [[UInt8]] = try files.map { Array(try Data(contentsOf: URL(fileURLWithPath: dir + "/" + $0))) }
 let decoded: [TraceData] = try bodies.map { try OTLPJSONDecoder.decode($0) }
 let spansPerBody = decoded.map(\.spanCount)
+let protoBodies: [[UInt8]] = decoded.map { OTLPProtobufEncoder.encode($0) }
 
 func now() -> Double {
     var ts = timespec()
@@ -59,14 +60,25 @@ func measure(_ name: String, bytesOf: (Int) -> Int, _ body: (Int) throws -> Int)
                  name as NSString, median.mbs, median.sps, best.mbs, best.sps, sink & 0xFF))
 }
 
+let sections = only.isEmpty ? ["decode", "encode", "proto-decode", "proto-encode"] : only.split(separator: ",").map(String.init)
 print("payloads: \(bodies.count) bodies from \(dir), avg \(bodies.map(\.count).reduce(0, +) / bodies.count) bytes, \(spansPerBody[0]) spans each")
-if only != "encode" {
+if sections.contains("decode") {
 try measure("json decode", bytesOf: { bodies[$0].count }) { i in
     try OTLPJSONDecoder.decode(bodies[i]).resourceSpans.count
 }
 }
-if only != "decode" {
+if sections.contains("encode") {
 measure("json encode", bytesOf: { bodies[$0].count }) { i in
     OTLPJSONEncoder.encode(decoded[i]).count
+}
+}
+if sections.contains("proto-decode") {
+try measure("proto decode", bytesOf: { protoBodies[$0].count }) { i in
+    try OTLPProtobufDecoder.decode(protoBodies[i]).resourceSpans.count
+}
+}
+if sections.contains("proto-encode") {
+measure("proto encode", bytesOf: { protoBodies[$0].count }) { i in
+    OTLPProtobufEncoder.withEncoded(decoded[i]) { $0.count }
 }
 }

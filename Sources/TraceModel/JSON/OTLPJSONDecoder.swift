@@ -470,7 +470,7 @@ private struct Decoding: ~Copyable {
             let raw = try scanner.readRawStringBytes()
             text = String(decoding: raw, as: UTF8.self)
             switch text {
-            case "NaN": return .nan
+            case "NaN": return Double(bitPattern: 0x7FF8_0000_0000_0001)  // Go's math.NaN(), so proto bytes match the collector's
             case "Infinity": return .infinity
             case "-Infinity": return -.infinity
             default: break

@@ -1,0 +1,123 @@
+import Foundation
+import TraceModel
+import XCTest
+
+final class OTLPProtobufTests: XCTestCase {
+    func testEveryFieldRoundTrips() throws {
+        let data = Fixtures.allFields
+        let bytes = OTLPProtobufEncoder.encode(data)
+        XCTAssertEqual(try OTLPProtobufDecoder.decode(bytes), data)
+        // JSON and protobuf agree on the model.
+        let viaJSON = try OTLPJSONDecoder.decode(OTLPJSONEncoder.encode(try OTLPProtobufDecoder.decode(bytes)))
+        XCTAssertEqual(viaJSON, data)
+    }
+
+    /// Byte-for-byte the collector's marshalling (file exporter `format: proto` vector).
+    func testBytesMatchTheCollector() throws {
+        let dir = Fixtures.conformance.appendingPathComponent("file-exporter")
+        let input = try OTLPJSONDecoder.decode(Fixtures.input(dir.appendingPathComponent("02-format-proto.input.json")))
+        let expected = try Fixtures.read(dir.appendingPathComponent("02-format-proto.expected.bin"))
+        let ours = OTLPProtobufEncoder.encode(input)
+        let length = UInt32(ours.count).bigEndian
+        let framed = withUnsafeBytes(of: length) { Array($0) } + ours
+        XCTAssertEqual(framed.map { String(format: "%02x", $0) }.joined(), expected.map { String(format: "%02x", $0) }.joined())
+    }
+
+    /// A body a real client sent (recorded in the conformance vectors) decodes to what the collector exported.
+    func testDecodesTheRecordedClientBody() throws {
+        let dir = Fixtures.conformance.appendingPathComponent("otlp-http-errors")
+        let body = try Fixtures.read(dir.appendingPathComponent("09-valid-protobuf-success.input.bin"))
+        let decoded = try OTLPProtobufDecoder.decode(body)
+        let exported = try Fixtures.canonical(Fixtures.read(dir.appendingPathComponent("09-valid-protobuf-success.exported.json")))
+        XCTAssertEqual(try Fixtures.canonical(OTLPJSONEncoder.encode(decoded)), exported)
+        XCTAssertThrowsError(try OTLPProtobufDecoder.decode(Fixtures.read(dir.appendingPathComponent("22-truncated-protobuf.input.bin"))))
+        XCTAssertThrowsError(try OTLPProtobufDecoder.decode(Fixtures.input(dir.appendingPathComponent("24-json-body-with-protobuf-content-type.input.json"))))
+        XCTAssertEqual(try OTLPProtobufDecoder.decode([]).spanCount, 0)
+    }
+
+    func testErrorsSayWhatAndWhere() {
+        // resourceSpans[0].scopeSpans[0].spans[0] with a 3-byte trace id.
+        let span: [UInt8] = [0x0A, 0x03, 1, 2, 3]
+        let ss: [UInt8] = [0x12, UInt8(span.count)] + span
+        let rs: [UInt8] = [0x12, UInt8(ss.count)] + ss
+        let body: [UInt8] = [0x0A, UInt8(rs.count)] + rs
+        XCTAssertThrowsError(try OTLPProtobufDecoder.decode(body)) { e in
+            let err = e as! ProtobufDecodingError
+            XCTAssertEqual(err.path, "resourceSpans[0].scopeSpans[0].spans[0].traceId")
+            XCTAssertTrue(err.reason.contains("length mismatch"), err.reason)
+        }
+        // Wrong wire type for a known field.
+        XCTAssertThrowsError(try OTLPProtobufDecoder.decode([0x08, 0x01])) { e in
+            XCTAssertTrue("\(e)".contains("wrong wire type"), "\(e)")
+        }
+        // Invalid UTF-8 in a string.
+        let name: [UInt8] = [0x2A, 0x02, 0xC3, 0x28]
+        let ss2: [UInt8] = [0x12, UInt8(name.count)] + name
+        let rs2: [UInt8] = [0x12, UInt8(ss2.count)] + ss2
+        XCTAssertThrowsError(try OTLPProtobufDecoder.decode([0x0A, UInt8(rs2.count)] + rs2)) { e in
+            XCTAssertTrue("\(e)".contains("UTF-8"), "\(e)")
+        }
+        // Illegal wire types, a length past the end, an endless varint.
+        for bad: [UInt8] in [[0x0E], [0x0A, 0x05, 0x00], [0x0A, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01], [0x0B]] {
+            XCTAssertThrowsError(try OTLPProtobufDecoder.decode(bad), "\(bad)")
+        }
+    }
+
+    func testUnknownFieldsAndGroupsAreSkipped() throws {
+        // Field 99 varint, field 98 fixed64, field 97 bytes, field 96 fixed32, group 95 {field 1 varint}.
+        var unknown: [UInt8] = [0x98, 0x06, 0x01]
+        unknown += [0x91, 0x06] + Array(repeating: 0, count: 8)
+        unknown += [0x8A, 0x06, 0x02, 0xAA, 0xBB]
+        unknown += [0x85, 0x06, 0, 0, 0, 0]
+        unknown += [0xFB, 0x05, 0x08, 0x01, 0xFC, 0x05]
+        let span = OTLPProtobufEncoder.encode(TraceData(resourceSpans: [ResourceSpans(scopeSpans: [ScopeSpans(spans: [Span(name: "x")])])]))
+        let decoded = try OTLPProtobufDecoder.decode(unknown + span)
+        XCTAssertEqual(decoded.resourceSpans[0].scopeSpans[0].spans[0].name, "x")
+    }
+
+    func testDeepNestingIsBounded() {
+        // An AnyValue of arrays nested 10,000 deep: refused, not a stack overflow.
+        var value: [UInt8] = []
+        for _ in 0..<10_000 {
+            let inner: [UInt8] = value.isEmpty ? [] : [0x0A] + varint(value.count) + value
+            value = [0x2A] + varint(inner.count) + inner
+        }
+        let kv: [UInt8] = [0x12] + varint(value.count) + value
+        let resource: [UInt8] = [0x0A] + varint(kv.count) + kv
+        let rs: [UInt8] = [0x0A] + varint(resource.count) + resource
+        XCTAssertThrowsError(try OTLPProtobufDecoder.decode([0x0A] + varint(rs.count) + rs)) { e in
+            XCTAssertTrue("\(e)".contains("nesting"), "\(e)")
+        }
+    }
+
+    func testTruncationsAndMutationsNeverCrash() {
+        let valid = OTLPProtobufEncoder.encode(Fixtures.allFields)
+        for n in 0..<valid.count {
+            _ = try? OTLPProtobufDecoder.decode(Array(valid[0..<n]))
+        }
+        var rng = SplitMix64(seed: 42)
+        for _ in 0..<20_000 {
+            var body = valid
+            for _ in 0..<(1 + Int(rng.next() % 4)) {
+                let i = Int(rng.next() % UInt64(body.count))
+                switch rng.next() % 3 {
+                case 0: body[i] = UInt8(truncatingIfNeeded: rng.next())
+                case 1: body.remove(at: i)
+                default: body.insert(UInt8(truncatingIfNeeded: rng.next()), at: i)
+                }
+            }
+            _ = try? OTLPProtobufDecoder.decode(body)
+        }
+    }
+
+    private func varint(_ v: Int) -> [UInt8] {
+        var out: [UInt8] = []
+        var x = UInt64(v)
+        while x >= 0x80 {
+            out.append(UInt8(x & 0x7F) | 0x80)
+            x >>= 7
+        }
+        out.append(UInt8(x))
+        return out
+    }
+}
