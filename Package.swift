@@ -12,21 +12,28 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-atomics", from: "1.3.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // The data model and its wire codecs; no dependencies so it builds fast and stays portable.
         .target(name: "TraceModel"),
+        // The system zlib (Debian: zlib1g-dev) for gzip/deflate bodies.
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .target(
             name: "TracePipe",
             dependencies: [
                 "TraceModel",
+                "CZlib",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ]
@@ -39,11 +46,23 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "codec-bench", dependencies: ["TraceModel"]),
-        .testTarget(name: "TraceModelTests", dependencies: ["TraceModel"]),
-        .testTarget(name: "TracePipeTests", dependencies: ["TracePipe"]),
+        // Test helpers shared by the test targets: a fake Tempo, certificates, a tiny HTTP client.
+        .target(
+            name: "TestSupport",
+            dependencies: [
+                "TraceModel", "TracePipe",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            path: "Tests/TestSupport"
+        ),
+        .testTarget(name: "TraceModelTests", dependencies: ["TraceModel", "TestSupport"]),
+        .testTarget(name: "TracePipeTests", dependencies: ["TracePipe", "TestSupport"]),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["TraceModel", .product(name: "NIOCore", package: "swift-nio")]
+            dependencies: ["TraceModel", "TracePipe", "TestSupport", .product(name: "NIOCore", package: "swift-nio")]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -1,5 +1,6 @@
 import Foundation
 import TraceModel
+import TestSupport
 import XCTest
 
 /// Starts the real binary on free loopback ports, sends it traces over HTTP and checks what

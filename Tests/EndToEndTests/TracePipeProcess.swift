@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// The real `tracepipe` binary, started by a test and always stopped by it.
@@ -21,9 +22,12 @@ final class TracePipeProcess {
                 .appendingPathComponent(".build/debug/tracepipe")
     }
 
-    init(arguments: [String], workingDirectory: URL? = nil) throws {
+    init(arguments: [String], workingDirectory: URL? = nil, environment: [String: String] = [:]) throws {
         process.executableURL = Self.binary
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        }
         if let workingDirectory { process.currentDirectoryURL = workingDirectory }
         process.standardError = stderrPipe
         process.standardOutput = stdoutPipe

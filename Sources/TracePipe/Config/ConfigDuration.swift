@@ -49,6 +49,10 @@ public struct ConfigDuration: Decodable, Hashable, Sendable, CustomStringConvert
         return Int64(total * sign)
     }
 
+    public static func format(_ d: Duration) -> String {
+        format(d.components.seconds * 1_000_000_000 + d.components.attoseconds / 1_000_000_000)
+    }
+
     /// Go's `Duration.String()`-like text: `1m2.5s`, `200ms`, `0s`.
     public static func format(_ ns: Int64) -> String {
         if ns == 0 { return "0s" }

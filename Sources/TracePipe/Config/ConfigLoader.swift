@@ -327,6 +327,15 @@ private struct LoadState {
             }
             config.pipelines.append(spec)
         }
+        for kind in [ComponentKind.receiver, .processor, .exporter, .extension] {
+            for (id, c) in config.components(kind).sorted(by: { $0.key < $1.key }) {
+                guard let refs = (c.config as? ReferencesExtensions)?.extensionReferences else { continue }
+                for (key, ext) in refs where !config.enabledExtensions.contains(ext) {
+                    let why = config.extensions[ext] == nil ? "which is not configured in extensions" : "which is not listed in service.extensions"
+                    errors.append(ConfigError(path: "\(kind.section).\(id).\(key)", "references extension \"\(ext)\" \(why)"))
+                }
+            }
+        }
         if rawPipelines.isEmpty && !errors.contains(where: { $0.path == "service" }) {
             errors.append(ConfigError(path: "service.pipelines", "at least one traces pipeline is required"))
         } else if config.pipelines.isEmpty && errors.isEmpty {

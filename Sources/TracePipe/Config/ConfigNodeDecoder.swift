@@ -17,15 +17,20 @@ final class ConfigDiagnostics {
     var unsupported: [ConfigError] = []
     var warnings: [String] = []
 
-    /// Unknown keys: present in a mapping that was decoded but never asked for.
+    /// Unknown keys: present in a mapping that was decoded but never asked for. Several readers
+    /// may share one mapping (an exporter's own keys and the exporter helper's), so a key counts
+    /// as known if any of them read it.
     func unknownKeyErrors() -> [ConfigError] {
+        var usedByPath: [String: Set<String>] = [:]
+        for a in accesses { usedByPath[ConfigPath.format(a.path), default: []].formUnion(a.used) }
         var out: [ConfigError] = []
         var seen = Set<String>()
         for a in accesses {
-            for k in a.keys where !a.used.contains(k) {
+            let used = usedByPath[ConfigPath.format(a.path)] ?? []
+            for k in a.keys where !used.contains(k) {
                 let p = ConfigPath.format(a.path + [ConfigKey(k)])
                 if seen.insert(p).inserted {
-                    out.append(ConfigError(path: p, "unknown key \"\(k)\"\(ConfigPath.suggestion(for: k, among: Array(a.used)))"))
+                    out.append(ConfigError(path: p, "unknown key \"\(k)\"\(ConfigPath.suggestion(for: k, among: Array(used)))"))
                 }
             }
         }

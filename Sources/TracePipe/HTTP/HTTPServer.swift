@@ -3,6 +3,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 
 /// A request with its whole body read.
 public struct HTTPRequest: Sendable {
@@ -66,7 +67,7 @@ public final class HTTPServer: Sendable {
 
     /// Binds and starts serving. Throws when the address cannot be bound (in use, no permission).
     public static func start(
-        host: String, port: Int, group: any EventLoopGroup, options: Options, handler: @escaping Handler
+        host: String, port: Int, group: any EventLoopGroup, options: Options, tls: NIOSSLContext? = nil, handler: @escaping Handler
     ) async throws -> HTTPServer {
         let connections = ConnectionSet()
         let bootstrap = ServerBootstrap(group: group)
@@ -76,6 +77,9 @@ public final class HTTPServer: Sendable {
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls {
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
+                    }
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
                     try channel.pipeline.syncOperations.addHandler(
                         HTTPRequestHandler(options: options, handler: handler, connections: connections)

@@ -13,6 +13,12 @@ extension ComponentRegistry {
         .exporter("file", summary: "OTLP/JSON lines into a file, with rotation", config: FileExporterConfig.self) { config, context in
             FileExporter(config: config, context: context)
         },
+        .exporter("otlphttp", aliases: ["otlp_http"], summary: "OTLP/HTTP to Tempo (protobuf or JSON, gzip), queued and retried", config: OTLPHTTPExporterConfig.self) { config, context in
+            QueuedExporter(config: config.helper, sender: try OTLPHTTPSender(config: config, group: context.eventLoopGroup, logger: context.logger), context: context)
+        },
+        .extension("file_storage", summary: "a directory for persistent sending queues", config: FileStorageConfig.self) { config, context in
+            FileStorageExtension(config: config, context: context)
+        },
         .extension("health_check", summary: "HTTP health endpoint for liveness/readiness probes", config: HealthCheckConfig.self) { config, context in
             HealthCheckExtension(config: config, context: context)
         },

@@ -1,3 +1,9 @@
+/// A component config that names extensions it needs at run time (e.g. a persistent queue's
+/// `sending_queue.storage`), so the loader can check them before anything starts.
+public protocol ReferencesExtensions {
+    var extensionReferences: [(key: String, id: ComponentID)] { get }
+}
+
 /// Knows how to read one component type's config and build the component. Adding a component
 /// is writing its file and listing its factory in `ComponentRegistry.builtIn`.
 public struct ComponentFactory: Sendable {

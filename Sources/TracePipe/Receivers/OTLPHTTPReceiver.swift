@@ -40,58 +40,94 @@ public final class OTLPHTTPReceiver: Receiver {
         case protobuf
     }
 
+    /// The encoding of a request by its media type (parameters ignored), nil when neither.
+    static func encoding(_ request: HTTPRequest) -> Encoding? {
+        switch mediaType(request) {
+        case "application/json": return .json
+        case "application/x-protobuf": return .protobuf
+        default: return nil
+        }
+    }
+
+    /// Handles one request in the collector's order: path, content encoding, method, media
+    /// type, size, decode, pipeline.
     func handle(_ request: HTTPRequest) async -> HTTPResponse {
         guard request.path == config.tracesURLPath else {
             var r = HTTPResponse.text(.notFound, "404 page not found\n", contentType: "text/plain; charset=utf-8")
             r.headers.add(name: "X-Content-Type-Options", value: "nosniff")
             return r
         }
-        let encoding = request.headers.first(name: "Content-Encoding") ?? ""
-        if !encoding.isEmpty && encoding != "identity" {
-            return Self.statusResponse(.badRequest, code: 3, message: "unsupported Content-Encoding: \(encoding)", request: request)
+        let encoding = Self.encoding(request)
+        var body = request.body
+        let contentEncoding = request.headers.first(name: "Content-Encoding") ?? ""
+        switch contentEncoding {
+        case "", "identity":
+            break
+        case "gzip", "deflate":
+            let format: ZlibFormat = contentEncoding == "gzip" ? .gzip : .zlib
+            do {
+                let inflated = try body.withUnsafeReadableBytes { raw in
+                    try Inflater.decompress(raw, format: format, limit: config.maxRequestBodySize)
+                }
+                body = ByteBuffer(bytes: inflated)
+            } catch Inflater.Failure.tooLarge {
+                return Self.errorResponse(.badRequest, code: 3, message: "http: request body too large", encoding: encoding)
+            } catch {
+                return Self.errorResponse(.badRequest, code: 3, message: "\(error)", encoding: encoding)
+            }
+        default:
+            return Self.errorResponse(.badRequest, code: 3, message: "unsupported Content-Encoding: \(contentEncoding)", encoding: encoding)
         }
         guard request.method == .POST else {
             return .text(.methodNotAllowed, "405 method not allowed, supported: [POST]")
         }
-        guard Self.mediaType(request) == "application/json" else {
-            return .text(.unsupportedMediaType, "415 unsupported media type, supported: [application/json]")
+        guard let encoding else {
+            return .text(.unsupportedMediaType, "415 unsupported media type, supported: [application/json, application/x-protobuf]")
         }
         let data: TraceData
         do {
-            data = try request.body.withUnsafeReadableBytes { raw in
-                try OTLPJSONDecoder.decode(raw)
+            data = try body.withUnsafeReadableBytes { raw throws -> TraceData in
+                switch encoding {
+                case .json: return try OTLPJSONDecoder.decode(raw)
+                case .protobuf: return try OTLPProtobufDecoder.decode(raw)
+                }
             }
         } catch {
-            return Self.statusResponse(.badRequest, code: 3, message: "\(error)", request: request)
+            return Self.errorResponse(.badRequest, code: 3, message: "\(error)", encoding: encoding)
         }
         let spans = data.spanCount
         if spans > 0 {
             do {
                 try await next.consume(data)
             } catch let e as PipelineError {
-                return Self.refusal(e, spans: spans, request: request, logger: context.logger)
+                return Self.refusal(e, spans: spans, encoding: encoding, logger: context.logger)
             } catch {
                 context.logger.warning("pipeline failed", metadata: ["error": "\(error)", "spans": "\(spans)"])
-                return Self.statusResponse(.internalServerError, code: 13, message: "\(error)", request: request)
+                return Self.errorResponse(.internalServerError, code: 13, message: "\(error)", encoding: encoding)
             }
         }
-        var ok = HTTPResponse(status: .ok, headers: ["Content-Type": "application/json"])
-        ok.body = ByteBuffer(string: "{\"partialSuccess\":{}}")
-        return ok
+        // The collector always sets an (empty) partial_success in its answer.
+        let answer = ExportTraceResponse(partialSuccess: .init())
+        switch encoding {
+        case .json:
+            return HTTPResponse(status: .ok, headers: ["Content-Type": "application/json"], body: ByteBuffer(bytes: answer.json()))
+        case .protobuf:
+            return HTTPResponse(status: .ok, headers: ["Content-Type": "application/x-protobuf"], body: ByteBuffer(bytes: answer.protobuf()))
+        }
     }
 
-    static func refusal(_ e: PipelineError, spans: Int, request: HTTPRequest, logger: Logger) -> HTTPResponse {
+    static func refusal(_ e: PipelineError, spans: Int, encoding: Encoding, logger: Logger) -> HTTPResponse {
         switch e {
         case .refused(let message, let retryAfter):
-            var r = statusResponse(.serviceUnavailable, code: 14, message: message, request: request)
+            var r = errorResponse(.serviceUnavailable, code: 14, message: message, encoding: encoding)
             let seconds = max(1, Int(((retryAfter ?? .seconds(1)).components.seconds)))
             r.headers.add(name: "Retry-After", value: String(seconds))
             return r
         case .invalidData(let message):
-            return statusResponse(.badRequest, code: 3, message: message, request: request)
+            return errorResponse(.badRequest, code: 3, message: message, encoding: encoding)
         case .permanent(let message):
             logger.warning("pipeline refused data permanently", metadata: ["error": "\(message)", "spans": "\(spans)"])
-            return statusResponse(.internalServerError, code: 13, message: message, request: request)
+            return errorResponse(.internalServerError, code: 13, message: message, encoding: encoding)
         }
     }
 
@@ -101,15 +137,19 @@ public final class OTLPHTTPReceiver: Receiver {
         return ct.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
     }
 
-    /// A `google.rpc.Status` body in JSON (the request's encoding; JSON when it has none).
-    static func statusResponse(_ status: HTTPResponseStatus, code: Int, message: String, request: HTTPRequest) -> HTTPResponse {
-        var w = [UInt8]()
-        w.append(contentsOf: "{\"code\":\(code),\"message\":".utf8)
-        appendJSONString(message, to: &w)
-        w.append(UInt8(ascii: "}"))
-        var buffer = ByteBuffer()
-        buffer.writeBytes(w)
-        return HTTPResponse(status: status, headers: ["Content-Type": "application/json"], body: buffer)
+    /// A `google.rpc.Status` body in the request's encoding (JSON when it has none or another
+    /// one: the collector answers those with a fixed 500, a plain 400 says more).
+    static func errorResponse(_ status: HTTPResponseStatus, code: Int32, message: String, encoding: Encoding?) -> HTTPResponse {
+        let s = RPCStatus(code: code, message: message)
+        if encoding == .protobuf {
+            return HTTPResponse(status: status, headers: ["Content-Type": "application/x-protobuf"], body: ByteBuffer(bytes: s.protobuf()))
+        }
+        return HTTPResponse(status: status, headers: ["Content-Type": "application/json"], body: ByteBuffer(bytes: s.json()))
+    }
+
+    /// For the body-too-large answer of the HTTP server (which has not decoded anything yet).
+    static func statusResponse(_ status: HTTPResponseStatus, code: Int32, message: String, request: HTTPRequest) -> HTTPResponse {
+        errorResponse(status, code: code, message: message, encoding: encoding(request))
     }
 }
 

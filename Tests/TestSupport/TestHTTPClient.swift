@@ -5,23 +5,24 @@ import Glibc
 
 /// A deliberately tiny blocking HTTP/1.1 client over a loopback socket: one request per
 /// connection (`Connection: close`), so tests see exactly what the server sent.
-struct TestHTTPResponse {
-    var status: Int
-    var headers: [String: String]
-    var body: [UInt8]
-    var text: String { String(decoding: body, as: UTF8.self) }
+public struct TestHTTPResponse {
+    public var status: Int
+    public var headers: [String: String]
+    public var body: [UInt8]
+    public var text: String { String(decoding: body, as: UTF8.self) }
 
-    func header(_ name: String) -> String? {
+    public func header(_ name: String) -> String? {
         headers.first { $0.key.lowercased() == name.lowercased() }?.value
     }
 }
 
-enum TestHTTPClient {
-    struct Failure: Error, CustomStringConvertible {
-        var description: String
+public enum TestHTTPClient {
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
+        public init(description: String) { self.description = description }
     }
 
-    static func request(
+    public static func request(
         port: Int, method: String = "GET", path: String = "/", headers: [String: String] = [:], body: [UInt8] = []
     ) throws -> TestHTTPResponse {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -58,7 +59,7 @@ enum TestHTTPClient {
         return try parse(data)
     }
 
-    static func parse(_ data: [UInt8]) throws -> TestHTTPResponse {
+    public static func parse(_ data: [UInt8]) throws -> TestHTTPResponse {
         let sep: [UInt8] = [13, 10, 13, 10]
         guard let idx = (0..<max(0, data.count - 3)).first(where: { Array(data[$0..<$0 + 4]) == sep }) else {
             throw Failure(description: "no complete HTTP response (\(data.count) bytes)")
@@ -75,7 +76,7 @@ enum TestHTTPClient {
     }
 
     /// A port that was free a moment ago (bind to 0, read it back, release it).
-    static func freePort() -> Int {
+    public static func freePort() -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
         var addr = sockaddr_in()
@@ -90,7 +91,7 @@ enum TestHTTPClient {
 
     /// Whether a server could bind `port` now (with SO_REUSEADDR, as tracepipe binds, so that
     /// connections in TIME_WAIT from an earlier run do not count).
-    static func isFree(_ port: Int) -> Bool {
+    public static func isFree(_ port: Int) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
         var one: Int32 = 1

@@ -1,0 +1,136 @@
+import TraceModel
+
+/// A bounded FIFO of requests. Bounded twice: by `capacity` in the configured sizer's units (the
+/// collector's `queue_size`) and by `memoryLimit` bytes (tracepipe's own cap), so a slow backend
+/// turns into 503s for clients instead of unbounded memory.
+actor MemoryQueue {
+    enum OfferError: Error { case full, closed }
+
+    let capacity: Int
+    let sizer: ExporterHelperConfig.Sizer
+    let memoryLimit: Int
+    private var items: [QueueItem] = []
+    private var head = 0
+    private var used = 0
+    private var usedBytes = 0
+    private var closed = false
+    private var takers: [CheckedContinuation<QueueItem?, Never>] = []
+    private var spaceWaiters: [CheckedContinuation<Void, Never>] = []
+
+    init(capacity: Int, sizer: ExporterHelperConfig.Sizer, memoryLimit: Int) {
+        self.capacity = capacity
+        self.sizer = sizer
+        self.memoryLimit = memoryLimit
+    }
+
+    var count: Int { items.count - head }
+    /// Current size in sizer units.
+    var size: Int { used }
+    var isEmpty: Bool { count == 0 }
+
+    func units(_ item: QueueItem) -> Int {
+        switch sizer {
+        case .requests: return 1
+        case .items: return item.spans
+        case .bytes: return item.bytes
+        }
+    }
+
+    private func fits(_ item: QueueItem) -> Bool {
+        // An empty queue takes any one item, so a request larger than the limits still moves.
+        if count == 0 { return true }
+        return used + units(item) <= capacity && usedBytes + item.bytes <= memoryLimit
+    }
+
+    /// Adds an item, waiting up to `blockFor` for room (nil: do not wait).
+    func offer(_ item: QueueItem, blockFor: Duration?) async throws(OfferError) {
+        if closed { throw .closed }
+        if !fits(item) {
+            guard let wait = blockFor else { throw .full }
+            let deadline = ContinuousClock.now + wait
+            while !fits(item) {
+                if closed { throw .closed }
+                if ContinuousClock.now >= deadline { throw .full }
+                await waitForSpace(until: deadline)
+            }
+        }
+        if let t = takers.first {
+            takers.removeFirst()
+            t.resume(returning: item)
+            return
+        }
+        items.append(item)
+        used += units(item)
+        usedBytes += item.bytes
+    }
+
+    private func waitForSpace(until deadline: ContinuousClock.Instant) async {
+        // Woken by take(); a timer wakes it at the deadline so a blocked caller never hangs.
+        let timer = Task { [weak self] in
+            try? await Task.sleep(until: deadline, clock: .continuous)
+            await self?.wakeSpaceWaiters()
+        }
+        await withCheckedContinuation { spaceWaiters.append($0) }
+        timer.cancel()
+    }
+
+    private func wakeSpaceWaiters() {
+        let w = spaceWaiters
+        spaceWaiters = []
+        for c in w { c.resume() }
+    }
+
+    /// The next item; waits while the queue is empty; nil once closed and drained.
+    func take() async -> QueueItem? {
+        if let item = popFirst() { return item }
+        if closed { return nil }
+        return await withCheckedContinuation { takers.append($0) }
+    }
+
+    /// The next item if one arrives before `deadline`.
+    func take(until deadline: ContinuousClock.Instant) async -> QueueItem? {
+        if let item = popFirst() { return item }
+        if closed || ContinuousClock.now >= deadline { return nil }
+        let timer = Task { [weak self] in
+            try? await Task.sleep(until: deadline, clock: .continuous)
+            await self?.wakeTakers()
+        }
+        let item = await withCheckedContinuation { takers.append($0) }
+        timer.cancel()
+        return item
+    }
+
+    private func wakeTakers() {
+        let t = takers
+        takers = []
+        for c in t { c.resume(returning: nil) }
+    }
+
+    private func popFirst() -> QueueItem? {
+        guard head < items.count else { return nil }
+        let item = items[head]
+        head += 1
+        if head > 64 && head * 2 > items.count {
+            items.removeFirst(head)
+            head = 0
+        }
+        used -= units(item)
+        usedBytes -= item.bytes
+        wakeSpaceWaiters()
+        return item
+    }
+
+    /// No more offers; waiting takers get nil once the queue is empty.
+    func close() {
+        closed = true
+        wakeTakers()
+        wakeSpaceWaiters()
+    }
+
+    /// Removes and returns everything left (for counting what shutdown leaves behind).
+    func drainRemaining() -> [QueueItem] {
+        var out: [QueueItem] = []
+        while let i = popFirst() { out.append(i) }
+        return out
+    }
+}

@@ -1,0 +1,140 @@
+import Logging
+import TraceModel
+
+/// A queue whose items live on disk (see `FileQueueStore`): an item is acknowledged to the
+/// caller only once it is written, stays on disk while it is being sent, and is deleted only
+/// when the send finished (delivered or permanently refused). What a crash interrupts is sent
+/// again after the restart: at least once, never lost.
+actor PersistentQueue {
+    enum OfferError: Error { case full, closed, storage(String) }
+
+    let store: FileQueueStore
+    let capacity: Int
+    let sizer: ExporterHelperConfig.Sizer
+    let logger: Logger
+    private var pending: [FileQueueStore.Record] = []
+    private var head = 0
+    private var inFlight = 0
+    private var nextSequence: UInt64
+    private var closed = false
+    private var takers: [CheckedContinuation<QueueItem?, Never>] = []
+
+    init(store: FileQueueStore, capacity: Int, sizer: ExporterHelperConfig.Sizer, logger: Logger) {
+        self.store = store
+        self.capacity = capacity
+        self.sizer = sizer
+        self.logger = logger
+        let (records, removed) = store.scan()
+        for name in removed {
+            logger.warning("removed an incomplete queue record left by a crash during a write", metadata: ["file": "\(name)"])
+        }
+        pending = records
+        nextSequence = (records.last?.sequence ?? 0) + 1
+        if !records.isEmpty {
+            logger.info("persistent queue has requests from a previous run; sending them",
+                        metadata: ["requests": "\(records.count)", "spans": "\(records.reduce(0) { $0 + $1.spans })", "directory": "\(store.directory)"])
+        }
+    }
+
+    var count: Int { pending.count - head }
+
+    var size: Int {
+        var s = 0
+        for r in pending[head...] { s += units(r) }
+        return s
+    }
+
+    private func units(_ r: FileQueueStore.Record) -> Int {
+        switch sizer {
+        case .requests: return 1
+        case .items: return r.spans
+        case .bytes: return r.bytes
+        }
+    }
+
+    func offer(_ data: TraceData, spans: Int) throws(OfferError) {
+        if closed { throw .closed }
+        let payload = OTLPProtobufEncoder.encode(data)
+        let newUnits: Int
+        switch sizer {
+        case .requests: newUnits = 1
+        case .items: newUnits = spans
+        case .bytes: newUnits = payload.count + 12
+        }
+        if count > 0 && size + newUnits > capacity { throw .full }
+        let record: FileQueueStore.Record
+        do {
+            record = try store.write(sequence: nextSequence, spans: spans, payload: payload)
+        } catch {
+            throw .storage("\(error)")
+        }
+        nextSequence += 1
+        pending.append(record)
+        if let t = takers.first {
+            takers.removeFirst()
+            if let item = popFirst() { t.resume(returning: item) } else { takers.insert(t, at: 0) }
+        }
+    }
+
+    /// The next item; nil once closed (what is still pending stays on disk for the next start).
+    func take() async -> QueueItem? {
+        if closed { return nil }
+        if let item = popFirst() { return item }
+        return await withCheckedContinuation { takers.append($0) }
+    }
+
+    func take(until deadline: ContinuousClock.Instant) async -> QueueItem? {
+        if closed { return nil }
+        if let item = popFirst() { return item }
+        if ContinuousClock.now >= deadline { return nil }
+        let timer = Task { [weak self] in
+            try? await Task.sleep(until: deadline, clock: .continuous)
+            await self?.wakeTakers()
+        }
+        let item = await withCheckedContinuation { takers.append($0) }
+        timer.cancel()
+        return item
+    }
+
+    private func wakeTakers() {
+        let t = takers
+        takers = []
+        for c in t { c.resume(returning: nil) }
+    }
+
+    /// Reads the next good record; bad ones are quarantined and reported, never block the queue.
+    private func popFirst() -> QueueItem? {
+        while head < pending.count {
+            let r = pending[head]
+            head += 1
+            if head > 64 && head * 2 > pending.count {
+                pending.removeFirst(head)
+                head = 0
+            }
+            do {
+                let payload = try store.read(r)
+                let data = try OTLPProtobufDecoder.decode(payload)
+                inFlight += 1
+                return QueueItem(data: data, spans: r.spans, bytes: r.bytes, records: [r])
+            } catch {
+                logger.error("skipping a corrupted persistent queue record (kept as .corrupt)",
+                             metadata: ["error": "\(error)", "spans": "\(r.spans)"])
+                store.quarantine(r)
+            }
+        }
+        return nil
+    }
+
+    /// The send of these records finished (delivered, or refused for good): remove them.
+    func ack(_ item: QueueItem) {
+        for r in item.records {
+            store.delete(r)
+            inFlight -= 1
+        }
+    }
+
+    func close() {
+        closed = true
+        wakeTakers()
+    }
+}

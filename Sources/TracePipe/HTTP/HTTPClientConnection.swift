@@ -1,0 +1,234 @@
+import Foundation
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
+
+/// Where to send: scheme, host, port and path of an `http://` or `https://` URL.
+public struct HTTPTarget: Sendable, Equatable, CustomStringConvertible {
+    public var tls: Bool
+    public var host: String
+    public var port: Int
+    public var path: String
+
+    public var description: String { "\(tls ? "https" : "http")://\(host.contains(":") ? "[\(host)]" : host):\(port)\(path)" }
+
+    /// Parses `http(s)://host[:port][/path]`. Returns nil for anything else.
+    public static func parse(_ text: String) -> HTTPTarget? {
+        guard let url = URLComponents(string: text), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
+              let host = url.host, !host.isEmpty else { return nil }
+        let tls = scheme == "https"
+        var path = url.percentEncodedPath
+        if path.isEmpty { path = "/" }
+        if let q = url.percentEncodedQuery { path += "?" + q }
+        return HTTPTarget(tls: tls, host: host, port: url.port ?? (tls ? 443 : 80), path: path)
+    }
+}
+
+public struct HTTPClientResponse: Sendable {
+    public var status: HTTPResponseStatus
+    public var headers: HTTPHeaders
+    public var body: ByteBuffer
+}
+
+/// Why a request failed before an answer arrived.
+public enum HTTPClientError: Error, CustomStringConvertible {
+    case connect(String)
+    case tls(String)
+    case timeout(Duration)
+    case connectionClosed
+    case responseTooLarge(Int)
+
+    public var description: String {
+        switch self {
+        case .connect(let m): return "cannot connect: \(m)"
+        case .tls(let m): return "TLS handshake failed: \(m)"
+        case .timeout(let d): return "no answer within \(d)"
+        case .connectionClosed: return "the server closed the connection before answering"
+        case .responseTooLarge(let n): return "response body larger than \(n) bytes"
+        }
+    }
+}
+
+/// One keep-alive HTTP/1.1 connection used by one task at a time (an exporter's sending task):
+/// connects lazily, reconnects after errors, and applies a whole-request timeout.
+public final class HTTPClientConnection: @unchecked Sendable {
+    // The channel is only touched by the one task that owns this connection (see the type comment).
+    private var channel: (any Channel)?
+    let target: HTTPTarget
+    let tls: NIOSSLContext?
+    let serverName: String?
+    let group: any EventLoopGroup
+    let maxResponseBody: Int
+
+    public init(target: HTTPTarget, tls: NIOSSLContext?, serverName: String?, group: any EventLoopGroup, maxResponseBody: Int = 64 * 1024) {
+        self.target = target
+        self.tls = tls
+        self.serverName = serverName
+        self.group = group
+        self.maxResponseBody = maxResponseBody
+    }
+
+    deinit {
+        channel?.close(promise: nil)
+    }
+
+    public func close() {
+        channel?.close(promise: nil)
+        channel = nil
+    }
+
+    private func connect(timeout: Duration) async throws -> any Channel {
+        if let c = channel, c.isActive { return c }
+        channel = nil
+        let tls = self.tls
+        // SNI cannot carry an IP address; without a name NIOSSL checks the certificate against the peer's IP.
+        let isIP = target.host.contains(":") || target.host.allSatisfy { $0.isNumber || $0 == "." }
+        let sni = serverName ?? (isIP ? nil : target.host)
+        let maxBody = maxResponseBody
+        let bootstrap = ClientBootstrap(group: group)
+            .connectTimeout(TimeAmount.nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000))
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    if let tls {
+                        let handler = try NIOSSLClientHandler(context: tls, serverHostname: sni)
+                        try channel.pipeline.syncOperations.addHandler(handler)
+                    }
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                    try channel.pipeline.syncOperations.addHandler(ResponseCollector(maxBody: maxBody))
+                }
+            }
+        do {
+            let c = try await bootstrap.connect(host: target.host, port: target.port).get()
+            channel = c
+            return c
+        } catch {
+            throw HTTPClientError.connect("\(target.host):\(target.port): \(Self.describe(error))")
+        }
+    }
+
+    /// Sends one request and waits for the whole answer (at most `timeout` in all).
+    public func send(method: HTTPMethod = .POST, headers: HTTPHeaders, body: ByteBuffer, timeout: Duration) async throws -> HTTPClientResponse {
+        let start = ContinuousClock.now
+        let channel = try await connect(timeout: timeout)
+        let remaining = timeout - (ContinuousClock.now - start)
+        var head = HTTPRequestHead(version: .http1_1, method: method, uri: target.path)
+        head.headers = headers
+        let hostHeader = (target.tls && target.port == 443) || (!target.tls && target.port == 80) ? target.host : "\(target.host):\(target.port)"
+        if !head.headers.contains(name: "Host") { head.headers.add(name: "Host", value: hostHeader) }
+        head.headers.replaceOrAdd(name: "Content-Length", value: String(body.readableBytes))
+        let promise = channel.eventLoop.makePromise(of: HTTPClientResponse.self)
+        let requestHead = head
+        channel.eventLoop.execute {
+            do {
+                let collector = try channel.pipeline.syncOperations.handler(type: ResponseCollector.self)
+                collector.expect(promise)
+                channel.write(HTTPClientRequestPart.head(requestHead), promise: nil)
+                if body.readableBytes > 0 { channel.write(HTTPClientRequestPart.body(.byteBuffer(body)), promise: nil) }
+                channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
+            } catch {
+                promise.fail(error)
+            }
+        }
+        let nanos = max(Int64(1), Int64(remaining.components.seconds) * 1_000_000_000 + remaining.components.attoseconds / 1_000_000_000)
+        let timer = channel.eventLoop.scheduleTask(in: .nanoseconds(nanos)) {
+            promise.fail(HTTPClientError.timeout(timeout))
+            channel.close(promise: nil)
+        }
+        defer { timer.cancel() }
+        do {
+            let response = try await promise.futureResult.get()
+            if response.headers[canonicalForm: "connection"].contains(where: { $0.lowercased() == "close" }) {
+                close()
+            }
+            return response
+        } catch let e as HTTPClientError {
+            close()
+            throw e
+        } catch {
+            close()
+            if Self.isTLSError(error) { throw HTTPClientError.tls(Self.describe(error)) }
+            throw HTTPClientError.connect(Self.describe(error))
+        }
+    }
+
+    static func isTLSError(_ error: any Error) -> Bool {
+        error is NIOSSLError || error is NIOSSLExtraError || String(reflecting: error).contains("SSL")
+    }
+
+    /// A readable cause, with TLS failures named the way users search for them.
+    static func describe(_ error: any Error) -> String {
+        let text = String(describing: error)
+        guard isTLSError(error) else {
+            if let io = error as? IOError { return io.description }
+            return text
+        }
+        let lower = text.lowercased()
+        if lower.contains("hostname") || lower.contains("name mismatch") || lower.contains("failedtovalidatehostname") {
+            return "certificate name mismatch (the certificate does not name this host; set tls.server_name_override or fix the endpoint): \(text)"
+        }
+        if lower.contains("expired") {
+            return "certificate has expired: \(text)"
+        }
+        if lower.contains("self signed") || lower.contains("self-signed") || lower.contains("unknown ca") || lower.contains("issuer")
+            || lower.contains("certificate_verify_failed") || lower.contains("certificate verify failed") {
+            return "unknown certificate authority or expired certificate (for a self-signed or private CA set tls.ca_file; tls.insecure_skip_verify for testing only): \(text)"
+        }
+        if lower.contains("wrong_version_number") || lower.contains("wrong version number") || lower.contains("packet_length_too_long") {
+            return "the server does not speak TLS on this port (use http:// for a plaintext endpoint): \(text)"
+        }
+        return text
+    }
+}
+
+/// Collects one response (head, body up to a cap, end) and completes the pending promise.
+final class ResponseCollector: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPClientResponsePart
+
+    private var promise: EventLoopPromise<HTTPClientResponse>?
+    private var head: HTTPResponseHead?
+    private var body = ByteBuffer()
+    private let maxBody: Int
+
+    init(maxBody: Int) {
+        self.maxBody = maxBody
+    }
+
+    func expect(_ p: EventLoopPromise<HTTPClientResponse>) {
+        promise = p
+        head = nil
+        body.clear()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let h):
+            head = h
+        case .body(var chunk):
+            // Keep only the start of a large body: it is for log lines and partial-success parsing.
+            let room = maxBody - body.readableBytes
+            if room > 0, let slice = chunk.readSlice(length: min(room, chunk.readableBytes)) {
+                var s = slice
+                body.writeBuffer(&s)
+            }
+        case .end:
+            guard let h = head, let p = promise else { return }
+            promise = nil
+            p.succeed(HTTPClientResponse(status: h.status, headers: h.headers, body: body))
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        promise?.fail(error)
+        promise = nil
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        promise?.fail(HTTPClientError.connectionClosed)
+        promise = nil
+        context.fireChannelInactive()
+    }
+}

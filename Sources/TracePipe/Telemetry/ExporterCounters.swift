@@ -1,0 +1,45 @@
+import Atomics
+import NIOConcurrencyHelpers
+
+/// What one exporter has done, counted in one place (the own-metrics endpoint reads these).
+public final class ExporterCounters: Sendable {
+    public let id: ComponentID
+    public let sentSpans = ManagedAtomic<Int>(0)
+    public let enqueueFailedSpans = ManagedAtomic<Int>(0)
+    public let queueSize = ManagedAtomic<Int>(0)
+    public let queueCapacity = ManagedAtomic<Int>(0)
+    private let failed = NIOLockedValueBox<[String: Int]>([:])
+
+    public init(id: ComponentID) {
+        self.id = id
+    }
+
+    /// Spans that will not be delivered, by reason (`permanent`, `retries_exhausted`,
+    /// `partial_success`, `shutdown`).
+    public func addFailed(_ n: Int, reason: String) {
+        guard n > 0 else { return }
+        failed.withLockedValue { $0[reason, default: 0] += n }
+    }
+
+    public var failedSpans: [String: Int] { failed.withLockedValue { $0 } }
+    public var failedSpansTotal: Int { failedSpans.values.reduce(0, +) }
+}
+
+/// Every exporter's counters, by component id.
+public final class TelemetryRegistry: Sendable {
+    public static let shared = TelemetryRegistry()
+    private let exporters = NIOLockedValueBox<[ComponentID: ExporterCounters]>([:])
+
+    public func exporter(_ id: ComponentID) -> ExporterCounters {
+        exporters.withLockedValue { all in
+            if let c = all[id] { return c }
+            let c = ExporterCounters(id: id)
+            all[id] = c
+            return c
+        }
+    }
+
+    public var allExporters: [ExporterCounters] {
+        exporters.withLockedValue { Array($0.values) }.sorted { $0.id < $1.id }
+    }
+}
