@@ -7,6 +7,9 @@ extension ComponentRegistry {
             }
             return OTLPHTTPReceiver(config: http, context: context, next: next)
         },
+        .processor("batch", summary: "batches spans (send_batch_size, timeout); callers wait for their batch", config: BatchProcessorConfig.self) { config, context, next in
+            BatchProcessor(config: config, context: context, next: next)
+        },
         .exporter("debug", aliases: ["logging"], summary: "prints spans to stderr (basic, normal, detailed)", config: DebugExporterConfig.self) { config, context in
             DebugExporter(config: config, context: context)
         },

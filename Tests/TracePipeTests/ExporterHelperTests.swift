@@ -1,0 +1,240 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import TraceModel
+import XCTest
+
+@testable import TracePipe
+
+final class ExporterHelperTests: XCTestCase {
+    func testBackoffGrowsCapsAndHonoursRetryAfter() {
+        var r = ExporterHelperConfig.Retry()
+        r.initialInterval = .seconds(5)
+        r.multiplier = 1.5
+        r.maxInterval = .seconds(30)
+        r.randomizationFactor = 0.5
+        let p = RetryPolicy(config: r)
+        XCTAssertEqual(p.delay(afterAttempt: 0, retryAfter: nil, random: 0.5), .seconds(5), "middle of the jitter range")
+        XCTAssertEqual(p.delay(afterAttempt: 0, retryAfter: nil, random: 0), .milliseconds(2500))
+        XCTAssertEqual(p.delay(afterAttempt: 1, retryAfter: nil, random: 0.5), .milliseconds(7500))
+        XCTAssertEqual(p.delay(afterAttempt: 20, retryAfter: nil, random: 0.5), .seconds(30), "capped at max_interval")
+        XCTAssertEqual(p.delay(afterAttempt: 0, retryAfter: .seconds(60), random: 0.5), .seconds(60), "Retry-After wins when longer")
+    }
+
+    func testRetryAfterParsesSecondsAndDates() {
+        XCTAssertEqual(OTLPHTTPLane.retryAfter("7"), .seconds(7))
+        let now = Date(timeIntervalSince1970: 1_445_412_470)  // Wed, 21 Oct 2015 07:27:50 GMT
+        XCTAssertEqual(OTLPHTTPLane.retryAfter("Wed, 21 Oct 2015 07:28:00 GMT", now: now), .seconds(10))
+        XCTAssertNil(OTLPHTTPLane.retryAfter("soon"))
+        XCTAssertNil(OTLPHTTPLane.retryAfter(nil))
+    }
+
+    func response(_ code: Int, _ body: [UInt8] = [], contentType: String = "text/plain", headers: [(String, String)] = []) -> HTTPClientResponse {
+        var h = HTTPHeaders([("Content-Type", contentType)])
+        for (k, v) in headers { h.add(name: k, value: v) }
+        return HTTPClientResponse(status: HTTPResponseStatus(statusCode: code), headers: h, body: ByteBuffer(bytes: body))
+    }
+
+    func outcome(_ r: HTTPClientResponse, headers: [(name: String, value: String)] = []) -> Result<ExportOutcome, ExportError> {
+        do {
+            return .success(try OTLPHTTPLane.interpret(r, target: HTTPTarget.parse("http://tempo:4318/v1/traces")!, headers: headers))
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    func testResponsesAreClassifiedAsOTLPHTTPDefines() throws {
+        for code in [200, 202, 204] {
+            guard case .success(let o) = outcome(response(code)) else { return XCTFail("\(code)") }
+            XCTAssertEqual(o.rejectedSpans, 0)
+        }
+        let partial = ExportTraceResponse(partialSuccess: .init(rejectedSpans: 3, errorMessage: "too old")).protobuf()
+        guard case .success(let p) = outcome(response(200, partial, contentType: "application/x-protobuf")) else { return XCTFail() }
+        XCTAssertEqual(p.rejectedSpans, 3)
+        XCTAssertEqual(p.message, "too old")
+        let partialJSON = Array(#"{"partialSuccess":{"rejectedSpans":"2","errorMessage":"x"}}"#.utf8)
+        guard case .success(let pj) = outcome(response(200, partialJSON, contentType: "application/json")) else { return XCTFail() }
+        XCTAssertEqual(pj.rejectedSpans, 2)
+        for code in [429, 502, 503, 504] {
+            guard case .failure(.retryable(_, let after)) = outcome(response(code, headers: [("Retry-After", "3")])) else { return XCTFail("\(code)") }
+            XCTAssertEqual(after, .seconds(3))
+        }
+        for code in [400, 401, 403, 404, 413, 500, 501] {
+            guard case .failure(.permanent(let m)) = outcome(response(code, Array("bad things".utf8))) else { return XCTFail("\(code)") }
+            XCTAssertTrue(m.contains("HTTP \(code): bad things"), m)
+        }
+        let status = RPCStatus(code: 3, message: "invalid span").protobuf()
+        guard case .failure(.permanent(let m)) = outcome(response(400, status, contentType: "application/x-protobuf")) else { return XCTFail() }
+        XCTAssertTrue(m.hasSuffix("HTTP 400: invalid span"), m)
+        guard case .failure(.permanent(let tenant)) = outcome(response(503, Array("no org id".utf8))) else { return XCTFail("no org id must be permanent") }
+        XCTAssertTrue(tenant.contains("X-Scope-OrgID"), tenant)
+    }
+
+    func item(spans: Int, bytes: Int = 100) -> QueueItem {
+        QueueItem(data: TraceData(), spans: spans, bytes: bytes)
+    }
+
+    func testMemoryQueueIsBoundedByItsSizerAndByBytes() async throws {
+        let q = MemoryQueue(capacity: 10, sizer: .items, memoryLimit: 1000)
+        try await q.offer(item(spans: 6), blockFor: nil)
+        try await q.offer(item(spans: 4), blockFor: nil)
+        do {
+            try await q.offer(item(spans: 1), blockFor: nil)
+            XCTFail("over capacity")
+        } catch {}
+        _ = await q.take()
+        try await q.offer(item(spans: 5), blockFor: nil)
+
+        let bytes = MemoryQueue(capacity: 1000, sizer: .requests, memoryLimit: 250)
+        try await bytes.offer(item(spans: 1, bytes: 200), blockFor: nil)
+        do {
+            try await bytes.offer(item(spans: 1, bytes: 100), blockFor: nil)
+            XCTFail("over the byte cap")
+        } catch {}
+        // An empty queue always takes one item, so an oversized request still moves.
+        let big = MemoryQueue(capacity: 1, sizer: .items, memoryLimit: 10)
+        try await big.offer(item(spans: 50, bytes: 5000), blockFor: nil)
+        let size = await big.size
+        XCTAssertEqual(size, 50)
+    }
+
+    func testBlockingOfferWaitsForRoom() async throws {
+        let q = MemoryQueue(capacity: 1, sizer: .requests, memoryLimit: 1 << 20)
+        try await q.offer(item(spans: 1), blockFor: nil)
+        let second = item(spans: 2)
+        let blocked = Task { try await q.offer(second, blockFor: .seconds(5)) }
+        try await Task.sleep(for: .milliseconds(100))
+        let first = await q.take()
+        XCTAssertEqual(first?.spans, 1)
+        try await blocked.value
+        let next = await q.take()
+        XCTAssertEqual(next?.spans, 2)
+        do {
+            try await q.offer(item(spans: 3), blockFor: nil)
+            try await q.offer(item(spans: 4), blockFor: .milliseconds(100))
+            XCTFail("times out")
+        } catch {}
+    }
+
+    func testPersistentStoreSkipsATornTailButKeepsTheRecordsBeforeIt() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tp-q-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store = try FileQueueStore(directory: dir, fsync: false)
+        var records: [FileQueueStore.Record] = []
+        for i in 1...3 {
+            let data = TraceData(resourceSpans: [ResourceSpans(scopeSpans: [ScopeSpans(spans: [Span(name: "s\(i)")])])])
+            records.append(try store.write(sequence: UInt64(i), spans: 1, payload: OTLPProtobufEncoder.encode(data)))
+        }
+        // Tear the last record (as a crash mid-write without the rename protection would) and
+        // leave an unfinished .tmp behind.
+        let last = store.path(records[2])
+        let size = try FileManager.default.attributesOfItem(atPath: last)[.size] as! Int
+        truncate(last, off_t(size - 3))
+        FileManager.default.createFile(atPath: dir + "/00000000000000000004.tmp", contents: Data([1, 2, 3]))
+
+        let queue = PersistentQueue(store: store, capacity: 100, sizer: .requests, logger: .init(label: "test"))
+        var names: [String] = []
+        while let item = await queue.take(until: .now + .milliseconds(50)) {
+            names.append(item.data.resourceSpans[0].scopeSpans[0].spans[0].name)
+            await queue.ack(item)
+        }
+        XCTAssertEqual(names, ["s1", "s2"])
+        let left = try FileManager.default.contentsOfDirectory(atPath: dir)
+        XCTAssertEqual(left.filter { $0.hasSuffix(".corrupt") }.count, 1, "\(left)")
+        XCTAssertFalse(left.contains { $0.hasSuffix(".tmp") })
+        XCTAssertFalse(left.contains { $0.hasSuffix(".rec") }, "acked records are deleted")
+    }
+
+    func testPersistentQueueKeepsUnackedRecordsForTheNextStart() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tp-q2-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store = try FileQueueStore(directory: dir, fsync: true)
+        let q1 = PersistentQueue(store: store, capacity: 2, sizer: .requests, logger: .init(label: "test"))
+        try await q1.offer(TestData(spans: 2), spans: 2)
+        try await q1.offer(TestData(spans: 3), spans: 3)
+        do {
+            try await q1.offer(TestData(spans: 1), spans: 1)
+            XCTFail("full")
+        } catch {}
+        let inFlight = await q1.take()
+        XCTAssertEqual(inFlight?.spans, 2)
+        // "Crash": a new queue over the same directory sees both, the in-flight one first.
+        let q2 = PersistentQueue(store: store, capacity: 2, sizer: .requests, logger: .init(label: "test"))
+        let a = await q2.take()
+        let b = await q2.take()
+        XCTAssertEqual([a?.spans, b?.spans], [2, 3])
+    }
+
+    func TestData(spans: Int) -> TraceData {
+        TraceData(resourceSpans: [ResourceSpans(scopeSpans: [ScopeSpans(spans: Array(repeating: Span(name: "x"), count: spans))])])
+    }
+
+    func testGzipRoundTripAndTheDecompressionLimit() throws {
+        let input = Array(repeating: UInt8(ascii: "a"), count: 1_000_000)
+        for format in [ZlibFormat.gzip, .zlib] {
+            let d = try Deflater(format: format, level: 1)
+            let packed = input.withUnsafeBytes { d.compress($0) }
+            XCTAssertLessThan(packed.count, 10_000)
+            let again = input.withUnsafeBytes { d.compress($0) }
+            XCTAssertEqual(packed, again, "a reset deflater gives the same bytes")
+            XCTAssertEqual(try packed.withUnsafeBytes { try Inflater.decompress($0, format: format, limit: 2_000_000) }, input)
+            XCTAssertThrowsError(try packed.withUnsafeBytes { try Inflater.decompress($0, format: format, limit: 999_999) }) { e in
+                XCTAssertEqual(e as? Inflater.Failure, .tooLarge(limit: 999_999))
+            }
+            XCTAssertThrowsError(try Array(packed.dropLast(10)).withUnsafeBytes { try Inflater.decompress($0, format: format, limit: 2_000_000) })
+        }
+        XCTAssertThrowsError(try [UInt8]("not gzip".utf8).withUnsafeBytes { try Inflater.decompress($0, format: .gzip, limit: 100) }) { e in
+            XCTAssertEqual("\(e)", "gzip: invalid header")
+        }
+    }
+
+    func testConfigValidation() {
+        func problems(_ exporter: String) -> [String] {
+            let yaml = """
+                receivers: {otlp: {protocols: {http: }}}
+                exporters:
+                  otlphttp:
+                \(exporter)
+                service: {pipelines: {traces: {receivers: [otlp], exporters: [otlphttp]}}}
+                """
+            do {
+                _ = try ConfigLoader(registry: .builtIn, environment: [:]).load(yaml: yaml)
+                return []
+            } catch let e as ConfigErrors {
+                return e.errors.map(\.description)
+            } catch {
+                return ["\(error)"]
+            }
+        }
+        XCTAssertEqual(problems("    endpoint: http://tempo:4318"), [])
+        XCTAssertTrue(problems("    compression: gzip").contains { $0.hasPrefix("exporters.otlphttp.endpoint: either endpoint or traces_endpoint must be specified") })
+        XCTAssertTrue(problems("    endpoint: tempo:4318").contains { $0.hasPrefix("exporters.otlphttp.endpoint: expected a URL") })
+        XCTAssertTrue(problems("    endpoint: http://t\n    sending_queue: {num_consumers: 0}").contains { $0.hasPrefix("exporters.otlphttp.sending_queue.num_consumers: `num_consumers` must be positive") })
+        XCTAssertTrue(problems("    endpoint: http://t\n    sending_queue: {queue_size: -1}").contains { $0.hasPrefix("exporters.otlphttp.sending_queue.queue_size:") })
+        XCTAssertTrue(problems("    endpoint: http://t\n    retry_on_failure: {randomization_factor: 2}").contains { $0.hasPrefix("exporters.otlphttp.retry_on_failure.randomization_factor:") })
+        XCTAssertTrue(problems("    endpoint: http://t\n    sending_queue: {storage: file_storage}").contains {
+            $0 == #"exporters.otlphttp.sending_queue.storage: references extension "file_storage" which is not configured in extensions"#
+        })
+        XCTAssertTrue(problems("    endpoint: http://t\n    sending_queue: {storage: file_storage, wait_for_result: true}").contains { $0.contains("wait_for_result") })
+        XCTAssertTrue(problems("    endpoint: http://t\n    sending_queue: {queue_sise: 5}").contains { $0.contains(#"unknown key "queue_sise" (did you mean "queue_size"?)"#) })
+        XCTAssertTrue(problems("    endpoint: http://t\n    encoding: xml").contains { $0.hasPrefix("exporters.otlphttp.encoding:") })
+        XCTAssertTrue(problems("    endpoint: http://t\n    compression_params: {level: 12}").contains { $0.contains("level must be 1..9") })
+        XCTAssertTrue(problems("    endpoint: https://t\n    tls: {cert_file: /x.pem}").contains { $0.contains("set both cert_file and key_file") })
+
+        let ok = try? ConfigLoader(registry: .builtIn, environment: [:]).load(yaml: """
+            receivers: {otlp: {protocols: {http: }}}
+            exporters:
+              otlp_http/tempo:
+                endpoint: https://tempo.example.com/
+                headers: {X-Scope-OrgID: acme}
+                sending_queue: {sizer: items, queue_size: 50000, batch: {min_size: 1000}, blocking: true}
+            service: {pipelines: {traces: {receivers: [otlp], exporters: [otlp_http/tempo]}}}
+            """)
+        let c = ok?.exporters[ComponentID(type: "otlp_http", name: "tempo")]?.config as? OTLPHTTPExporterConfig
+        XCTAssertEqual(c?.target, HTTPTarget(tls: true, host: "tempo.example.com", port: 443, path: "/v1/traces"))
+        XCTAssertEqual(c?.helper.queue.blockOnOverflow, true, "the old name `blocking` is accepted")
+        XCTAssertEqual(c?.helper.queue.batch?.minSize, 1000)
+        XCTAssertEqual(c?.timeout, .seconds(30))
+        XCTAssertEqual(c?.compression, .gzip)
+    }
+}
