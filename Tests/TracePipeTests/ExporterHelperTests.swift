@@ -91,6 +91,14 @@ final class ExporterHelperTests: XCTestCase {
             try await bytes.offer(item(spans: 1, bytes: 100), blockFor: nil)
             XCTFail("over the byte cap")
         } catch {}
+        // Bytes stay counted while an item is being sent, until its send finished.
+        let taken = await bytes.take()
+        do {
+            try await bytes.offer(item(spans: 1, bytes: 100), blockFor: nil)
+            XCTFail("the taken item's bytes are still in use")
+        } catch {}
+        await bytes.release(bytes: taken!.bytes)
+        try await bytes.offer(item(spans: 1, bytes: 100), blockFor: nil)
         // An empty queue always takes one item, so an oversized request still moves.
         let big = MemoryQueue(capacity: 1, sizer: .items, memoryLimit: 10)
         try await big.offer(item(spans: 50, bytes: 5000), blockFor: nil)

@@ -122,6 +122,29 @@ struct JSONScanner: ~Copyable {
         throw error("unterminated field name")
     }
 
+    /// Moves to the next key of an open object and returns it as a string (escapes resolved),
+    /// or nil when the object closed. For maps with arbitrary keys (Zipkin tags).
+    mutating func nextKeyString(first: inout Bool) throws(JSONDecodingError) -> String? {
+        skipWhitespace()
+        var c = peek()
+        if c == UInt8(ascii: "}") {
+            pos &+= 1
+            depth &-= 1
+            return nil
+        }
+        if !first {
+            guard c == UInt8(ascii: ",") else { throw error("expected ',' or '}' in object, found \(describeCurrent())") }
+            pos &+= 1
+            skipWhitespace()
+            c = peek()
+        }
+        first = false
+        guard c == UInt8(ascii: "\"") else { throw error("expected a field name, found \(describeCurrent())") }
+        let key = try readString()
+        try expect(UInt8(ascii: ":"), "':' after field name")
+        return key
+    }
+
     /// Fast path for the field the caller expects next: consumes `"name":` (after a `,` unless it
     /// is the first field) when the input has exactly that, and returns whether it did. On false
     /// nothing is consumed and the generic `nextKey` loop takes over.

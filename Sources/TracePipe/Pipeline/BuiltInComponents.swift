@@ -1,11 +1,14 @@
 /// The one list of component types tracepipe has. Adding a component: write its file, add it here.
 extension ComponentRegistry {
     public static let builtIn = ComponentRegistry([
-        .receiver("otlp", summary: "OTLP over HTTP (JSON) on /v1/traces", config: OTLPReceiverConfig.self) { config, context, next in
+        .receiver("otlp", summary: "OTLP over HTTP (JSON and protobuf, gzip/deflate) on /v1/traces", config: OTLPReceiverConfig.self) { config, context, next in
             guard let http = config.http else {
                 throw ConfigError(path: "receivers.\(context.id).protocols", "no supported protocol configured")
             }
             return OTLPHTTPReceiver(config: http, context: context, next: next)
+        },
+        .receiver("zipkin", summary: "Zipkin v2 and v1 JSON on /api/v2/spans and /api/v1/spans", config: ZipkinReceiverConfig.self) { config, context, next in
+            ZipkinReceiver(config: config, context: context, next: next)
         },
         .processor("batch", summary: "batches spans (send_batch_size, timeout); callers wait for their batch", config: BatchProcessorConfig.self) { config, context, next in
             BatchProcessor(config: config, context: context, next: next)

@@ -1,7 +1,8 @@
 import TraceModel
 
 /// A bounded FIFO of requests. Bounded twice: by `capacity` in the configured sizer's units (the
-/// collector's `queue_size`) and by `memoryLimit` bytes (tracepipe's own cap), so a slow backend
+/// collector's `queue_size`) and by `memoryLimit` bytes (tracepipe's own cap) of data queued *or
+/// being sent* — an item's bytes are released only when its send finished — so a slow backend
 /// turns into 503s for clients instead of unbounded memory.
 actor MemoryQueue {
     enum OfferError: Error { case full, closed }
@@ -37,9 +38,11 @@ actor MemoryQueue {
     }
 
     private func fits(_ item: QueueItem) -> Bool {
-        // An empty queue takes any one item, so a request larger than the limits still moves.
-        if count == 0 { return true }
-        return used + units(item) <= capacity && usedBytes + item.bytes <= memoryLimit
+        // An empty queue takes any one item and an idle exporter any amount of bytes, so a
+        // request larger than the limits still moves (alone).
+        let unitsOK = count == 0 || used + units(item) <= capacity
+        let bytesOK = usedBytes == 0 || usedBytes + item.bytes <= memoryLimit
+        return unitsOK && bytesOK
     }
 
     /// Adds an item, waiting up to `blockFor` for room (nil: do not wait).
@@ -115,9 +118,14 @@ actor MemoryQueue {
             head = 0
         }
         used -= units(item)
-        usedBytes -= item.bytes
         wakeSpaceWaiters()
         return item
+    }
+
+    /// A taken item's send finished: its memory is free again.
+    func release(bytes: Int) {
+        usedBytes -= bytes
+        wakeSpaceWaiters()
     }
 
     /// No more offers; waiting takers get nil once the queue is empty.
@@ -130,7 +138,10 @@ actor MemoryQueue {
     /// Removes and returns everything left (for counting what shutdown leaves behind).
     func drainRemaining() -> [QueueItem] {
         var out: [QueueItem] = []
-        while let i = popFirst() { out.append(i) }
+        while let i = popFirst() {
+            usedBytes -= i.bytes
+            out.append(i)
+        }
         return out
     }
 }

@@ -165,8 +165,9 @@ public final class QueuedExporter: Exporter {
                 }
             }
             item.completion?.finish(interrupted ? .failure(.retryable("shut down before the export finished", retryAfter: nil)) : result)
-            if case .persistent(let q) = backend, !interrupted {
-                await q.ack(item)
+            switch backend {
+            case .persistent(let q): if !interrupted { await q.ack(item) }
+            case .memory(let q): await q.release(bytes: item.bytes)
             }
             if interrupted, case .memory = backend {
                 interruptedSpans.wrappingIncrement(by: item.spans, ordering: .relaxed)
