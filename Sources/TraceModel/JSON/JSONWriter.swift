@@ -15,38 +15,43 @@ struct JSONWriter {
     @inline(__always) mutating func byte(_ b: UInt8) { out.append(b) }
 
     mutating func string(_ s: String) {
-        var s = s
-        s.withUTF8 { buf in
-            out.append(0x22)
-            var clean = 0
-            var i = 0
-            let n = buf.count
-            // Most strings need no escaping: find out 8 bytes at a time.
-            if let base = buf.baseAddress {
-                let raw = UnsafeRawPointer(base)
-                let lows: UInt64 = 0x0101_0101_0101_0101
-                while i &+ 8 <= n {
-                    let w = raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)
-                    let quote = w ^ (lows &* 0x22)
-                    let slash = w ^ (lows &* 0x5C)
-                    // High bit set where a byte is '"', '\\' or < 0x20 (bytes >= 0x80 are masked out by ~w).
-                    let special = (((quote &- lows) & ~quote) | ((slash &- lows) & ~slash) | (w &- (lows &* 0x20))) & ~w
-                    if special & (lows &* 0x80) != 0 { break }
-                    i &+= 8
-                }
-            }
-            while i < n {
-                let c = buf[i]
-                if c < 0x20 || c == 0x22 || c == 0x5C {
-                    if i > clean { out.append(contentsOf: UnsafeBufferPointer(rebasing: buf[clean..<i])) }
-                    escape(c)
-                    clean = i + 1
-                }
-                i += 1
-            }
-            if n > clean { out.append(contentsOf: UnsafeBufferPointer(rebasing: buf[clean..<n])) }
-            out.append(0x22)
+        // Borrow the bytes in place when the string has contiguous storage (it nearly always has).
+        if s.utf8.withContiguousStorageIfAvailable({ buf in stringBytes(buf) }) == nil {
+            var t = s
+            t.withUTF8 { stringBytes($0) }
         }
+    }
+
+    private mutating func stringBytes(_ buf: UnsafeBufferPointer<UInt8>) {
+        out.append(0x22)
+        var clean = 0
+        var i = 0
+        let n = buf.count
+        // Most strings need no escaping: find out 8 bytes at a time.
+        if let base = buf.baseAddress {
+            let raw = UnsafeRawPointer(base)
+            let lows: UInt64 = 0x0101_0101_0101_0101
+            while i &+ 8 <= n {
+                let w = raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+                let quote = w ^ (lows &* 0x22)
+                let slash = w ^ (lows &* 0x5C)
+                // High bit set where a byte is '"', '\\' or < 0x20 (bytes >= 0x80 are masked out by ~w).
+                let special = (((quote &- lows) & ~quote) | ((slash &- lows) & ~slash) | (w &- (lows &* 0x20))) & ~w
+                if special & (lows &* 0x80) != 0 { break }
+                i &+= 8
+            }
+        }
+        while i < n {
+            let c = buf[i]
+            if c < 0x20 || c == 0x22 || c == 0x5C {
+                if i > clean { out.append(contentsOf: UnsafeBufferPointer(rebasing: buf[clean..<i])) }
+                escape(c)
+                clean = i + 1
+            }
+            i += 1
+        }
+        if n > clean { out.append(contentsOf: UnsafeBufferPointer(rebasing: buf[clean..<n])) }
+        out.append(0x22)
     }
 
     private mutating func escape(_ c: UInt8) {

@@ -17,7 +17,8 @@ public enum OTLPProtobufEncoder {
 
     static func write(_ data: TraceData, _ w: inout ReverseProtoWriter) {
         // Top-level resource spans keep their order, like every repeated field.
-        for rs in data.resourceSpans.reversed() {
+        for i in data.resourceSpans.indices.reversed() {
+            let rs = data.resourceSpans[i]
             let start = w.count
             resourceSpans(rs, &w)
             w.lengthDelimited(1, since: start)
@@ -36,7 +37,8 @@ public enum OTLPProtobufEncoder {
             w.tag(2, 0)
         }
         w.lengthDelimited(1, since: start)
-        for ss in rs.scopeSpans.reversed() {
+        for i in rs.scopeSpans.indices.reversed() {
+            let ss = rs.scopeSpans[i]
             let s = w.count
             scopeSpans(ss, &w)
             w.lengthDelimited(2, since: s)
@@ -54,7 +56,8 @@ public enum OTLPProtobufEncoder {
             w.tag(4, 0)
         }
         w.lengthDelimited(1, since: start)
-        for s in ss.spans.reversed() {
+        for i in ss.spans.indices.reversed() {
+            let s = ss.spans[i]
             let st = w.count
             span(s, &w)
             w.lengthDelimited(2, since: st)
@@ -85,7 +88,8 @@ public enum OTLPProtobufEncoder {
             w.varint(UInt64(s.droppedAttributesCount))
             w.tag(10, 0)
         }
-        for e in s.events.reversed() {
+        for i in s.events.indices.reversed() {
+            let e = s.events[i]
             let start = w.count
             event(e, &w)
             w.lengthDelimited(11, since: start)
@@ -94,7 +98,8 @@ public enum OTLPProtobufEncoder {
             w.varint(UInt64(s.droppedEventsCount))
             w.tag(12, 0)
         }
-        for l in s.links.reversed() {
+        for i in s.links.indices.reversed() {
+            let l = s.links[i]
             let start = w.count
             link(l, &w)
             w.lengthDelimited(13, since: start)
@@ -170,7 +175,8 @@ public enum OTLPProtobufEncoder {
     }
 
     private static func keyValues(_ field: UInt32, _ kvs: [KeyValue], _ w: inout ReverseProtoWriter) {
-        for kv in kvs.reversed() {
+        for i in kvs.indices.reversed() {
+            let kv = kvs[i]
             let start = w.count
             keyValue(kv, &w)
             w.lengthDelimited(field, since: start)
@@ -201,7 +207,8 @@ public enum OTLPProtobufEncoder {
             w.tag(4, 1)
         case .array(let values):
             let start = w.count
-            for e in values.reversed() {
+            for i in values.indices.reversed() {
+            let e = values[i]
                 let s = w.count
                 anyValue(e, &w)
                 w.lengthDelimited(1, since: s)

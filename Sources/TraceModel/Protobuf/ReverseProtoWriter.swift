@@ -101,8 +101,12 @@ struct ReverseProtoWriter: ~Copyable {
 
     mutating func string(_ field: UInt32, _ s: String) {
         let start = count
-        var s = s
-        s.withUTF8 { raw(UnsafeRawBufferPointer($0)) }
+        // Borrow the string's bytes in place (no copy of the String value itself).
+        let copied: Void? = s.utf8.withContiguousStorageIfAvailable { raw(UnsafeRawBufferPointer($0)) }
+        if copied == nil {
+            var t = s
+            t.withUTF8 { raw(UnsafeRawBufferPointer($0)) }
+        }
         lengthDelimited(field, since: start)
     }
 

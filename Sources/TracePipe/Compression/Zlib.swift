@@ -1,3 +1,4 @@
+import CLibdeflate
 import CZlib
 
 /// The container formats zlib speaks: gzip (RFC 1952), zlib (RFC 1950; HTTP's "deflate").
@@ -12,48 +13,45 @@ public struct ZlibError: Error, CustomStringConvertible, Equatable {
     public var description: String
 }
 
-/// A reusable deflate stream: one per sending task, reset between messages, so its buffers are
-/// allocated once rather than per request.
+/// A reusable compressor for whole messages (libdeflate: about 2.4x zlib's speed at level 1,
+/// with slightly smaller output), one per sending task so its state is allocated once.
 public final class Deflater {
-    private let stream: UnsafeMutablePointer<z_stream>
+    private let compressor: OpaquePointer
     public let format: ZlibFormat
     public let level: Int32
 
-    /// `level` 1 (fastest) … 9 (smallest), or -1 for zlib's default (6).
+    /// `level` 1 (fastest) … 9 (smallest; libdeflate goes to 12), or -1 for the default (6).
     public init(format: ZlibFormat, level: Int32) throws {
         self.format = format
         self.level = level
-        stream = .allocate(capacity: 1)
-        stream.initialize(to: z_stream())
-        let rc = deflateInit2_(stream, level, Z_DEFLATED, format.windowBits, 8, Z_DEFAULT_STRATEGY, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
-        guard rc == Z_OK else {
-            stream.deallocate()
-            throw ZlibError(description: "deflateInit failed (\(rc)); is the compression level \(level) valid (1..9 or -1)?")
+        let l = level < 0 ? 6 : level
+        guard (0...12).contains(l), let c = libdeflate_alloc_compressor(l) else {
+            throw ZlibError(description: "cannot create a compressor at level \(level) (expected 1..9 or -1)")
         }
+        compressor = c
     }
 
     deinit {
-        deflateEnd(stream)
-        stream.deallocate()
+        libdeflate_free_compressor(compressor)
     }
 
     /// Compresses `input` as one complete gzip/zlib member.
     public func compress(_ input: UnsafeRawBufferPointer) -> [UInt8] {
-        deflateReset(stream)
-        let bound = Int(deflateBound(stream, uLong(input.count)))
-        var out = [UInt8](repeating: 0, count: bound)
-        let produced = out.withUnsafeMutableBytes { o -> Int in
-            stream.pointee.next_in = UnsafeMutablePointer(mutating: input.baseAddress?.assumingMemoryBound(to: Bytef.self))
-            stream.pointee.avail_in = uInt(input.count)
-            stream.pointee.next_out = o.baseAddress!.assumingMemoryBound(to: Bytef.self)
-            stream.pointee.avail_out = uInt(o.count)
-            // deflateBound guarantees one Z_FINISH call completes.
-            let rc = deflate(stream, Z_FINISH)
-            precondition(rc == Z_STREAM_END, "deflate with a deflateBound-sized buffer must finish (rc \(rc))")
-            return o.count - Int(stream.pointee.avail_out)
+        let bound: Int
+        switch format {
+        case .gzip: bound = libdeflate_gzip_compress_bound(compressor, input.count)
+        case .zlib: bound = libdeflate_zlib_compress_bound(compressor, input.count)
         }
-        out.removeLast(bound - produced)
-        return out
+        return [UInt8](unsafeUninitializedCapacity: bound) { out, initialized in
+            let n: Int
+            switch format {
+            case .gzip: n = libdeflate_gzip_compress(compressor, input.baseAddress, input.count, out.baseAddress, bound)
+            case .zlib: n = libdeflate_zlib_compress(compressor, input.baseAddress, input.count, out.baseAddress, bound)
+            }
+            // With a buffer of the bound's size compression cannot run out of room.
+            precondition(n > 0, "libdeflate could not compress into a buffer of its own bound")
+            initialized = n
+        }
     }
 }
 

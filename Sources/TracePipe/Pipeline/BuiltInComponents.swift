@@ -10,7 +10,7 @@ extension ComponentRegistry {
         .receiver("zipkin", summary: "Zipkin v2 and v1 JSON on /api/v2/spans and /api/v1/spans", config: ZipkinReceiverConfig.self) { config, context, next in
             ZipkinReceiver(config: config, context: context, next: next)
         },
-        .processor("batch", summary: "batches spans (send_batch_size, timeout); callers wait for their batch", config: BatchProcessorConfig.self) { config, context, next in
+        .processor("batch", summary: "batches spans (send_batch_size, timeout); keeps refused batches and pushes back", config: BatchProcessorConfig.self) { config, context, next in
             BatchProcessor(config: config, context: context, next: next)
         },
         .exporter("debug", aliases: ["logging"], summary: "prints spans to stderr (basic, normal, detailed)", config: DebugExporterConfig.self) { config, context in

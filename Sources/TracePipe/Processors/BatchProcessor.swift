@@ -2,12 +2,12 @@ import Logging
 import TraceModel
 
 /// `processors.batch`: collects spans into batches of `send_batch_size` (or whatever arrived
-/// within `timeout`) and sends them on, split at `send_batch_max_size`.
+/// within `timeout`) and hands them on, split at `send_batch_max_size`.
 ///
-/// Unlike the collector's, it does not acknowledge data before the batch it joined has been
-/// handed downstream: each caller waits for its batch's outcome (at most `timeout` when traffic
-/// is light), so backpressure from the exporters reaches the client and no span answered 200 is
-/// lost if the batch cannot be delivered.
+/// Data is acknowledged as soon as it joined a batch, as in the collector — but a batch the
+/// exporters refuse (their queue is full) is not dropped: it is kept and offered again, and while
+/// it waits new data is refused, so the backpressure reaches clients as 503 + Retry-After and no
+/// span answered 200 is lost to make room.
 public struct BatchProcessorConfig: Decodable, Sendable {
     public var sendBatchSize = 8192
     public var sendBatchMaxSize = 0
@@ -44,11 +44,15 @@ public actor BatchProcessor: Processor {
     let logger: Logger
     private var pending = TraceData()
     private var pendingSpans = 0
-    private var waiters: [CheckedContinuation<Void, any Error>] = []
+    /// Pieces of a batch the next consumer refused, waiting to be offered again.
+    private var stuck: [TraceData] = []
     /// Identifies the current batch, so a timer only flushes the batch it was started for.
     private var generation = 0
     private var timer: Task<Void, Never>?
+    private var retrier: Task<Void, Never>?
     private var stopped = false
+    static let retryInterval = Duration.milliseconds(200)
+    static let shutdownDeadline = Duration.seconds(10)
 
     public init(config: BatchProcessorConfig, context: ComponentContext, next: any TraceConsumer) {
         self.config = config
@@ -61,34 +65,28 @@ public actor BatchProcessor: Processor {
     public func consume(_ data: TraceData) async throws {
         let spans = data.spanCount
         guard spans > 0 else { return }
+        if !stuck.isEmpty {
+            await offerStuck()
+            if !stuck.isEmpty {
+                throw PipelineError.refused("the exporters are not taking data (batch processor holds a refused batch)", retryAfter: .seconds(1))
+            }
+        }
         if stopped || config.timeout.isZero {
-            try await send(data)
+            // No batching: the caller gets the downstream outcome directly.
+            var firstError: (any Error)?
+            for piece in data.split(maxSpans: config.sendBatchMaxSize) {
+                do { try await next.consume(piece) } catch { if firstError == nil { firstError = error } }
+            }
+            if let firstError { throw firstError }
             return
         }
         pending.append(data)
         pendingSpans += spans
         if pendingSpans >= config.sendBatchSize {
-            // This caller completed the batch: it sends it and shares the outcome.
-            let (batch, batchWaiters) = takePending()
-            let result = await sendResult(batch)
-            for w in batchWaiters { w.resume(with: result) }
-            try result.get()
-            return
+            await flushPending()
+        } else if pendingSpans == spans {
+            startTimer()
         }
-        if pendingSpans == spans { startTimer() }
-        try await withCheckedThrowingContinuation { waiters.append($0) }
-    }
-
-    private func takePending() -> (TraceData, [CheckedContinuation<Void, any Error>]) {
-        let batch = pending
-        let w = waiters
-        pending = TraceData()
-        pendingSpans = 0
-        waiters = []
-        generation += 1
-        timer?.cancel()
-        timer = nil
-        return (batch, w)
     }
 
     private func startTimer() {
@@ -103,42 +101,83 @@ public actor BatchProcessor: Processor {
 
     private func timerFired(generation g: Int) async {
         guard g == generation, pendingSpans > 0 else { return }
-        let (batch, batchWaiters) = takePending()
-        let result = await sendResult(batch)
-        for w in batchWaiters { w.resume(with: result) }
+        await flushPending()
     }
 
-    private func sendResult(_ batch: TraceData) async -> Result<Void, any Error> {
-        do {
-            try await send(batch)
-            return .success(())
-        } catch {
-            return .failure(error)
-        }
+    /// Hands the pending batch on; what the next consumer refuses is kept for another try.
+    private func flushPending() async {
+        let batch = pending
+        pending = TraceData()
+        pendingSpans = 0
+        generation += 1
+        timer?.cancel()
+        timer = nil
+        let pieces = batch.split(maxSpans: config.sendBatchMaxSize)
+        stuck += await offer(pieces)
+        if !stuck.isEmpty { startRetrier() }
     }
 
-    /// Sends a batch, split at send_batch_max_size; every piece is tried, the first error is kept.
-    private func send(_ batch: TraceData) async throws {
-        var firstError: (any Error)?
-        for piece in batch.split(maxSpans: config.sendBatchMaxSize) {
+    /// Offers pieces in order; returns those not taken (retryable refusals). Pieces refused for
+    /// good are dropped with an error log: retrying cannot deliver them.
+    private func offer(_ pieces: [TraceData]) async -> [TraceData] {
+        for (i, piece) in pieces.enumerated() {
             do {
                 try await next.consume(piece)
+            } catch PipelineError.refused {
+                return Array(pieces[i...])
             } catch {
-                if firstError == nil { firstError = error }
+                logger.error("dropping a batch the exporters refused for good", metadata: ["error": "\(error)", "spans": "\(piece.spanCount)"])
             }
         }
-        if let firstError { throw firstError }
+        return []
     }
 
-    /// Flushes what is pending; later data passes straight through.
+    private func offerStuck() async {
+        guard !stuck.isEmpty else { return }
+        let pieces = stuck
+        stuck = []
+        stuck = await offer(pieces) + stuck
+    }
+
+    private func startRetrier() {
+        guard retrier == nil else { return }
+        retrier = Task { [weak self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: BatchProcessor.retryInterval)
+                guard let self, await self.retryOnce() else { return }
+            }
+        }
+    }
+
+    /// One retry of the held batch; false once nothing is held any more.
+    private func retryOnce() async -> Bool {
+        await offerStuck()
+        if stuck.isEmpty {
+            retrier = nil
+            return false
+        }
+        return true
+    }
+
+    /// Hands on everything held, retrying refused batches up to a deadline; later data passes
+    /// straight through.
     public func shutdown() async {
         stopped = true
-        guard pendingSpans > 0 else { return }
-        let (batch, batchWaiters) = takePending()
-        let result = await sendResult(batch)
-        if case .failure(let e) = result {
-            logger.error("could not hand the last batch on at shutdown", metadata: ["error": "\(e)", "spans": "\(batch.spanCount)"])
+        timer?.cancel()
+        retrier?.cancel()
+        retrier = nil
+        if pendingSpans > 0 { await flushPending() }
+        retrier?.cancel()
+        retrier = nil
+        let deadline = ContinuousClock.now + Self.shutdownDeadline
+        while !stuck.isEmpty && ContinuousClock.now < deadline {
+            await offerStuck()
+            if !stuck.isEmpty { try? await Task.sleep(for: Self.retryInterval) }
         }
-        for w in batchWaiters { w.resume(with: result) }
+        if !stuck.isEmpty {
+            let lost = stuck.reduce(0) { $0 + $1.spanCount }
+            logger.error("shutdown: the exporters did not take the last batch; spans lost", metadata: ["spans": "\(lost)"])
+            stuck = []
+        }
     }
 }
