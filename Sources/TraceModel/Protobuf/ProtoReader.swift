@@ -94,6 +94,7 @@ struct ProtoReader: ~Copyable {
         let at = pos
         let raw = try lengthDelimited()
         if raw.isEmpty { return "" }
+        if Self.isASCII(raw) { return String(decoding: raw, as: UTF8.self) }
         guard let s = String(validating: raw, as: UTF8.self) else {
             throw ProtobufDecodingError("string is not valid UTF-8", offset: at)
         }
@@ -105,8 +106,12 @@ struct ProtoReader: ~Copyable {
         let at = pos
         let raw = try lengthDelimited()
         if raw.isEmpty { return "" }
-        if raw.count <= 64 && Self.isASCII(raw) {
-            return interner.string(ascii: raw, overRead: (raw.baseAddress! - base.baseAddress!) &+ 16 <= base.count)
+        if Self.isASCII(raw) {
+            // ASCII needs no UTF-8 validation; short strings repeat a lot and are shared.
+            if raw.count <= 64 {
+                return interner.string(ascii: raw, overRead: (raw.baseAddress! - base.baseAddress!) &+ 16 <= base.count)
+            }
+            return String(decoding: raw, as: UTF8.self)
         }
         guard let s = String(validating: raw, as: UTF8.self) else {
             throw ProtobufDecodingError("string is not valid UTF-8", offset: at)
