@@ -104,6 +104,11 @@ public enum Inflater {
                 out.append(contentsOf: chunk[0..<produced])
                 switch rc {
                 case Z_STREAM_END:
+                    // gzip allows several members back to back (as `cat a.gz b.gz`): read them all.
+                    if format == .gzip && s.pointee.avail_in > 0 {
+                        inflateReset(s)
+                        continue
+                    }
                     return .success(out)
                 case Z_OK:
                     continue

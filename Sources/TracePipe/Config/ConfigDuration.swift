@@ -50,7 +50,7 @@ public struct ConfigDuration: Decodable, Hashable, Sendable, CustomStringConvert
     }
 
     public static func format(_ d: Duration) -> String {
-        format(d.components.seconds * 1_000_000_000 + d.components.attoseconds / 1_000_000_000)
+        format(d.totalNanoseconds)
     }
 
     /// Go's `Duration.String()`-like text: `1m2.5s`, `200ms`, `0s`.
@@ -127,4 +127,9 @@ public struct Endpoint: Decodable, Hashable, Sendable, CustomStringConvertible {
         if host.contains(where: { $0 == " " || $0 == "/" }) { return nil }
         return Endpoint(host: String(host), port: port)
     }
+}
+
+extension Duration {
+    /// Whole nanoseconds.
+    var totalNanoseconds: Int64 { components.seconds &* 1_000_000_000 &+ components.attoseconds / 1_000_000_000 }
 }

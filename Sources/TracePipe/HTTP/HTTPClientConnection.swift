@@ -12,6 +12,13 @@ public struct HTTPTarget: Sendable, Equatable, CustomStringConvertible {
     public var port: Int
     public var path: String
 
+    public init(tls: Bool, host: String, port: Int, path: String) {
+        self.tls = tls
+        self.host = host
+        self.port = port
+        self.path = path
+    }
+
     public var description: String { "\(tls ? "https" : "http")://\(host.contains(":") ? "[\(host)]" : host):\(port)\(path)" }
 
     /// Parses `http(s)://host[:port][/path]`. Returns nil for anything else.
@@ -88,7 +95,7 @@ public final class HTTPClientConnection: @unchecked Sendable {
         let sni = serverName ?? (isIP ? nil : target.host)
         let maxBody = maxResponseBody
         let bootstrap = ClientBootstrap(group: group)
-            .connectTimeout(TimeAmount.nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000))
+            .connectTimeout(TimeAmount.nanoseconds(timeout.totalNanoseconds))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -132,7 +139,7 @@ public final class HTTPClientConnection: @unchecked Sendable {
                 promise.fail(error)
             }
         }
-        let nanos = max(Int64(1), Int64(remaining.components.seconds) * 1_000_000_000 + remaining.components.attoseconds / 1_000_000_000)
+        let nanos = max(Int64(1), remaining.totalNanoseconds)
         let timer = channel.eventLoop.scheduleTask(in: .nanoseconds(nanos)) {
             promise.fail(HTTPClientError.timeout(timeout))
             channel.close(promise: nil)

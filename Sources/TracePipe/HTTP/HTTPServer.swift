@@ -47,11 +47,25 @@ public final class HTTPServer: Sendable {
         public var tooLarge: @Sendable (HTTPRequest) -> HTTPResponse
         /// Close each connection after one answer (the health check does, as the collector's).
         public var closeAfterResponse: Bool
+        /// A request must arrive whole within this time once it started (slow clients are cut off).
+        public var readTimeout: Duration = .seconds(30)
+        /// A keep-alive connection idle this long is closed.
+        public var idleTimeout: Duration = .seconds(120)
+        /// Connections beyond this many are closed as soon as they are accepted.
+        public var maxConnections = 4096
 
         public init(maxBodySize: Int, closeAfterResponse: Bool = false, tooLarge: @escaping @Sendable (HTTPRequest) -> HTTPResponse) {
             self.maxBodySize = maxBodySize
             self.closeAfterResponse = closeAfterResponse
             self.tooLarge = tooLarge
+        }
+
+        /// Options from a receiver's `confighttp` settings.
+        public init(_ settings: HTTPServerSettings, tooLarge: @escaping @Sendable (HTTPRequest) -> HTTPResponse) {
+            self.init(maxBodySize: settings.maxRequestBodySize, tooLarge: tooLarge)
+            readTimeout = settings.readTimeout.duration
+            idleTimeout = settings.idleTimeout.duration
+            maxConnections = settings.maxConnections
         }
     }
 
@@ -76,7 +90,11 @@ public final class HTTPServer: Sendable {
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
+                if connections.count >= options.maxConnections {
+                    return channel.close()
+                }
+                return channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: TimeAmount.nanoseconds(options.idleTimeout.totalNanoseconds)))
                     if let tls {
                         try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
                     }
@@ -150,6 +168,10 @@ struct ServerShutdownEvent {}
 /// Collects one request at a time (NIO's pipelining helper orders them), runs the handler on a
 /// task, and writes the answer back on the channel's event loop.
 final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
+    func handlerRemoved(context: ChannelHandlerContext) {
+        readTimer?.cancel()
+    }
+
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
@@ -162,6 +184,7 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var tooLarge = false
     private var busy = false
     private var closeWhenIdle = false
+    private var readTimer: Scheduled<Void>?
 
     init(options: HTTPServer.Options, handler: @escaping HTTPServer.Handler, connections: ConnectionSet) {
         self.options = options
@@ -176,6 +199,11 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
             body = nil
             bodySize = 0
             tooLarge = false
+            // The whole request must arrive within the read timeout (slowloris protection).
+            let ctx = NIOLoopBound(context, eventLoop: context.eventLoop)
+            readTimer = context.eventLoop.scheduleTask(in: .nanoseconds(options.readTimeout.totalNanoseconds)) {
+                ctx.value.close(promise: nil)
+            }
         case .body(var chunk):
             bodySize += chunk.readableBytes
             if bodySize > options.maxBodySize {
@@ -193,6 +221,8 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
             let request = HTTPRequest(method: h.method, uri: h.uri, headers: h.headers, body: body ?? ByteBuffer())
             body = nil
             let keepAlive = h.isKeepAlive && !options.closeAfterResponse
+            readTimer?.cancel()
+            readTimer = nil
             if tooLarge {
                 write(options.tooLarge(request), version: h.version, keepAlive: false, context: context)
                 return
@@ -210,6 +240,10 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read {
+            if !busy && head == nil { context.close(promise: nil) }
+            return
+        }
         if event is ServerShutdownEvent {
             closeWhenIdle = true
             if !busy && head == nil { context.close(promise: nil) }

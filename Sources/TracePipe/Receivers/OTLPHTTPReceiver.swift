@@ -21,14 +21,18 @@ public final class OTLPHTTPReceiver: Receiver {
     }
 
     public func start(_ host: ComponentHost) async throws {
-        let options = HTTPServer.Options(maxBodySize: config.maxRequestBodySize) { request in
+        let options = HTTPServer.Options(config.server) { request in
             OTLPHTTPReceiver.statusResponse(.badRequest, code: 3, message: "http: request body too large", request: request)
         }
+        let tls = try config.server.tls?.makeContext()
         let s = try await HTTPServer.start(
-            host: config.endpoint.host, port: config.endpoint.port, group: context.eventLoopGroup, options: options
-        ) { [self] request in await self.handle(request) }
+            host: config.endpoint.host, port: config.endpoint.port, group: context.eventLoopGroup, options: options, tls: tls,
+            handler: ServerPolicies.wrap(config.server) { [self] request in await self.handle(request) }
+        )
         server.set(s)
-        context.logger.info("OTLP/HTTP receiver listening", metadata: ["endpoint": "\(config.endpoint.host):\(s.port)", "path": "\(config.tracesURLPath)"])
+        context.logger.info("OTLP/HTTP receiver listening", metadata: [
+            "endpoint": "\(config.endpoint.host):\(s.port)", "path": "\(config.tracesURLPath)", "tls": "\(tls != nil)",
+        ])
     }
 
     public func shutdown() async {

@@ -1,37 +1,33 @@
 /// `receivers.otlp`: `protocols.http` (and, later, `protocols.grpc`).
 public struct OTLPReceiverConfig: Decodable, Sendable {
     public struct HTTP: Decodable, Sendable {
-        public var endpoint = Endpoint(host: "localhost", port: 4318)
+        public var server = HTTPServerSettings(endpoint: Endpoint(host: "localhost", port: 4318))
         public var tracesURLPath = "/v1/traces"
-        public var maxRequestBodySize = 20 * 1024 * 1024
-        public var includeMetadata = false
+
+        public var endpoint: Endpoint {
+            get { server.endpoint }
+            set { server.endpoint = newValue }
+        }
+
+        public var maxRequestBodySize: Int {
+            get { server.maxRequestBodySize }
+            set { server.maxRequestBodySize = newValue }
+        }
 
         public init() {}
 
-        enum Keys: String, CodingKey {
-            case endpoint, traces_url_path, metrics_url_path, logs_url_path, max_request_body_size, include_metadata
-            case compression_algorithms, cors, response_headers, tls, auth
-            case read_timeout, read_header_timeout, write_timeout, idle_timeout, keep_alives_enabled
-        }
+        enum Keys: String, CodingKey { case traces_url_path, metrics_url_path, logs_url_path }
 
         public init(from decoder: any Decoder) throws {
+            server = try HTTPServerSettings(from: decoder, defaultEndpoint: Endpoint(host: "localhost", port: 4318))
             let c = try decoder.container(keyedBy: Keys.self)
-            endpoint = try c.value(.endpoint, or: endpoint)
             var path = try c.value(.traces_url_path, or: tracesURLPath)
             if let q = path.firstIndex(where: { $0 == "?" || $0 == "#" }) { path = String(path[..<q]) }
             if !path.hasPrefix("/") { path = "/" + path }
             tracesURLPath = path
-            let size = try c.value(.max_request_body_size, or: 0)
-            guard size >= 0 else { throw decoder.invalid("max_request_body_size", "must not be negative") }
-            if size > 0 { maxRequestBodySize = size }
-            includeMetadata = try c.value(.include_metadata, or: false)
-            // Accepted for compatibility: they do not change what tracepipe does for traces.
-            for k in [Keys.metrics_url_path, .logs_url_path, .read_timeout, .read_header_timeout, .write_timeout, .idle_timeout, .keep_alives_enabled] {
-                _ = c.contains(k)
-            }
-            for k in [Keys.compression_algorithms, .cors, .response_headers, .tls, .auth] where c.contains(k) {
-                decoder.reportUnsupported(k.rawValue, "not supported yet by tracepipe's OTLP/HTTP receiver")
-            }
+            // Accepted: other signals' paths do not matter for traces.
+            _ = try c.decodeIfPresent(String.self, forKey: .metrics_url_path)
+            _ = try c.decodeIfPresent(String.self, forKey: .logs_url_path)
         }
     }
 

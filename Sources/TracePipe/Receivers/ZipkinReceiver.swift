@@ -7,31 +7,19 @@ import TraceModel
 /// `receivers.zipkin`: Zipkin v2 JSON (`/api/v2/spans`) and v1 JSON (`/api/v1/spans`),
 /// translated into OTLP as the collector does.
 public struct ZipkinReceiverConfig: Decodable, Sendable {
-    public var endpoint = Endpoint(host: "localhost", port: 9411)
+    public var server = HTTPServerSettings(endpoint: Endpoint(host: "localhost", port: 9411))
     public var parseStringTags = false
-    public var maxRequestBodySize = 20 * 1024 * 1024
+
+    public var maxRequestBodySize: Int { server.maxRequestBodySize }
 
     public init() {}
 
-    enum Keys: String, CodingKey {
-        case endpoint, parse_string_tags, max_request_body_size, include_metadata
-        case cors, tls, auth, response_headers, compression_algorithms
-        case read_timeout, read_header_timeout, write_timeout, idle_timeout, keep_alives_enabled
-    }
+    enum Keys: String, CodingKey { case parse_string_tags }
 
     public init(from decoder: any Decoder) throws {
+        server = try HTTPServerSettings(from: decoder, defaultEndpoint: Endpoint(host: "localhost", port: 9411))
         let c = try decoder.container(keyedBy: Keys.self)
-        endpoint = try c.value(.endpoint, or: endpoint)
         parseStringTags = try c.value(.parse_string_tags, or: false)
-        let size = try c.value(.max_request_body_size, or: 0)
-        guard size >= 0 else { throw decoder.invalid("max_request_body_size", "must not be negative") }
-        if size > 0 { maxRequestBodySize = size }
-        for k in [Keys.include_metadata, .read_timeout, .read_header_timeout, .write_timeout, .idle_timeout, .keep_alives_enabled] {
-            _ = try c.decodeIfPresent(ConfigNode.self, forKey: k)
-        }
-        for k in [Keys.cors, .tls, .auth, .response_headers, .compression_algorithms] where c.contains(k) {
-            decoder.reportUnsupported(k.rawValue, "not supported yet by tracepipe's zipkin receiver")
-        }
     }
 }
 
@@ -48,14 +36,16 @@ public final class ZipkinReceiver: Receiver {
     }
 
     public func start(_ host: ComponentHost) async throws {
-        let options = HTTPServer.Options(maxBodySize: config.maxRequestBodySize) { _ in
+        let options = HTTPServer.Options(config.server) { _ in
             .text(.badRequest, "http: request body too large\n", contentType: "text/plain; charset=utf-8")
         }
+        let endpoint = config.server.endpoint
         let s = try await HTTPServer.start(
-            host: config.endpoint.host, port: config.endpoint.port, group: context.eventLoopGroup, options: options
-        ) { [self] request in await self.handle(request) }
+            host: endpoint.host, port: endpoint.port, group: context.eventLoopGroup, options: options, tls: try config.server.tls?.makeContext(),
+            handler: ServerPolicies.wrap(config.server) { [self] request in await self.handle(request) }
+        )
         server.set(s)
-        context.logger.info("Zipkin receiver listening", metadata: ["endpoint": "\(config.endpoint.host):\(s.port)"])
+        context.logger.info("Zipkin receiver listening", metadata: ["endpoint": "\(endpoint.host):\(s.port)"])
     }
 
     public func shutdown() async {
