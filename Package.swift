@@ -61,7 +61,7 @@ let package = Package(
             ],
             path: "Tests/TestSupport"
         ),
-        .testTarget(name: "TraceModelTests", dependencies: ["TraceModel", "TestSupport"]),
+        .testTarget(name: "TraceModelTests", dependencies: ["TraceModel", "TestSupport"], exclude: ["Golden", "Corpus"]),
         .testTarget(name: "TracePipeTests", dependencies: ["TracePipe", "TestSupport"]),
         .testTarget(
             name: "EndToEndTests",

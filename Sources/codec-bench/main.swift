@@ -23,6 +23,47 @@ let bodies: [[UInt8]] = try files.map { Array(try Data(contentsOf: URL(fileURLWi
 let decoded: [TraceData] = try bodies.map { try OTLPJSONDecoder.decode($0) }
 let spansPerBody = decoded.map(\.spanCount)
 let protoBodies: [[UInt8]] = decoded.map { OTLPProtobufEncoder.encode($0) }
+let zipkinBodies: [[UInt8]] = decoded.map { zipkinV2JSON($0) }
+
+/// The same spans as a Zipkin v2 JSON body (what a Zipkin client would send).
+func zipkinV2JSON(_ data: TraceData) -> [UInt8] {
+    func q(_ s: String) -> String {
+        var out = "\""
+        for c in s.unicodeScalars {
+            switch c {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\t": out += "\\t"
+            default: out.unicodeScalars.append(c)
+            }
+        }
+        return out + "\""
+    }
+    var spans: [String] = []
+    for rs in data.resourceSpans {
+        let service = rs.resource.attributes[attribute: "service.name"]?.stringValue ?? ""
+        for ss in rs.scopeSpans {
+            for s in ss.spans {
+                let tags = s.attributes.map { kv -> String in
+                    let v: String
+                    switch kv.value {
+                    case .string(let x): v = x
+                    case .int(let i): v = String(i)
+                    case .double(let d): v = String(d)
+                    case .bool(let b): v = String(b)
+                    default: v = ""
+                    }
+                    return "\(q(kv.key)):\(q(v))"
+                }.joined(separator: ",")
+                let kind = [2: "SERVER", 3: "CLIENT", 4: "PRODUCER", 5: "CONSUMER"][Int(s.kind.rawValue)].map { ",\"kind\":\"\($0)\"" } ?? ""
+                let parent = s.parentSpanID.isZero ? "" : ",\"parentId\":\"\(s.parentSpanID.hex)\""
+                spans.append("{\"traceId\":\"\(s.traceID.hex)\",\"id\":\"\(s.spanID.hex)\"\(parent),\"name\":\(q(s.name))\(kind),\"timestamp\":\(s.startTimeUnixNano / 1000),\"duration\":\((s.endTimeUnixNano - s.startTimeUnixNano) / 1000),\"localEndpoint\":{\"serviceName\":\(q(service))},\"tags\":{\(tags)}}")
+            }
+        }
+    }
+    return Array(("[" + spans.joined(separator: ",") + "]").utf8)
+}
 
 func now() -> Double {
     var ts = timespec()
@@ -60,7 +101,7 @@ func measure(_ name: String, bytesOf: (Int) -> Int, _ body: (Int) throws -> Int)
                  name as NSString, median.mbs, median.sps, best.mbs, best.sps, sink & 0xFF))
 }
 
-let sections = only.isEmpty ? ["decode", "encode", "proto-decode", "proto-encode"] : only.split(separator: ",").map(String.init)
+let sections = only.isEmpty ? ["decode", "encode", "proto-decode", "proto-encode", "zipkin-decode"] : only.split(separator: ",").map(String.init)
 print("payloads: \(bodies.count) bodies from \(dir), avg \(bodies.map(\.count).reduce(0, +) / bodies.count) bytes, \(spansPerBody[0]) spans each")
 if sections.contains("decode") {
 try measure("json decode", bytesOf: { bodies[$0].count }) { i in
@@ -75,6 +116,13 @@ measure("json encode", bytesOf: { bodies[$0].count }) { i in
 if sections.contains("proto-decode") {
 try measure("proto decode", bytesOf: { protoBodies[$0].count }) { i in
     try OTLPProtobufDecoder.decode(protoBodies[i]).resourceSpans.count
+}
+}
+if sections.contains("zipkin-decode") {
+try measure("zipkin decode", bytesOf: { zipkinBodies[$0].count }) { i in
+    try zipkinBodies[i].withUnsafeBytes { raw in
+        ZipkinTranslator.translate(try ZipkinV2JSONDecoder.decode(raw), parseStringTags: false).resourceSpans.count
+    }
 }
 }
 if sections.contains("proto-encode") {

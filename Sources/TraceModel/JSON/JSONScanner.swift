@@ -125,6 +125,12 @@ struct JSONScanner: ~Copyable {
     /// Moves to the next key of an open object and returns it as a string (escapes resolved),
     /// or nil when the object closed. For maps with arbitrary keys (Zipkin tags).
     mutating func nextKeyString(first: inout Bool) throws(JSONDecodingError) -> String? {
+        var none: StringInterner? = nil
+        return try nextKeyString(first: &first, interner: &none)
+    }
+
+    /// As `nextKeyString(first:)`, sharing repeated keys through `interner` when given.
+    mutating func nextKeyString(first: inout Bool, interner: inout StringInterner?) throws(JSONDecodingError) -> String? {
         skipWhitespace()
         var c = peek()
         if c == UInt8(ascii: "}") {
@@ -140,7 +146,12 @@ struct JSONScanner: ~Copyable {
         }
         first = false
         guard c == UInt8(ascii: "\"") else { throw error("expected a field name, found \(describeCurrent())") }
-        let key = try readString()
+        let key: String
+        if interner != nil {
+            key = try readString(interner: &interner!)
+        } else {
+            key = try readString()
+        }
         try expect(UInt8(ascii: ":"), "':' after field name")
         return key
     }

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Translates Zipkin spans into OTLP the way the collector's translator does (see the
 /// conformance vectors in ../shared/conformance/zipkin-v2): resources per local service, scopes
 /// per instrumentation library, special tags mapped to OTLP fields, endpoints to attributes.
@@ -66,6 +70,16 @@ public enum ZipkinTranslator {
         var links: [(Int, SpanLink)] = []
         var tagAttributes: [KeyValue] = []
         for (key, value) in z.tags {
+            // Special tags all start with one of these letters; the rest skip the comparisons.
+            let f = key.utf8.first ?? 0
+            guard f == UInt8(ascii: "o") || f == UInt8(ascii: "w") || f == UInt8(ascii: "s") || f == UInt8(ascii: "e") else {
+                if isResourceAttribute(key) {
+                    resourceAttrs.append(KeyValue(key, tagValue(value, parse: parseStringTags)))
+                } else {
+                    tagAttributes.append(KeyValue(key, tagValue(value, parse: parseStringTags)))
+                }
+                continue
+            }
             switch key {
             case "otel.library.name": libraryName = value
             case "otel.library.version": libraryVersion = value
@@ -199,8 +213,31 @@ public enum ZipkinTranslator {
         }
     }
 
-    /// Resource semantic-convention attributes, moved from span tags to the resource.
+    /// Resource semantic-convention attributes, moved from span tags to the resource. Decided on
+    /// the bytes of the key's first dotted component, so most keys cost a length check.
     static func isResourceAttribute(_ key: String) -> Bool {
+        let verdict: Bool? = key.utf8.withContiguousStorageIfAvailable { b -> Bool in
+            guard let dot = b.firstIndex(of: UInt8(ascii: ".")) else { return false }
+            let first = UnsafeBufferPointer(rebasing: b[..<dot])
+            func eq(_ s: StaticString) -> Bool {
+                s.utf8CodeUnitCount == first.count && memcmp(s.utf8Start, first.baseAddress!, first.count) == 0
+            }
+            switch first.count {
+            case 2: return eq("os")
+            case 3: return eq("k8s") || eq("gcp") || (eq("aws") && slowCheck(key))
+            case 4: return eq("host") || eq("faas")
+            case 5: return eq("cloud")
+            case 6: return eq("device") || eq("heroku")
+            case 7: return eq("process") || eq("browser") || (eq("service") && slowCheck(key))
+            case 9: return eq("container") || eq("webengine") || (eq("telemetry") && slowCheck(key))
+            case 10: return eq("deployment") && slowCheck(key)
+            default: return false
+            }
+        }
+        return verdict ?? slowCheck(key)
+    }
+
+    private static func slowCheck(_ key: String) -> Bool {
         resourceKeys.contains(key) || resourcePrefixes.contains { key.hasPrefix($0) }
     }
 

@@ -10,6 +10,7 @@ public enum ZipkinV1JSONDecoder {
 
     public static func decode(_ bytes: UnsafeRawBufferPointer) throws(ZipkinDecodingError) -> [ZipkinSpan] {
         var s = JSONScanner(bytes)
+        var strings = ZipkinStrings()
         do {
             s.skipWhitespace()
             if s.atEnd { throw ZipkinDecodingError("zipkinv1: unexpected end of JSON input") }
@@ -17,7 +18,7 @@ public enum ZipkinV1JSONDecoder {
             guard try s.beginArray() else { return [] }
             var first = true
             while try s.nextElement(first: &first) {
-                out.append(try span(&s, index: out.count))
+                out.append(try span(&s, index: out.count, &strings))
             }
             return out
         } catch let e as ZipkinDecodingError {
@@ -29,7 +30,7 @@ public enum ZipkinV1JSONDecoder {
         }
     }
 
-    static func span(_ s: inout JSONScanner, index: Int) throws -> ZipkinSpan {
+    static func span(_ s: inout JSONScanner, index: Int, _ strings: inout ZipkinStrings) throws -> ZipkinSpan {
         var z = ZipkinSpan()
         var annotations: [V1Annotation] = []
         var binary: [(key: String, value: String, endpoint: ZipkinSpan.Endpoint?)] = []
@@ -62,7 +63,7 @@ public enum ZipkinV1JSONDecoder {
                         switch k {
                         case "timestamp": a.timestamp = try ZipkinV2JSONDecoder.microseconds(&s, "timestamp") ?? 0
                         case "value": a.value = s.consumeNull() ? "" : try s.readString()
-                        case "endpoint": a.endpoint = try ZipkinV2JSONDecoder.endpoint(&s)
+                        case "endpoint": a.endpoint = try ZipkinV2JSONDecoder.endpoint(&s, &strings)
                         default: try s.skipValue()
                         }
                     }
@@ -86,7 +87,7 @@ public enum ZipkinV1JSONDecoder {
                                 throw ZipkinDecodingError("zipkinv1: json: cannot unmarshal \(kind) into Go struct field .\(index).binaryAnnotations.\(i).value of type string")
                             }
                             b.value = try s.readString()
-                        case "endpoint": b.endpoint = try ZipkinV2JSONDecoder.endpoint(&s)
+                        case "endpoint": b.endpoint = try ZipkinV2JSONDecoder.endpoint(&s, &strings)
                         default: try s.skipValue()
                         }
                     }

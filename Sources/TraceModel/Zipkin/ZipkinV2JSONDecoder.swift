@@ -2,6 +2,7 @@
 public enum ZipkinV2JSONDecoder {
     public static func decode(_ bytes: UnsafeRawBufferPointer) throws(ZipkinDecodingError) -> [ZipkinSpan] {
         var s = JSONScanner(bytes)
+        var strings = ZipkinStrings()
         do {
             s.skipWhitespace()
             if s.atEnd { throw ZipkinDecodingError("unexpected end of JSON input") }
@@ -13,7 +14,7 @@ public enum ZipkinV2JSONDecoder {
             var first = true
             while try s.nextElement(first: &first) {
                 do {
-                    spans.append(try span(&s))
+                    spans.append(try span(&s, &strings))
                 } catch let e as ZipkinDecodingError {
                     throw ZipkinDecodingError("span \(spans.count): \(e.message)")
                 }
@@ -31,44 +32,45 @@ public enum ZipkinV2JSONDecoder {
         }
     }
 
-    static func span(_ s: inout JSONScanner) throws -> ZipkinSpan {
+    static func span(_ s: inout JSONScanner, _ strings: inout ZipkinStrings) throws -> ZipkinSpan {
         var z = ZipkinSpan()
         guard try s.beginObject() else { return z }
         var first = true
-        while let key = try s.nextKeyString(first: &first) {
-            switch key {
-            case "traceId":
+        while let raw = try s.nextKey(first: &first) {
+            switch ZipkinField.lookup(raw) {
+            case .traceId:
                 if s.consumeNull() { continue }
                 let raw = try s.readRawStringBytes()
                 let (h, l) = try ZipkinIDs.parse(raw, maxDigits: 32)
                 z.traceID = TraceID(high: h, low: l)
-            case "id":
+            case .id:
                 if s.consumeNull() { continue }
                 z.id = SpanID(try ZipkinIDs.parse(try s.readRawStringBytes(), maxDigits: 16).low)
-            case "parentId":
+            case .parentId:
                 if s.consumeNull() { continue }
                 z.parentID = SpanID(try ZipkinIDs.parse(try s.readRawStringBytes(), maxDigits: 16).low)
-            case "name": z.name = s.consumeNull() ? "" : try s.readString()
-            case "kind": z.kind = s.consumeNull() ? "" : try s.readString()
-            case "timestamp": z.timestamp = try microseconds(&s, "timestamp")
-            case "duration": z.duration = try microseconds(&s, "duration")
-            case "debug": z.debug = try bool(&s)
-            case "shared": z.shared = try bool(&s)
-            case "localEndpoint": z.localEndpoint = try endpoint(&s)
-            case "remoteEndpoint": z.remoteEndpoint = try endpoint(&s)
-            case "annotations":
+            case .name: z.name = s.consumeNull() ? "" : try s.readString(interner: &strings.values!)
+            case .kind: z.kind = s.consumeNull() ? "" : try s.readString()
+            case .timestamp: z.timestamp = try microseconds(&s, "timestamp")
+            case .duration: z.duration = try microseconds(&s, "duration")
+            case .debug: z.debug = try bool(&s)
+            case .shared: z.shared = try bool(&s)
+            case .localEndpoint: z.localEndpoint = try endpoint(&s, &strings)
+            case .remoteEndpoint: z.remoteEndpoint = try endpoint(&s, &strings)
+            case .annotations:
                 guard try s.beginArray() else { continue }
                 var f = true
                 while try s.nextElement(first: &f) { z.annotations.append(try annotation(&s)) }
-            case "tags":
+            case .tags:
                 guard try s.beginObject() else { continue }
                 var f = true
-                while let k = try s.nextKeyString(first: &f) {
+                if z.tags.capacity == 0 { z.tags.reserveCapacity(16) }
+                while let k = try s.nextKeyString(first: &f, interner: &strings.keys) {
                     s.skipWhitespace()
                     guard s.peek() == UInt8(ascii: "\"") else {
                         throw ZipkinDecodingError("json: cannot unmarshal a non-string into the value of tag \"\(k)\" (tag values are strings)")
                     }
-                    z.tags.append((k, try s.readString()))
+                    z.tags.append((k, try s.readString(interner: &strings.values!)))
                 }
             default:
                 try s.skipValue()
@@ -98,13 +100,13 @@ public enum ZipkinV2JSONDecoder {
         throw ZipkinDecodingError("expected true or false")
     }
 
-    static func endpoint(_ s: inout JSONScanner) throws -> ZipkinSpan.Endpoint? {
+    static func endpoint(_ s: inout JSONScanner, _ strings: inout ZipkinStrings) throws -> ZipkinSpan.Endpoint? {
         guard try s.beginObject() else { return nil }
         var e = ZipkinSpan.Endpoint()
         var first = true
         while let key = try s.nextKeyString(first: &first) {
             switch key {
-            case "serviceName": e.serviceName = s.consumeNull() ? "" : try s.readString()
+            case "serviceName": e.serviceName = s.consumeNull() ? "" : try s.readString(interner: &strings.values!)
             case "ipv4": e.ipv4 = s.consumeNull() ? "" : try s.readString()
             case "ipv6": e.ipv6 = s.consumeNull() ? "" : try s.readString()
             case "port":
@@ -134,5 +136,40 @@ public enum ZipkinV2JSONDecoder {
             }
         }
         return a
+    }
+}
+
+/// Repeated strings of one Zipkin body (tag keys, service names, values), shared.
+struct ZipkinStrings {
+    var keys: StringInterner? = StringInterner(slots: 256)
+    var values: StringInterner? = StringInterner(slots: 512)
+}
+
+/// The Zipkin v2 span fields, matched on raw key bytes (no String per key).
+enum ZipkinField {
+    case traceId, id, parentId, name, kind, timestamp, duration, debug, shared, localEndpoint, remoteEndpoint, annotations, tags
+    case unknown
+
+    @inline(__always)
+    static func lookup(_ k: UnsafeRawBufferPointer) -> ZipkinField {
+        func eq(_ s: StaticString) -> Bool {
+            guard s.utf8CodeUnitCount == k.count else { return false }
+            let p = s.utf8Start
+            for i in 0..<k.count where k[i] != p[i] { return false }
+            return true
+        }
+        switch k.count {
+        case 2: return eq("id") ? .id : .unknown
+        case 4: return eq("name") ? .name : eq("kind") ? .kind : eq("tags") ? .tags : .unknown
+        case 5: return eq("debug") ? .debug : .unknown
+        case 6: return eq("shared") ? .shared : .unknown
+        case 7: return eq("traceId") ? .traceId : .unknown
+        case 8: return eq("parentId") ? .parentId : eq("duration") ? .duration : .unknown
+        case 9: return eq("timestamp") ? .timestamp : .unknown
+        case 11: return eq("annotations") ? .annotations : .unknown
+        case 13: return eq("localEndpoint") ? .localEndpoint : .unknown
+        case 14: return eq("remoteEndpoint") ? .remoteEndpoint : .unknown
+        default: return .unknown
+        }
     }
 }
