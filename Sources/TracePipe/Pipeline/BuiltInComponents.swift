@@ -13,6 +13,9 @@ extension ComponentRegistry {
         .processor("batch", summary: "batches spans (send_batch_size, timeout); keeps refused batches and pushes back", config: BatchProcessorConfig.self) { config, context, next in
             BatchProcessor(config: config, context: context, next: next)
         },
+        .processor("probabilistic_sampler", summary: "head sampling by trace id (the collector's hash_seed, or OTEP 235 modes)", config: ProbabilisticSamplerConfig.self) { config, context, next in
+            ProbabilisticSampler(config: config, context: context, next: next)
+        },
         .exporter("debug", aliases: ["logging"], summary: "prints spans to stderr (basic, normal, detailed)", config: DebugExporterConfig.self) { config, context in
             DebugExporter(config: config, context: context)
         },

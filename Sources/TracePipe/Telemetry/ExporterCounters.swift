@@ -29,6 +29,7 @@ public final class ExporterCounters: Sendable {
 public final class TelemetryRegistry: Sendable {
     public static let shared = TelemetryRegistry()
     private let exporters = NIOLockedValueBox<[ComponentID: ExporterCounters]>([:])
+    let samplers = NIOLockedValueBox<[ComponentID: SamplerCounters]>([:])
 
     public func exporter(_ id: ComponentID) -> ExporterCounters {
         exporters.withLockedValue { all in
@@ -41,5 +42,32 @@ public final class TelemetryRegistry: Sendable {
 
     public var allExporters: [ExporterCounters] {
         exporters.withLockedValue { Array($0.values) }.sorted { $0.id < $1.id }
+    }
+}
+
+/// A sampler's decisions (`otelcol_processor_probabilistic_sampler_count_traces_sampled`).
+public final class SamplerCounters: Sendable {
+    public let id: ComponentID
+    public let sampled = ManagedAtomic<Int>(0)
+    public let dropped = ManagedAtomic<Int>(0)
+
+    public init(id: ComponentID) {
+        self.id = id
+    }
+
+    func record(sampled s: Int, dropped d: Int) {
+        sampled.wrappingIncrement(by: s, ordering: .relaxed)
+        dropped.wrappingIncrement(by: d, ordering: .relaxed)
+    }
+}
+
+extension TelemetryRegistry {
+    public func sampler(_ id: ComponentID) -> SamplerCounters {
+        samplers.withLockedValue { all in
+            if let c = all[id] { return c }
+            let c = SamplerCounters(id: id)
+            all[id] = c
+            return c
+        }
     }
 }

@@ -1,0 +1,106 @@
+import Foundation
+import NIOPosix
+import TraceModel
+import XCTest
+
+@testable import TracePipe
+
+final class ProbabilisticSamplerTests: XCTestCase {
+    actor Collect: TraceConsumer {
+        var spans: [Span] = []
+        func consume(_ data: TraceData) async throws {
+            spans += data.resourceSpans.flatMap { $0.scopeSpans.flatMap(\.spans) }
+        }
+    }
+
+    static func sampler(_ processorYAML: String, next: any TraceConsumer) throws -> ProbabilisticSampler {
+        let loaded = try ConfigLoader(registry: .builtIn, environment: [:]).load(yaml: """
+            receivers: {otlp: {protocols: {http: }}}
+            \(processorYAML)
+            exporters: {debug: }
+            service: {pipelines: {traces: {receivers: [otlp], processors: [probabilistic_sampler], exporters: [debug]}}}
+            """)
+        let c = loaded.processors[ComponentID(type: "probabilistic_sampler")]!.config as! ProbabilisticSamplerConfig
+        let context = ComponentContext(id: ComponentID(type: "probabilistic_sampler"), kind: .processor, logger: .init(label: "t"),
+                                       eventLoopGroup: MultiThreadedEventLoopGroup.singleton, status: ServiceStatus())
+        return ProbabilisticSampler(config: c, context: context, next: next)
+    }
+
+    /// The reference's test vectors: FNV-1a of seed and trace id, bucket, decision, tracestate.
+    func testHashSeedVectors() async throws {
+        let ids = [TraceID(high: 0x0102_0304_0506_0708, low: 0x090a_0b0c_0d0e_0f10), TraceID(high: 0x5b8e_fff7_9803_8103, low: 0xd269_b633_813f_c60c)]
+        XCTAssertEqual(ProbabilisticSampler.fnv1a(seed: 0, traceID: ids[0]), 0xdf24_1a25)
+        XCTAssertEqual(ProbabilisticSampler.fnv1a(seed: 0, traceID: ids[1]), 0x245d_d6df)
+        XCTAssertEqual(ProbabilisticSampler.fnv1a(seed: 22, traceID: ids[0]), 0xd863_b443)
+        XCTAssertEqual(ProbabilisticSampler.fnv1a(seed: 22, traceID: ids[1]), 0xa2a6_4cc9)
+        for (pct, scaled) in [(1.0, 163), (10, 1638), (25, 4096), (33.3, 5455), (50, 8192), (99.99, 16382), (100, 16384)] as [(Float, UInt32)] {
+            XCTAssertEqual(UInt32(pct * Float(163.84)), scaled, "\(pct)%")
+        }
+        // (seed, id, 10% keep?, 50% keep?)
+        let table: [(UInt32, Int, Bool, Bool)] = [(0, 0, false, true), (0, 1, false, true), (22, 0, false, false), (22, 1, false, true)]
+        for (seed, id, keep10, keep50) in table {
+            for (pct, want) in [(10, keep10), (50, keep50)] {
+                let sink = Collect()
+                let s = try Self.sampler("processors: {probabilistic_sampler: {sampling_percentage: \(pct), hash_seed: \(seed)}}", next: sink)
+                try await s.consume(TraceData(resourceSpans: [ResourceSpans(scopeSpans: [ScopeSpans(spans: [Span(traceID: ids[id], spanID: SpanID(1))])])]))
+                let got = await sink.spans
+                XCTAssertEqual(got.count, want ? 1 : 0, "seed \(seed) id \(id) \(pct)%")
+                if seed == 0 && id == 0 && pct == 50 { XCTAssertEqual(got.first?.traceState, "ot=rv:976837c4f25a25;th:8") }
+            }
+        }
+        // Edge cases: 0% keeps nothing, 100% keeps everything but the all-zero id (no randomness).
+        for (pct, seed, want) in [(0.0, 0, 0), (100, 4_294_967_295, 2), (0.01, 0, 0)] as [(Double, UInt32, Int)] {
+            let sink = Collect()
+            let s = try Self.sampler("processors: {probabilistic_sampler: {sampling_percentage: \(pct), hash_seed: \(seed)}}", next: sink)
+            try await s.consume(TraceData(resourceSpans: [ResourceSpans(scopeSpans: [ScopeSpans(spans: [
+                Span(traceID: ids[0], spanID: SpanID(1)), Span(traceID: ids[1], spanID: SpanID(2)), Span(traceID: .zero, spanID: SpanID(3)),
+            ])])]))
+            let n = await sink.spans.count
+            XCTAssertEqual(n, want, "\(pct)% seed \(seed)")
+        }
+    }
+
+    struct Summary: Decodable {
+        struct Entry: Decodable {
+            var name: String
+            var kept: Bool
+            var output_traceState: String?
+        }
+        var spans: [Entry]
+    }
+
+    /// Every recorded case: which spans survive and the trace state they leave with.
+    func testConformanceVectors() async throws {
+        let dir = ComponentOutputTests.conformance.appendingPathComponent("probabilistic-sampler")
+        let names = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".summary.json") }.sorted()
+        XCTAssertEqual(names.count, 12)
+        for name in names {
+            let base = String(name.dropLast(".summary.json".count))
+            let yaml = try String(contentsOf: dir.appendingPathComponent("\(base).config.yaml"), encoding: .utf8)
+            var input = Array(try Data(contentsOf: dir.appendingPathComponent("\(base).input.json")))
+            if input.last == 0x0A { input.removeLast() }
+            let summary = try JSONDecoder().decode(Summary.self, from: Data(contentsOf: dir.appendingPathComponent(name)))
+            let sink = Collect()
+            let s = try Self.sampler(yaml, next: sink)
+            try await s.consume(try OTLPJSONDecoder.decode(input))
+            let got = Dictionary(uniqueKeysWithValues: await sink.spans.map { ($0.name, $0.traceState) })
+            for e in summary.spans {
+                XCTAssertEqual(got[e.name] != nil, e.kept, "\(base) \(e.name)")
+                if e.kept { XCTAssertEqual(got[e.name], e.output_traceState ?? "", "\(base) \(e.name)") }
+            }
+        }
+    }
+
+    func testConfigErrors() {
+        for (yaml, message) in [
+            ("{sampling_percentage: -1}", "sampling rate is negative"),
+            ("{sampling_percentage: 10, mode: fancy}", "unsupported sampler mode"),
+            ("{sampling_percentage: 10, sampling_precision: 15}", "sampling precision is too great"),
+            ("{sampling_percentage: 10, sampling_precision: 0}", "invalid sampling precision"),
+        ] {
+            XCTAssertThrowsError(try Self.sampler("processors: {probabilistic_sampler: \(yaml)}", next: Collect())) { e in
+                XCTAssertTrue("\(e)".contains(message), "\(e)")
+            }
+        }
+    }
+}
