@@ -16,6 +16,9 @@ extension ComponentRegistry {
         .processor("probabilistic_sampler", summary: "head sampling by trace id (the collector's hash_seed, or OTEP 235 modes)", config: ProbabilisticSamplerConfig.self) { config, context, next in
             ProbabilisticSampler(config: config, context: context, next: next)
         },
+        .processor("tail_sampling", summary: "decides per whole trace after decision_wait (errors, latency, attributes, rates, …)", config: TailSamplingConfig.self) { config, context, next in
+            TailSamplingProcessor(config: config, context: context, next: next)
+        },
         .exporter("debug", aliases: ["logging"], summary: "prints spans to stderr (basic, normal, detailed)", config: DebugExporterConfig.self) { config, context in
             DebugExporter(config: config, context: context)
         },

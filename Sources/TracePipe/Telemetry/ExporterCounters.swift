@@ -30,6 +30,7 @@ public final class TelemetryRegistry: Sendable {
     public static let shared = TelemetryRegistry()
     private let exporters = NIOLockedValueBox<[ComponentID: ExporterCounters]>([:])
     let samplers = NIOLockedValueBox<[ComponentID: SamplerCounters]>([:])
+    let tailSamplers = NIOLockedValueBox<[ComponentID: TailSamplingCounters]>([:])
 
     public func exporter(_ id: ComponentID) -> ExporterCounters {
         exporters.withLockedValue { all in
@@ -66,6 +67,47 @@ extension TelemetryRegistry {
         samplers.withLockedValue { all in
             if let c = all[id] { return c }
             let c = SamplerCounters(id: id)
+            all[id] = c
+            return c
+        }
+    }
+}
+
+/// Tail sampling's decisions per policy and its table (`otelcol_processor_tail_sampling_*`).
+public final class TailSamplingCounters: Sendable {
+    public let id: ComponentID
+    public let policies: [String]
+    public let policySampled: [ManagedAtomic<Int>]
+    public let policyNotSampled: [ManagedAtomic<Int>]
+    public let tracesSampled = ManagedAtomic<Int>(0)
+    public let tracesNotSampled = ManagedAtomic<Int>(0)
+    public let newTraces = ManagedAtomic<Int>(0)
+    public let lateSpans = ManagedAtomic<Int>(0)
+    /// Traces decided before their decision_wait because num_traces was reached.
+    public let decidedEarly = ManagedAtomic<Int>(0)
+    public let tracesOnMemory = ManagedAtomic<Int>(0)
+
+    init(id: ComponentID, policies: [String]) {
+        self.id = id
+        self.policies = policies
+        policySampled = policies.map { _ in ManagedAtomic(0) }
+        policyNotSampled = policies.map { _ in ManagedAtomic(0) }
+    }
+
+    func record(policy i: Int, sampled: Bool) {
+        (sampled ? policySampled : policyNotSampled)[i].wrappingIncrement(ordering: .relaxed)
+    }
+
+    func record(global sampled: Bool) {
+        (sampled ? tracesSampled : tracesNotSampled).wrappingIncrement(ordering: .relaxed)
+    }
+}
+
+extension TelemetryRegistry {
+    public func tailSampling(_ id: ComponentID, policies: [String]) -> TailSamplingCounters {
+        tailSamplers.withLockedValue { all in
+            if let c = all[id], c.policies == policies { return c }
+            let c = TailSamplingCounters(id: id, policies: policies)
             all[id] = c
             return c
         }
