@@ -1,41 +1,6 @@
+import Foundation
 import NIOConcurrencyHelpers
 import TraceModel
-
-/// `and`: sampled only when every sub-policy samples.
-struct AndPolicy: SamplingPolicy {
-    let subPolicies: [any SamplingPolicy]
-
-    func evaluate(_ id: TraceID, _ t: TraceBuffer, now: ContinuousClock.Instant) -> SamplingDecision {
-        for p in subPolicies {
-            let d = p.evaluate(id, t, now: now).normalized
-            if d != .sampled { return d == .error ? .error : .notSampled }
-        }
-        return .sampled
-    }
-}
-
-/// `not`: inverts its sub-policy.
-struct NotPolicy: SamplingPolicy {
-    let subPolicy: any SamplingPolicy
-
-    func evaluate(_ id: TraceID, _ t: TraceBuffer, now: ContinuousClock.Instant) -> SamplingDecision {
-        switch subPolicy.evaluate(id, t, now: now).normalized {
-        case .sampled: return .notSampled
-        case .notSampled: return .sampled
-        default: return .error
-        }
-    }
-}
-
-/// `drop`: when all sub-policies sample, the trace is dropped whatever the other policies say.
-struct DropPolicy: SamplingPolicy {
-    let subPolicies: [any SamplingPolicy]
-
-    func evaluate(_ id: TraceID, _ t: TraceBuffer, now: ContinuousClock.Instant) -> SamplingDecision {
-        for p in subPolicies where p.evaluate(id, t, now: now).normalized != .sampled { return .notSampled }
-        return .dropped
-    }
-}
 
 /// `composite`: sub-policies in `policy_order`, each with a share of `max_total_spans_per_second`
 /// per wall-clock second; the first that samples decides, if its share still has room.
@@ -72,5 +37,3 @@ final class CompositePolicy: SamplingPolicy {
         return .notSampled
     }
 }
-
-import Foundation

@@ -1,0 +1,12 @@
+import Foundation
+import TraceModel
+
+/// A compiled regular expression that may be shared across tasks (NSRegularExpression is
+/// immutable and documented as thread-safe once created).
+struct NSRegularExpressionBox: @unchecked Sendable {
+    let regex: NSRegularExpression
+
+    func matches(_ s: String) -> Bool {
+        regex.firstMatch(in: s, range: NSRange(s.startIndex..., in: s)) != nil
+    }
+}
