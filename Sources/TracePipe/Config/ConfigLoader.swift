@@ -230,7 +230,7 @@ private struct LoadState {
         }
         for (i, item) in items.enumerated() {
             let path = "service.extensions[\(i)]"
-            guard case .scalar(let s) = item, case .success(let id) = ComponentID.parse(s) else {
+            guard case .scalar(let s, _) = item, case .success(let id) = ComponentID.parse(s) else {
                 errors.append(ConfigError(path: path, "expected an extension id, got \(item.kindDescription)"))
                 continue
             }
@@ -276,7 +276,7 @@ private struct LoadState {
                 var ids: [ComponentID] = []
                 for (i, item) in items.enumerated() {
                     let ipath = "\(path).\(k)[\(i)]"
-                    guard case .scalar(let s) = item, case .success(let cid) = ComponentID.parse(s) else {
+                    guard case .scalar(let s, _) = item, case .success(let cid) = ComponentID.parse(s) else {
                         errors.append(ConfigError(path: ipath, "expected a component id, got \(item.kindDescription)"))
                         continue
                     }
@@ -358,7 +358,7 @@ enum LoggingAlias {
         guard case .mapping = node, let level = node["loglevel"] else { return node }
         var out = node
         out.remove("loglevel")
-        if out["verbosity"] == nil, case .scalar(let l) = level {
+        if out["verbosity"] == nil, case .scalar(let l, _) = level {
             out.set("verbosity", .scalar(l == "debug" ? "detailed" : l == "info" ? "normal" : "basic"))
         }
         return out

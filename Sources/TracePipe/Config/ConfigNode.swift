@@ -1,17 +1,20 @@
+import Foundation
+import TraceModel
 import Yams
 
 /// A parsed YAML value, independent of Yams, with the line it came from for error messages.
 /// Mappings keep their key order so that errors and actions come out in file order.
 public indirect enum ConfigNode: Sendable, Equatable {
     case null
-    case scalar(String)
+    /// A scalar's text; `quoted` when the YAML had it in quotes (it is then always a string).
+    case scalar(String, quoted: Bool = false)
     case mapping([(key: String, value: ConfigNode)])
     case sequence([ConfigNode])
 
     public static func == (a: ConfigNode, b: ConfigNode) -> Bool {
         switch (a, b) {
         case (.null, .null): return true
-        case let (.scalar(x), .scalar(y)): return x == y
+        case let (.scalar(x, _), .scalar(y, _)): return x == y
         case let (.sequence(x), .sequence(y)): return x == y
         case let (.mapping(x), .mapping(y)):
             return x.count == y.count && zip(x, y).allSatisfy { $0.key == $1.key && $0.value == $1.value }
@@ -38,7 +41,7 @@ public indirect enum ConfigNode: Sendable, Equatable {
     public var kindDescription: String {
         switch self {
         case .null: return "nothing"
-        case .scalar(let s): return "\"\(s)\""
+        case .scalar(let s, _): return "\"\(s)\""
         case .mapping: return "a mapping"
         case .sequence: return "a list"
         }
@@ -105,7 +108,7 @@ extension ConfigNode {
         case .scalar(let s):
             // Plain `~`, `null` and empty mean null (YAML core schema); quoted ones are strings.
             if s.style == .plain && ["", "~", "null", "Null", "NULL"].contains(s.string) { return .null }
-            return .scalar(s.string)
+            return .scalar(s.string, quoted: s.style != .plain)
         case .mapping(let m):
             var pairs: [(key: String, value: ConfigNode)] = []
             for (k, v) in m {
@@ -123,6 +126,37 @@ extension ConfigNode {
             return .sequence(try seq.map { try convert($0, source: source) })
         case .alias:
             throw YAMLSyntaxError(source: source, message: "unresolved YAML alias")
+        }
+    }
+}
+
+extension ConfigNode {
+    /// The node as an attribute value, typed as YAML types it: plain `7` is an int, `"7"` a
+    /// string, `1.5` a double, `true` a bool, lists and mappings become arrays and maps.
+    public var attributeValue: AnyValue {
+        switch self {
+        case .null:
+            return .empty
+        case .scalar(let s, let quoted):
+            if quoted { return .string(s) }
+            switch s {
+            case "true", "True", "TRUE": return .bool(true)
+            case "false", "False", "FALSE": return .bool(false)
+            case ".inf", ".Inf", ".INF", "+.inf": return .double(.infinity)
+            case "-.inf", "-.Inf", "-.INF": return .double(-.infinity)
+            case ".nan", ".NaN", ".NAN": return .double(.nan)
+            default: break
+            }
+            if s.range(of: #"^[-+]?[0-9]+$"#, options: .regularExpression) != nil, let i = Int64(s) { return .int(i) }
+            if s.range(of: #"^0x[0-9a-fA-F]+$"#, options: .regularExpression) != nil, let i = Int64(s.dropFirst(2), radix: 16) { return .int(i) }
+            if s.range(of: #"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$"#, options: .regularExpression) != nil, let d = Double(s) {
+                return .double(d)
+            }
+            return .string(s)
+        case .sequence(let items):
+            return .array(items.map(\.attributeValue))
+        case .mapping(let pairs):
+            return .kvlist(pairs.map { KeyValue($0.key, $0.value.attributeValue) })
         }
     }
 }

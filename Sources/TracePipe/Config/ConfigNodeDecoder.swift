@@ -129,7 +129,7 @@ struct ConfigNodeDecoder: Decoder {
 
     func text() throws -> String {
         switch node {
-        case .scalar(let s): return s
+        case .scalar(let s, _): return s
         case .null: return ""
         default: throw ConfigError(path: pathString, "expected a string, got \(node.kindDescription)")
         }

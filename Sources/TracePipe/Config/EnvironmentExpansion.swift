@@ -16,8 +16,8 @@ public struct EnvironmentExpansion {
         switch node {
         case .null:
             return .null
-        case .scalar(let s):
-            return try expandScalar(s, path: path)
+        case .scalar(let s, let quoted):
+            return try expandScalar(s, quoted: quoted, path: path)
         case .sequence(let items):
             var out: [ConfigNode] = []
             for (i, item) in items.enumerated() { out.append(try expand(item, path: "\(path)[\(i)]")) }
@@ -29,8 +29,8 @@ public struct EnvironmentExpansion {
         }
     }
 
-    mutating func expandScalar(_ s: String, path: String) throws(ConfigError) -> ConfigNode {
-        guard s.contains("$") else { return .scalar(s) }
+    mutating func expandScalar(_ s: String, quoted: Bool, path: String) throws(ConfigError) -> ConfigNode {
+        guard s.contains("$") else { return .scalar(s, quoted: quoted) }
         let chars = Array(s.unicodeScalars)
         var out = String.UnicodeScalarView()
         var i = 0
@@ -72,7 +72,7 @@ public struct EnvironmentExpansion {
                 }
             }
         }
-        return .scalar(text)
+        return .scalar(text, quoted: quoted)
     }
 
     private mutating func resolve(_ inner: String, path: String) throws(ConfigError) -> String {

@@ -19,6 +19,12 @@ extension ComponentRegistry {
         .processor("tail_sampling", summary: "decides per whole trace after decision_wait (errors, latency, attributes, rates, …)", config: TailSamplingConfig.self) { config, context, next in
             TailSamplingProcessor(config: config, context: context, next: next)
         },
+        .processor("attributes", summary: "insert/update/upsert/delete/hash/extract/convert span attributes", config: AttributesProcessorConfig.self) { config, _, next in
+            AttributesProcessor(config: config, next: next)
+        },
+        .processor("resource", summary: "the attributes actions on resource attributes", config: ResourceProcessorConfig.self) { config, _, next in
+            ResourceProcessor(config: config, next: next)
+        },
         .exporter("debug", aliases: ["logging"], summary: "prints spans to stderr (basic, normal, detailed)", config: DebugExporterConfig.self) { config, context in
             DebugExporter(config: config, context: context)
         },

@@ -10,3 +10,10 @@ struct NSRegularExpressionBox: @unchecked Sendable {
         regex.firstMatch(in: s, range: NSRange(s.startIndex..., in: s)) != nil
     }
 }
+
+extension NSRegularExpressionBox {
+    /// Compiles a collector (RE2) pattern: RE2's `(?P<name>…)` groups become ICU's `(?<name>…)`.
+    static func re2(_ pattern: String) throws -> NSRegularExpressionBox {
+        NSRegularExpressionBox(regex: try NSRegularExpression(pattern: pattern.replacingOccurrences(of: "(?P<", with: "(?<")))
+    }
+}

@@ -139,7 +139,7 @@ enum PolicyDecoding {
             var compiled: [NSRegularExpressionBox] = []
             if regex {
                 for v in values {
-                    do { compiled.append(NSRegularExpressionBox(regex: try NSRegularExpression(pattern: v))) } catch {
+                    do { compiled.append(try NSRegularExpressionBox.re2(v)) } catch {
                         throw s.invalid("values", "invalid regular expression \"\(v)\": \(error.localizedDescription)")
                     }
                 }

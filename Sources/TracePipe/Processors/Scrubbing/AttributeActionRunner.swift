@@ -1,0 +1,116 @@
+import Foundation
+import TraceModel
+
+/// Applies a list of actions to an attribute list, in order, the way the collector does
+/// (deletes move the last attribute into the freed slot; hashes are lower-hex SHA-256).
+struct AttributeActionRunner: Sendable {
+    let actions: [AttributeAction]
+    /// Named groups of each extract action's pattern, precomputed.
+    let groupNames: [[String]]
+
+    init(_ actions: [AttributeAction]) {
+        self.actions = actions
+        groupNames = actions.map { a in a.pattern.map { AttributeAction.groupNames($0.regex.pattern) } ?? [] }
+    }
+
+    func apply(to attrs: inout [KeyValue], metadata: [String: [String]] = [:]) {
+        for (i, a) in actions.enumerated() {
+            switch a.kind {
+            case .insert, .update, .upsert:
+                guard let key = a.key, let v = value(a, attrs, metadata) else { continue }
+                let index = attrs.firstIndex { $0.key == key }
+                switch (a.kind, index) {
+                case (.insert, nil), (.upsert, nil): attrs.append(KeyValue(key, v))
+                case (.update, let j?), (.upsert, let j?): attrs[j].value = v
+                default: break
+                }
+            case .delete:
+                // By key the collector swap-removes; by pattern it removes in place (order kept).
+                if let key = a.key { Self.swapRemove(&attrs) { $0.key == key } }
+                if let p = a.pattern { attrs.removeAll { p.matches($0.key) } }
+            case .hash:
+                for j in attrs.indices where attrs[j].key == a.key || (a.pattern?.matches(attrs[j].key) ?? false) {
+                    attrs[j].value = .string(Self.sha256(attrs[j].value))
+                }
+            case .extract:
+                guard let key = a.key, let p = a.pattern, let source = attrs[attribute: key]?.stringValue else { continue }
+                guard let m = p.regex.firstMatch(in: source, range: NSRange(source.startIndex..., in: source)) else { continue }
+                for name in groupNames[i] {
+                    guard let r = Range(m.range(withName: name), in: source) else { continue }
+                    let v = AnyValue.string(String(source[r]))
+                    if let j = attrs.firstIndex(where: { $0.key == name }) { attrs[j].value = v } else { attrs.append(KeyValue(name, v)) }
+                }
+            case .convert:
+                guard let key = a.key, let j = attrs.firstIndex(where: { $0.key == key }), let t = a.convertedType else { continue }
+                if let converted = Self.convert(attrs[j].value, to: t) { attrs[j].value = converted }
+            }
+        }
+    }
+
+    private func value(_ a: AttributeAction, _ attrs: [KeyValue], _ metadata: [String: [String]]) -> AnyValue? {
+        switch a.source {
+        case .value(let v): return v
+        case .fromAttribute(let k): return attrs[attribute: k] ?? a.defaultValue
+        case .fromContext(let k):
+            let name = k.hasPrefix("metadata.") ? String(k.dropFirst("metadata.".count)) : k
+            if let vs = metadata[name.lowercased()], !vs.isEmpty { return .string(vs.joined(separator: ";")) }
+            return a.defaultValue
+        case nil: return a.defaultValue
+        }
+    }
+
+    /// Removes matching attributes by moving the last one into each freed slot.
+    static func swapRemove(_ attrs: inout [KeyValue], where match: (KeyValue) -> Bool) {
+        var i = 0
+        while i < attrs.count {
+            if match(attrs[i]) {
+                attrs[i] = attrs[attrs.count - 1]
+                attrs.removeLast()
+            } else {
+                i += 1
+            }
+        }
+    }
+
+    /// The collector's hash input per type: UTF-8 for strings, 8 little-endian bytes for
+    /// numbers, one byte for booleans; bytes, lists and maps hash to the empty string.
+    static func sha256(_ v: AnyValue) -> String {
+        let bytes: [UInt8]
+        switch v {
+        case .string(let s): bytes = Array(s.utf8)
+        case .int(let i): bytes = withUnsafeBytes(of: i.littleEndian) { Array($0) }
+        case .double(let d): bytes = withUnsafeBytes(of: d.bitPattern.littleEndian) { Array($0) }
+        case .bool(let b): bytes = [b ? 1 : 0]
+        default: return ""
+        }
+        return Digest.hex(Digest.sha256(bytes))
+    }
+
+    static func convert(_ v: AnyValue, to type: String) -> AnyValue? {
+        switch (type, v) {
+        case ("int", .string(let s)): return Int64(s).map { .int($0) }
+        case ("int", .double(let d)): return d.isFinite ? .int(Int64(d.rounded(.towardZero))) : nil
+        case ("int", .bool(let b)): return .int(b ? 1 : 0)
+        case ("int", .int): return v
+        case ("double", .string(let s)): return Double(s).map { .double($0) }
+        case ("double", .int(let i)): return .double(Double(i))
+        case ("double", .bool(let b)): return .double(b ? 1 : 0)
+        case ("double", .double): return v
+        case ("string", _): return .string(asString(v))
+        default: return nil
+        }
+    }
+
+    /// pdata's AsString: numbers as Go prints them, bytes as base64, lists and maps as JSON.
+    static func asString(_ v: AnyValue) -> String {
+        switch v {
+        case .string(let s): return s
+        case .empty: return ""
+        case .bool(let b): return b ? "true" : "false"
+        case .int(let i): return String(i)
+        case .double(let d): return TraceTextFormat.number(d)
+        case .bytes(let b): return Base64.encode(b)
+        case .array, .kvlist: return TraceTextFormat.rawJSON(v)
+        }
+    }
+}

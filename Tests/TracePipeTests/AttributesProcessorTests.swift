@@ -1,0 +1,101 @@
+import Foundation
+import TraceModel
+import XCTest
+
+@testable import TracePipe
+
+final class AttributesProcessorTests: XCTestCase {
+    actor Collect: TraceConsumer {
+        var last = TraceData()
+        func consume(_ data: TraceData) async throws { last = data }
+    }
+
+    static func load(_ yaml: String, pipelineProcessor: String) throws -> ServiceConfig {
+        try ConfigLoader(registry: .builtIn, environment: [:]).load(yaml: """
+            receivers: {otlp: {protocols: {http: }}}
+            \(yaml)
+            exporters: {debug: }
+            service: {pipelines: {traces: {receivers: [otlp], processors: [\(pipelineProcessor)], exporters: [debug]}}}
+            """)
+    }
+
+    /// Map entries come out of the collector in random order (quirk 1 of the vectors): sort them.
+    static func normalize(_ v: Any) -> Any {
+        if var d = v as? [String: Any] {
+            for (k, x) in d { d[k] = normalize(x) }
+            if let kv = d["kvlistValue"] as? [String: Any], let values = kv["values"] as? [[String: Any]] {
+                d["kvlistValue"] = ["values": values.sorted { ($0["key"] as? String ?? "") < ($1["key"] as? String ?? "") }]
+            }
+            return d
+        }
+        if let a = v as? [Any] { return a.map(normalize) }
+        return v
+    }
+
+    func testConformanceVectors() async throws {
+        let dir = ComponentOutputTests.conformance.appendingPathComponent("attributes-processor")
+        let names = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".config.yaml") }.sorted()
+        XCTAssertEqual(names.count, 31)
+        for name in names {
+            let base = String(name.dropLast(".config.yaml".count))
+            let yaml = try String(contentsOf: dir.appendingPathComponent(name), encoding: .utf8)
+            let loaded = try Self.load(yaml, pipelineProcessor: "attributes/test")
+            let config = loaded.processors[ComponentID(type: "attributes", name: "test")]!.config as! AttributesProcessorConfig
+            var input = Array(try Data(contentsOf: dir.appendingPathComponent("\(base).input.json")))
+            if input.last == 0x0A { input.removeLast() }
+            let sink = Collect()
+            try await AttributesProcessor(config: config, next: sink).consume(try OTLPJSONDecoder.decode(input))
+            let encoded = OTLPJSONEncoder.encode(await sink.last)
+            let ours = try JSONSerialization.jsonObject(with: Data(encoded))
+            let theirs = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("\(base).expected.json")))
+            XCTAssertEqual(Self.normalize(ours) as? NSDictionary, Self.normalize(theirs) as? NSDictionary,
+                           "\(base): \(String(decoding: encoded, as: UTF8.self))")
+        }
+    }
+
+    func testResourceProcessor() async throws {
+        let loaded = try Self.load("""
+            processors:
+              resource:
+                attributes:
+                  - {key: deployment.environment, value: prod, action: upsert}
+                  - {key: host.name, action: delete}
+            """, pipelineProcessor: "resource")
+        let config = loaded.processors[ComponentID(type: "resource")]!.config as! ResourceProcessorConfig
+        let sink = Collect()
+        try await ResourceProcessor(config: config, next: sink).consume(TraceData(resourceSpans: [ResourceSpans(
+            resource: Resource(attributes: [KeyValue("host.name", .string("h")), KeyValue("service.name", .string("api"))]),
+            scopeSpans: [ScopeSpans(spans: [Span(name: "x")])])]))
+        let attrs = await sink.last.resourceSpans[0].resource.attributes
+        // The delete moves the last attribute into the freed slot, as the collector's does.
+        XCTAssertEqual(attrs, [KeyValue("deployment.environment", .string("prod")), KeyValue("service.name", .string("api"))])
+    }
+
+    func testDigestsAgainstKnownVectors() {
+        XCTAssertEqual(Digest.hex(Digest.sha256(Array("hello".utf8))), "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824")
+        XCTAssertEqual(Digest.hex(Digest.sha256([])), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        XCTAssertEqual(Digest.hex(Digest.sha1(Array("abc".utf8))), "a9993e364706816aba3e25717850c26c9cd0d89d")
+        XCTAssertEqual(Digest.hex(Digest.md5(Array("abc".utf8))), "900150983cd24fb0d6963f7d28e17f72")
+        XCTAssertEqual(Digest.hex(Digest.sha3_256(Array("abc".utf8))), "3a985da74fe225b2045c172d6bd390bd855f086e3e9d525b46bfe24511431532")
+        XCTAssertEqual(Digest.hex(Digest.sha3_256([])), "a7ffc6f8bf1ed76651c14756a061d662f580ff4de43b49fa82d80a4b80f8434a")
+        let long = [UInt8](repeating: 0x61, count: 1000)
+        XCTAssertEqual(Digest.hex(Digest.sha256(long)), "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3")
+    }
+
+    func testConfigErrors() {
+        for (yaml, message) in [
+            ("{actions: [{key: a, action: frobnicate}]}", "unknown action \"frobnicate\""),
+            ("{actions: [{action: insert, value: 1}]}", "missing key"),
+            ("{actions: [{key: a, action: insert}]}", "exactly one of value"),
+            ("{actions: [{key: a, action: insert, value: 1, from_attribute: b}]}", "exactly one of value"),
+            ("{actions: [{key: a, action: extract, pattern: '^x'}]}", "named groups"),
+            ("{actions: [{key: a, action: convert, converted_type: float}]}", "converted_type"),
+            ("{actions: []}", "at least one action"),
+            ("{include: {services: [a]}, actions: [{key: a, action: delete}]}", "match_type"),
+        ] {
+            XCTAssertThrowsError(try Self.load("processors: {attributes: \(yaml)}", pipelineProcessor: "attributes")) { e in
+                XCTAssertTrue("\(e)".contains(message) && "\(e)".contains("processors.attributes"), "\(e)")
+            }
+        }
+    }
+}
