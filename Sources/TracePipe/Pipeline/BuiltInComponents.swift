@@ -25,6 +25,12 @@ extension ComponentRegistry {
         .processor("resource", summary: "the attributes actions on resource attributes", config: ResourceProcessorConfig.self) { config, _, next in
             ResourceProcessor(config: config, next: next)
         },
+        .processor("redaction", summary: "keeps allowed keys, masks blocked values (****) with redaction.* summaries", config: RedactionConfig.self) { config, _, next in
+            RedactionProcessor(config: config, next: next)
+        },
+        .processor("memory_limiter", summary: "refuses data (503) while resident memory is above its soft limit", config: MemoryLimiterConfig.self) { config, context, next in
+            MemoryLimiterProcessor(config: config, context: context, next: next)
+        },
         .exporter("debug", aliases: ["logging"], summary: "prints spans to stderr (basic, normal, detailed)", config: DebugExporterConfig.self) { config, context in
             DebugExporter(config: config, context: context)
         },

@@ -1,0 +1,54 @@
+import Foundation
+import TraceModel
+import XCTest
+
+@testable import TracePipe
+
+final class RedactionProcessorTests: XCTestCase {
+    actor Collect: TraceConsumer {
+        var last = TraceData()
+        func consume(_ data: TraceData) async throws { last = data }
+    }
+
+    static func processor(_ yaml: String, next: any TraceConsumer) throws -> RedactionProcessor {
+        let loaded = try AttributesProcessorTests.load(yaml, pipelineProcessor: "redaction")
+        return RedactionProcessor(config: loaded.processors[ComponentID(type: "redaction")]!.config as! RedactionConfig, next: next)
+    }
+
+    func testConformanceVectors() async throws {
+        let dir = ComponentOutputTests.conformance.appendingPathComponent("redaction")
+        let names = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".config.yaml") }.sorted()
+        XCTAssertEqual(names.count, 10)
+        for name in names {
+            let base = String(name.dropLast(".config.yaml".count))
+            let sink = Collect()
+            let p = try Self.processor(try String(contentsOf: dir.appendingPathComponent(name), encoding: .utf8), next: sink)
+            var input = Array(try Data(contentsOf: dir.appendingPathComponent("\(base).input.json")))
+            if input.last == 0x0A { input.removeLast() }
+            try await p.consume(try OTLPJSONDecoder.decode(input))
+            let encoded = OTLPJSONEncoder.encode(await sink.last)
+            let ours = try JSONSerialization.jsonObject(with: Data(encoded)) as? NSDictionary
+            let theirs = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("\(base).expected.json"))) as? NSDictionary
+            XCTAssertEqual(ours, theirs, "\(base): \(String(decoding: encoded, as: UTF8.self))")
+        }
+    }
+
+    func testHashFunctionsEventsAndLinks() async throws {
+        let sink = Collect()
+        let p = try Self.processor("""
+            processors:
+              redaction:
+                allow_all_keys: true
+                blocked_values: ["secret-[0-9]+"]
+                hash_function: sha1
+            """, next: sink)
+        let span = Span(attributes: [KeyValue("a", .string("x secret-1 y"))],
+                        events: [SpanEvent(name: "e", attributes: [KeyValue("b", .string("secret-22"))])],
+                        links: [SpanLink(attributes: [KeyValue("c", .string("secret-333"))])])
+        try await p.consume(TraceData(resourceSpans: [ResourceSpans(scopeSpans: [ScopeSpans(spans: [span])])]))
+        let out = await sink.last.resourceSpans[0].scopeSpans[0].spans[0]
+        XCTAssertEqual(out.attributes[attribute: "a"], .string("x \(Digest.hex(Digest.sha1(Array("secret-1".utf8)))) y"))
+        XCTAssertEqual(out.events[0].attributes[attribute: "b"], .string(Digest.hex(Digest.sha1(Array("secret-22".utf8)))))
+        XCTAssertEqual(out.links[0].attributes[attribute: "c"], .string(Digest.hex(Digest.sha1(Array("secret-333".utf8)))))
+    }
+}
