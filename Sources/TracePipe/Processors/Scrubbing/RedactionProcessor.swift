@@ -19,10 +19,14 @@ public struct RedactionConfig: Decodable, Sendable {
     var redactAllTypes = false
     var hashFunction: HashFunction?
     var summary = Summary.silent
+    /// tracepipe: mask 13–19 digit runs (spaces or dashes allowed) that pass the Luhn check —
+    /// card numbers, without the false positives a plain digit regex has on order ids.
+    var maskCardNumbers = false
 
     enum Keys: String, CodingKey {
         case allow_all_keys, allowed_keys, ignored_keys, ignored_key_patterns, blocked_values, allowed_values
         case blocked_key_patterns, redact_all_types, hash_function, summary, url_sanitizer, db_sanitizer
+        case mask_card_numbers
     }
 
     public init(from decoder: any Decoder) throws {
@@ -52,6 +56,7 @@ public struct RedactionConfig: Decodable, Sendable {
             guard let v = Summary(rawValue: s.lowercased()) else { throw decoder.invalid("summary", "expected debug, info or silent, got \"\(s)\"") }
             summary = v
         }
+        maskCardNumbers = try c.value(.mask_card_numbers, or: false)
         for k in [Keys.url_sanitizer, .db_sanitizer] where c.contains(k) {
             decoder.reportUnsupported(k.rawValue, "not supported yet by tracepipe's redaction processor")
         }
@@ -162,7 +167,41 @@ public final class RedactionProcessor: Processor {
             rebuilt += ns.substring(from: last)
             result = rebuilt
         }
+        if config.maskCardNumbers { result = maskLuhnNumbers(result) }
         return result
+    }
+
+    static let digitRun = try! NSRegularExpression(pattern: #"(?<![0-9])[0-9](?:[ -]?[0-9]){12,18}(?![0-9])"#)
+
+    /// Masks digit runs of card-number length whose digits pass the Luhn check.
+    func maskLuhnNumbers(_ text: String) -> String {
+        let ns = text as NSString
+        let matches = Self.digitRun.matches(in: text, range: NSRange(location: 0, length: ns.length))
+        guard !matches.isEmpty else { return text }
+        var out = ""
+        var last = 0
+        for m in matches {
+            let candidate = ns.substring(with: m.range)
+            out += ns.substring(with: NSRange(location: last, length: m.range.location - last))
+            out += Self.luhnValid(candidate) ? replacement(for: candidate) : candidate
+            last = m.range.location + m.range.length
+        }
+        return out + ns.substring(from: last)
+    }
+
+    static func luhnValid(_ s: String) -> Bool {
+        let digits = s.compactMap(\.wholeNumberValue)
+        guard (13...19).contains(digits.count) else { return false }
+        var sum = 0
+        for (i, d) in digits.reversed().enumerated() {
+            if i % 2 == 1 {
+                let x = d * 2
+                sum += x > 9 ? x - 9 : x
+            } else {
+                sum += d
+            }
+        }
+        return sum % 10 == 0
     }
 
     func replacement(for secret: String) -> String {
