@@ -146,7 +146,7 @@ final class ConfigLoaderTests: XCTestCase {
               prometheus:
                 config: {}
             processors:
-              memory_limiter: {check_interval: 1s}
+              k8sattributes: {passthrough: false}
             exporters:
               debug:
               prometheus: {endpoint: "0.0.0.0:8889"}
@@ -159,14 +159,14 @@ final class ConfigLoaderTests: XCTestCase {
               pipelines:
                 traces:
                   receivers: [otlp]
-                  processors: [memory_limiter]
+                  processors: [k8sattributes]
                   exporters: [debug, spanmetrics]
                 metrics:
                   receivers: [prometheus, spanmetrics]
                   exporters: [prometheus]
             """
         let p = problems(yaml)
-        for path in ["receivers.otlp.protocols.grpc", "receivers.prometheus", "processors.memory_limiter", "exporters.prometheus",
+        for path in ["receivers.otlp.protocols.grpc", "receivers.prometheus", "processors.k8sattributes", "exporters.prometheus",
                      "extensions.zpages", "connectors.spanmetrics", "service.pipelines.metrics"] {
             XCTAssertTrue(p.contains { $0.hasPrefix(path + ":") }, "\(path) missing from \(p)")
         }

@@ -30,7 +30,9 @@ public struct OTLPHTTPSender: ExportSender {
     static let userAgent = "tracepipe/\(TracePipeInfo.version) (linux)"
 }
 
-final class OTLPHTTPLane: ExportLane {
+// Sendable by contract: only the owning consumer task calls `send` (and so uses the
+// non-thread-safe Deflater); `close` only touches the connection, which is thread-safe.
+final class OTLPHTTPLane: ExportLane, @unchecked Sendable {
     let sender: OTLPHTTPSender
     let connection: HTTPClientConnection
     let deflater: Deflater?

@@ -59,10 +59,14 @@ public enum HTTPClientError: Error, CustomStringConvertible {
 }
 
 /// One keep-alive HTTP/1.1 connection used by one task at a time (an exporter's sending task):
-/// connects lazily, reconnects after errors, and applies a whole-request timeout.
-public final class HTTPClientConnection: @unchecked Sendable {
-    // The channel is only touched by the one task that owns this connection (see the type comment).
-    private var channel: (any Channel)?
+/// connects lazily, reconnects after errors, and applies a whole-request timeout. `close()` may
+/// be called from anywhere (shutdown aborts a send in flight that way).
+public final class HTTPClientConnection: Sendable {
+    private let current = NIOLockedValueBox<(any Channel)?>(nil)
+    private var channel: (any Channel)? {
+        get { current.withLockedValue { $0 } }
+        set { current.withLockedValue { $0 = newValue } }
+    }
     let target: HTTPTarget
     let tls: NIOSSLContext?
     let serverName: String?
@@ -82,8 +86,8 @@ public final class HTTPClientConnection: @unchecked Sendable {
     }
 
     public func close() {
-        channel?.close(promise: nil)
-        channel = nil
+        let c = current.withLockedValue { c in defer { c = nil }; return c }
+        c?.close(promise: nil)
     }
 
     private func connect(timeout: Duration) async throws -> any Channel {

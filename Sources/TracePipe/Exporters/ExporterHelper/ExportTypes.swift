@@ -30,8 +30,9 @@ public struct ExportOutcome: Sendable {
 }
 
 /// One sending "lane" of an exporter: each queue consumer gets its own (a connection, a
-/// compressor), so lanes need no locking.
-public protocol ExportLane: AnyObject {
+/// compressor) and is the only caller of `send`. `close` may come from any task: shutdown uses
+/// it to abort a send that outlives the drain deadline.
+public protocol ExportLane: AnyObject, Sendable {
     func send(_ data: TraceData, timeout: Duration?) async throws(ExportError) -> ExportOutcome
     func close()
 }

@@ -20,6 +20,8 @@ public final class QueuedExporter: Exporter {
     private let logs = RateLimitedLog()
     /// Spans a send was interrupted in (shutdown during a retry wait).
     private let interruptedSpans = ManagedAtomic(0)
+    /// Every consumer's lane, so shutdown can abort sends that outlive the drain deadline.
+    private let lanes = NIOLockedValueBox<[ObjectIdentifier: any ExportLane]>([:])
 
     enum Backend: Sendable {
         case memory(MemoryQueue)
@@ -147,7 +149,11 @@ public final class QueuedExporter: Exporter {
             context.logger.error("cannot create a sender", metadata: ["error": "\(error)"])
             return
         }
-        defer { lane.close() }
+        lanes.withLockedValue { $0[ObjectIdentifier(lane)] = lane }
+        defer {
+            lanes.withLockedValue { _ = $0.removeValue(forKey: ObjectIdentifier(lane)) }
+            lane.close()
+        }
         while let first = await take(backend) {
             var item = first
             if let b = config.queue.batch {
@@ -301,7 +307,11 @@ public final class QueuedExporter: Exporter {
                 g.cancelAll()
                 return r
             }
-            if !finished { t.cancel() }
+            if !finished {
+                t.cancel()
+                // A send blocked on the network (a connect or handshake that hangs) ends now.
+                for lane in lanes.withLockedValue({ Array($0.values) }) { lane.close() }
+            }
         }
         for t in tasks { await t.value }
         switch backend {
