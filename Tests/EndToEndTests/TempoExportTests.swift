@@ -250,7 +250,7 @@ final class TempoExportTests: XCTestCase {
         XCTAssertEqual(try post(TestData.request(trace: 1, spans: 1)).status, 200)
         try await Task.sleep(for: .seconds(1))
         XCTAssertEqual(tempo.spans.count, 0)
-        XCTAssertEqual(tp.terminate(), 0)
+        XCTAssertEqual(tp.terminate(), 0, tp.log)
         XCTAssertTrue(tp.log.contains("unknown certificate authority"), tp.log)
         XCTAssertTrue(tp.log.contains("shutdown left spans undelivered"), "the loss is reported")
 

@@ -20,6 +20,7 @@ public final class QueuedExporter: Exporter {
     private let logs = RateLimitedLog()
     /// Spans a send was interrupted in (shutdown during a retry wait).
     private let interruptedSpans = ManagedAtomic(0)
+    private let runningConsumers = ManagedAtomic(0)
     /// Every consumer's lane, so shutdown can abort sends that outlive the drain deadline.
     private let lanes = NIOLockedValueBox<[ObjectIdentifier: any ExportLane]>([:])
 
@@ -142,6 +143,8 @@ public final class QueuedExporter: Exporter {
     }
 
     private func consumeLoop(_ backend: Backend) async {
+        runningConsumers.wrappingIncrement(ordering: .relaxed)
+        defer { runningConsumers.wrappingDecrement(ordering: .relaxed) }
         let lane: any ExportLane
         do {
             lane = try sender.makeLane()
@@ -281,6 +284,17 @@ public final class QueuedExporter: Exporter {
         }
     }
 
+    /// Waits until every consumer task has ended or `deadline` passed; true when all ended.
+    /// (Polling a counter, not awaiting the tasks: a task stuck in a call that ignores
+    /// cancellation must not hold shutdown forever.)
+    private func waitForConsumers(until deadline: ContinuousClock.Instant) async -> Bool {
+        while runningConsumers.load(ordering: .relaxed) > 0 {
+            if ContinuousClock.now >= deadline { return false }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return true
+    }
+
     public func shutdown() async {
         guard let backend else { return }
         stopping.store(true, ordering: .relaxed)
@@ -291,29 +305,16 @@ public final class QueuedExporter: Exporter {
         case .persistent(let q): await q.close()
         }
         let tasks = consumers.withLockedValue { $0 }
-        // Let the consumers finish what is queued (memory) or in flight (persistent) until the deadline.
-        let deadline = ContinuousClock.now + drain + .seconds(1)
-        for t in tasks {
-            let finished = await withTaskGroup(of: Bool.self) { g in
-                g.addTask {
-                    await t.value
-                    return true
-                }
-                g.addTask {
-                    try? await Task.sleep(until: deadline, clock: .continuous)
-                    return false
-                }
-                let r = await g.next() ?? false
-                g.cancelAll()
-                return r
-            }
-            if !finished {
-                t.cancel()
-                // A send blocked on the network (a connect or handshake that hangs) ends now.
-                for lane in lanes.withLockedValue({ Array($0.values) }) { lane.close() }
+        // Let the consumers finish what is queued (memory) or in flight (persistent) until the
+        // deadline; then abort what is still sending, and never wait more than a moment longer.
+        if !(await waitForConsumers(until: .now + drain + .seconds(1))) {
+            for t in tasks { t.cancel() }
+            for lane in lanes.withLockedValue({ Array($0.values) }) { lane.close() }
+            if !(await waitForConsumers(until: .now + .seconds(2))) {
+                context.logger.error("sending tasks did not stop after the drain deadline; shutting down without them",
+                                     metadata: ["tasks": "\(runningConsumers.load(ordering: .relaxed))"])
             }
         }
-        for t in tasks { await t.value }
         switch backend {
         case .memory(let q):
             let left = await q.drainRemaining()
