@@ -53,8 +53,8 @@ final class CommandLineTests: XCTestCase {
 
     /// With no --config, tracepipe runs its default config (the fixed ports 4318 and 13133).
     func testRunsTheDefaultConfigWithNoArguments() throws {
-        guard TestHTTPClient.isFree(4318), TestHTTPClient.isFree(13133) else {
-            throw XCTSkip("ports 4318/13133 are in use on this machine")
+        guard TestHTTPClient.isFree(4318), TestHTTPClient.isFree(13133), TestHTTPClient.isFree(8888) else {
+            throw XCTSkip("ports 4318/13133/8888 are in use on this machine")
         }
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tp-default-\(UUID())")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)

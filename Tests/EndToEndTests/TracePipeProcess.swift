@@ -22,9 +22,15 @@ final class TracePipeProcess {
                 .appendingPathComponent(".build/debug/tracepipe")
     }
 
-    init(arguments: [String], workingDirectory: URL? = nil, environment: [String: String] = [:]) throws {
+    /// Starts the binary. Unless `ownMetrics`, a config overlay turns tracepipe's own metrics
+    /// endpoint off, so tests never compete for its fixed default port 8888.
+    init(arguments: [String], workingDirectory: URL? = nil, environment: [String: String] = [:], ownMetrics: Bool = false) throws {
         process.executableURL = Self.binary
-        process.arguments = arguments
+        var args = arguments
+        if !ownMetrics && args.first != "validate" && args.contains("--config") {
+            args += ["--config", Self.noMetricsOverlay]
+        }
+        process.arguments = args
         if !environment.isEmpty {
             process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
         }
@@ -36,6 +42,12 @@ final class TracePipeProcess {
         stdoutPipe.fileHandleForReading.readabilityHandler = { h in out.append(h.availableData) }
         try process.run()
     }
+
+    static let noMetricsOverlay: String = {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("tp-no-metrics-\(getpid()).yaml").path
+        try? "service: {telemetry: {metrics: {level: none}}}\n".write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }()
 
     deinit {
         if process.isRunning {

@@ -59,6 +59,7 @@ public final class DebugExporter: Exporter {
     public func shutdown() async {}
 
     public func consume(_ data: TraceData) async throws {
+        TelemetryRegistry.shared.exporter(context.id).sentSpans.wrappingIncrement(by: data.spanCount, ordering: .relaxed)
         guard sampler.allow() else { return }
         let fields = "\"otelcol.component.id\": \"\(context.id)\", \"otelcol.component.kind\": \"exporter\", \"otelcol.signal\": \"traces\""
         LogOutput.shared.write("\(LogOutput.timestamp())\tinfo\tTraces\t{\(fields), \"resource spans\": \(data.resourceSpans.count), \"spans\": \(data.spanCount)}")

@@ -47,7 +47,9 @@ public final class FileExporter: Exporter {
         line.append(0x0A)
         do {
             try await sink.write(line)
+            TelemetryRegistry.shared.exporter(context.id).sentSpans.wrappingIncrement(by: data.spanCount, ordering: .relaxed)
         } catch {
+            TelemetryRegistry.shared.exporter(context.id).enqueueFailedSpans.wrappingIncrement(by: data.spanCount, ordering: .relaxed)
             throw PipelineError.refused("file exporter cannot write \(config.path): \(error)", retryAfter: .seconds(1))
         }
     }

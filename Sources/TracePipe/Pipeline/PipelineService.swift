@@ -2,6 +2,7 @@ import Dispatch
 import Foundation
 import Logging
 import NIOCore
+import NIOConcurrencyHelpers
 import NIOPosix
 
 /// Runs a config: builds the graph, starts extensions, exporters, processors (downstream
@@ -12,10 +13,13 @@ public final class PipelineService: Sendable {
     public let status = ServiceStatus()
     let logger: Logger
     let graph: PipelineGraph
+    let group: any EventLoopGroup
+    private let metrics = NIOLockedValueBox<MetricsServer?>(nil)
 
     public init(config: ServiceConfig, logger: Logger, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) throws {
         self.config = config
         self.logger = logger
+        self.group = group
         self.graph = try PipelineGraph.build(config, group: group, status: status, logger: logger)
     }
 
@@ -35,6 +39,15 @@ public final class PipelineService: Sendable {
             } catch {
                 for s in started.reversed() { await s.shutdown() }
                 throw StartError(message: "cannot start \(kind.rawValue) \"\(id)\": \(error)")
+            }
+        }
+        if let address = config.telemetry.metrics.address, config.telemetry.metrics.level != .none {
+            do {
+                let m = try await MetricsServer.start(address, level: config.telemetry.metrics.level, group: group)
+                metrics.withLockedValue { $0 = m }
+                logger.info("own metrics served", metadata: ["endpoint": "\(address.host):\(m.port)", "path": "/metrics"])
+            } catch {
+                throw StartError(message: "cannot serve metrics on \(address) (service.telemetry.metrics): \(error)")
             }
         }
         for e in graph.extensions { try await start(.extension, e.id, e.component) }
@@ -58,6 +71,7 @@ public final class PipelineService: Sendable {
         }
         for e in graph.exporters { await e.component.shutdown() }
         for e in graph.extensions.reversed() { await e.component.shutdown() }
+        await metrics.withLockedValue { m in defer { m = nil }; return m }?.shutdown()
         logger.info("shutdown complete")
     }
 

@@ -12,12 +12,14 @@ public final class OTLPHTTPReceiver: Receiver {
     let config: OTLPReceiverConfig.HTTP
     let next: any TraceConsumer
     let context: ComponentContext
+    let counters: ReceiverCounters
     private let server = ServerBox()
 
     public init(config: OTLPReceiverConfig.HTTP, context: ComponentContext, next: any TraceConsumer) {
         self.config = config
         self.context = context
         self.next = next
+        counters = TelemetryRegistry.shared.receiver(context.id, transport: "http")
     }
 
     public func start(_ host: ComponentHost) async throws {
@@ -102,10 +104,15 @@ public final class OTLPHTTPReceiver: Receiver {
         let spans = data.spanCount
         if spans > 0 {
             do {
-                try await next.consume(data)
+                try await RequestMetadata.$current.withValue(config.server.includeMetadata ? Self.metadata(request) : [:]) {
+                    try await next.consume(data)
+                }
+                counters.acceptedSpans.wrappingIncrement(by: spans, ordering: .relaxed)
             } catch let e as PipelineError {
+                counters.refusedSpans.wrappingIncrement(by: spans, ordering: .relaxed)
                 return Self.refusal(e, spans: spans, encoding: encoding, logger: context.logger)
             } catch {
+                counters.refusedSpans.wrappingIncrement(by: spans, ordering: .relaxed)
                 context.logger.warning("pipeline failed", metadata: ["error": "\(error)", "spans": "\(spans)"])
                 return Self.errorResponse(.internalServerError, code: 13, message: "\(error)", encoding: encoding)
             }
@@ -133,6 +140,13 @@ public final class OTLPHTTPReceiver: Receiver {
             logger.warning("pipeline refused data permanently", metadata: ["error": "\(message)", "spans": "\(spans)"])
             return errorResponse(.internalServerError, code: 13, message: message, encoding: encoding)
         }
+    }
+
+    /// Request headers by lower-cased name (`include_metadata`).
+    static func metadata(_ request: HTTPRequest) -> [String: [String]] {
+        var out: [String: [String]] = [:]
+        for (name, value) in request.headers { out[name.lowercased(), default: []].append(value) }
+        return out
     }
 
     /// The media type without parameters, lower-cased.

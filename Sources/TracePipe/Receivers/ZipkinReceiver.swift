@@ -90,10 +90,13 @@ public final class ZipkinReceiver: Receiver {
             return Self.text(.badRequest, "\(error)")
         }
         let spans = data.spanCount
+        let counters = TelemetryRegistry.shared.receiver(context.id, transport: v1 ? "http_v1_json" : "http_v2_json")
         if spans > 0 {
             do {
                 try await next.consume(data)
+                counters.acceptedSpans.wrappingIncrement(by: spans, ordering: .relaxed)
             } catch let e as PipelineError {
+                counters.refusedSpans.wrappingIncrement(by: spans, ordering: .relaxed)
                 switch e {
                 case .refused(let m, let retryAfter):
                     var r = Self.text(.serviceUnavailable, m)
@@ -103,6 +106,7 @@ public final class ZipkinReceiver: Receiver {
                 case .permanent(let m): return Self.text(.internalServerError, m)
                 }
             } catch {
+                counters.refusedSpans.wrappingIncrement(by: spans, ordering: .relaxed)
                 return Self.text(.internalServerError, "\(error)")
             }
         }

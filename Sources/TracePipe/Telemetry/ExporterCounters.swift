@@ -31,6 +31,15 @@ public final class TelemetryRegistry: Sendable {
     private let exporters = NIOLockedValueBox<[ComponentID: ExporterCounters]>([:])
     let samplers = NIOLockedValueBox<[ComponentID: SamplerCounters]>([:])
     let tailSamplers = NIOLockedValueBox<[ComponentID: TailSamplingCounters]>([:])
+    let receivers = NIOLockedValueBox<[String: ReceiverCounters]>([:])
+
+    /// Everything registered so far, for the metrics endpoint.
+    public var snapshot: (receivers: [ReceiverCounters], exporters: [ExporterCounters], samplers: [SamplerCounters], tailSamplers: [TailSamplingCounters]) {
+        (receivers.withLockedValue { Array($0.values) }.sorted { "\($0.id)\($0.transport)" < "\($1.id)\($1.transport)" },
+         allExporters,
+         samplers.withLockedValue { Array($0.values) }.sorted { $0.id < $1.id },
+         tailSamplers.withLockedValue { Array($0.values) }.sorted { $0.id < $1.id })
+    }
 
     public func exporter(_ id: ComponentID) -> ExporterCounters {
         exporters.withLockedValue { all in
@@ -109,6 +118,31 @@ extension TelemetryRegistry {
             if let c = all[id], c.policies == policies { return c }
             let c = TailSamplingCounters(id: id, policies: policies)
             all[id] = c
+            return c
+        }
+    }
+}
+
+/// What one receiver took and refused, per transport (`otelcol_receiver_*_spans`).
+public final class ReceiverCounters: Sendable {
+    public let id: ComponentID
+    public let transport: String
+    public let acceptedSpans = ManagedAtomic<Int>(0)
+    public let refusedSpans = ManagedAtomic<Int>(0)
+
+    init(id: ComponentID, transport: String) {
+        self.id = id
+        self.transport = transport
+    }
+}
+
+extension TelemetryRegistry {
+    public func receiver(_ id: ComponentID, transport: String) -> ReceiverCounters {
+        receivers.withLockedValue { all in
+            let key = "\(id)|\(transport)"
+            if let c = all[key] { return c }
+            let c = ReceiverCounters(id: id, transport: transport)
+            all[key] = c
             return c
         }
     }
