@@ -59,3 +59,52 @@ final class OwnMetricsTests: XCTestCase {
         XCTAssertEqual(tp.terminate(), 0, tp.log)
     }
 }
+
+/// Health that reflects delivery: 503 while Tempo is unreachable, 200 again once it is back.
+final class HonestHealthTests: XCTestCase {
+    func testHealthFollowsExporterDelivery() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tp-health-\(UUID())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let otlp = TestHTTPClient.freePort(), health = TestHTTPClient.freePort(), tempoPort = TestHTTPClient.freePort()
+        let path = dir.appendingPathComponent("c.yaml").path
+        try """
+            extensions:
+              health_check:
+                endpoint: "127.0.0.1:\(health)"
+                path: /health
+                check_collector_pipeline: {enabled: true, interval: 30s, exporter_failure_threshold: 2}
+            receivers: {otlp: {protocols: {http: {endpoint: "127.0.0.1:\(otlp)"}}}}
+            exporters:
+              otlphttp/tempo:
+                endpoint: http://127.0.0.1:\(tempoPort)
+                retry_on_failure: {initial_interval: 100ms, max_interval: 200ms}
+            service:
+              extensions: [health_check]
+              pipelines: {traces: {receivers: [otlp], exporters: [otlphttp/tempo]}}
+            """.write(toFile: path, atomically: true, encoding: .utf8)
+        let tp = try TracePipeProcess(arguments: ["--config", path])
+        try tp.waitHealthy(port: health, path: "/health")
+        XCTAssertEqual(try TestHTTPClient.request(port: otlp, method: "POST", path: "/v1/traces", headers: ["Content-Type": "application/json"],
+                                                  body: OTLPJSONEncoder.encode(TestData.request(trace: 1, spans: 2))).status, 200)
+        var unhealthy: TestHTTPResponse?
+        for _ in 0..<100 {
+            let r = try TestHTTPClient.request(port: health, path: "/health")
+            if r.status == 503 { unhealthy = r; break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let down = try XCTUnwrap(unhealthy, "health never reported the failing exporter\n\(tp.log)")
+        XCTAssertTrue(down.text.contains("otlphttp/tempo"), down.text)
+        XCTAssertEqual(try TestHTTPClient.request(port: health, path: "/health/livez").status, 200, "liveness stays up")
+        let detail = try TestHTTPClient.request(port: health, path: "/health/status")
+        XCTAssertEqual(detail.status, 503)
+        XCTAssertTrue(detail.text.contains(#""id":"otlphttp/tempo","healthy":false"#) && detail.text.contains("cannot connect"), detail.text)
+
+        let tempo = try await FakeTempo.start(port: tempoPort)
+        let delivered = await tempo.wait { $0.spans.count == 2 }
+        XCTAssertTrue(delivered)
+        XCTAssertEqual(try TestHTTPClient.request(port: health, path: "/health").status, 200, "healthy again once delivery recovers")
+        XCTAssertEqual(tp.terminate(), 0)
+        await tempo.stop()
+    }
+}

@@ -24,9 +24,8 @@ public struct HealthCheckConfig: Decodable, Sendable {
             enabled = try c.value(.enabled, or: false)
             interval = try c.value(.interval, or: interval)
             exporterFailureThreshold = try c.value(.exporter_failure_threshold, or: 5)
-            if enabled {
-                decoder.warn("exporter failure tracking is not implemented yet; health reflects pipeline state only")
-            }
+            guard exporterFailureThreshold >= 0 else { throw decoder.invalid("exporter_failure_threshold", "must not be negative") }
+            guard interval.nanoseconds > 0 else { throw decoder.invalid("interval", "must be greater than zero") }
         }
     }
 
@@ -74,7 +73,9 @@ public final class HealthCheckExtension: Extension {
         let status = host.status
         let s = try await HTTPServer.start(
             host: config.endpoint.host, port: config.endpoint.port, group: context.eventLoopGroup, options: options
-        ) { [config] request in HealthCheckExtension.answer(request, config: config, state: status.state) }
+        ) { [config] request in
+            HealthCheckExtension.answer(request, config: config, state: status.state, exporters: TelemetryRegistry.shared.allExporters)
+        }
         server.set(s)
         context.logger.info("health check listening", metadata: ["endpoint": "\(config.endpoint.host):\(s.port)", "path": "\(config.path)"])
     }
@@ -83,7 +84,24 @@ public final class HealthCheckExtension: Extension {
         await server.take()?.shutdown(grace: .milliseconds(100))
     }
 
-    static func answer(_ request: HTTPRequest, config: HealthCheckConfig, state: ServiceStatus.State, now: Date = Date()) -> HTTPResponse {
+    static func answer(_ request: HTTPRequest, config: HealthCheckConfig, state: ServiceStatus.State, exporters: [ExporterCounters] = [],
+                       now: Date = Date()) -> HTTPResponse {
+        let base = config.path.hasSuffix("/") ? String(config.path.dropLast()) : config.path
+        // Liveness: the process is up and serving, whatever the pipelines do (restarting a pod
+        // because Tempo is down would only lose what is queued in memory).
+        if request.path == base + "/livez" {
+            return json(.ok, #"{"status":"alive"}"#, request)
+        }
+        var failing: [(ExporterCounters, Int, String?)] = []
+        if config.checkCollectorPipeline.enabled {
+            for e in exporters {
+                let recent = e.recentFailures(within: config.checkCollectorPipeline.interval.duration)
+                if recent.count > config.checkCollectorPipeline.exporterFailureThreshold { failing.append((e, recent.count, recent.lastError)) }
+            }
+        }
+        if request.path == base + "/status" {
+            return detail(request, config: config, state: state, exporters: exporters, failing: failing.map { $0.0.id }, now: now)
+        }
         // The default path "/" matches every path (Go's ServeMux prefix rule); others are exact.
         guard config.path == "/" || request.path == config.path else {
             var r = HTTPResponse.text(.notFound, "404 page not found\n", contentType: "text/plain; charset=utf-8")
@@ -93,6 +111,10 @@ public final class HealthCheckExtension: Extension {
         let status: HTTPResponseStatus
         let body: String
         switch state {
+        case .ready where !failing.isEmpty:
+            let names = failing.map { "\($0.0.id)" }.joined(separator: ", ")
+            status = .serviceUnavailable
+            body = config.responseBody?.unhealthy ?? #"{"status":"Server not available: exporter(s) failing: "# + names + #"","upSince":"0001-01-01T00:00:00Z","uptime":""}"#
         case .ready(let since):
             status = .ok
             body = config.responseBody?.healthy
@@ -105,6 +127,35 @@ public final class HealthCheckExtension: Extension {
         var r = HTTPResponse(status: status, headers: ["Content-Type": "application/json"])
         if request.method != .HEAD { r.body = ByteBuffer(string: body) }
         return r
+    }
+
+    static func json(_ status: HTTPResponseStatus, _ body: String, _ request: HTTPRequest) -> HTTPResponse {
+        var r = HTTPResponse(status: status, headers: ["Content-Type": "application/json"])
+        if request.method != .HEAD { r.body = ByteBuffer(string: body) }
+        return r
+    }
+
+    /// `<path>/status`: every exporter's delivery state, for people (and dashboards) asking why.
+    static func detail(_ request: HTTPRequest, config: HealthCheckConfig, state: ServiceStatus.State, exporters: [ExporterCounters],
+                       failing: [ComponentID], now: Date) -> HTTPResponse {
+        var out: [UInt8] = []
+        let ready: Bool
+        switch state {
+        case .ready: ready = failing.isEmpty
+        default: ready = false
+        }
+        out.append(contentsOf: "{\"status\":\"\(ready ? "Server available" : "Server not available")\",\"exporters\":[".utf8)
+        for (i, e) in exporters.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            let recent = e.recentFailures(within: config.checkCollectorPipeline.interval.duration)
+            out.append(contentsOf: "{\"id\":".utf8)
+            appendJSONString("\(e.id)", to: &out)
+            out.append(contentsOf: ",\"healthy\":\(!failing.contains(e.id)),\"recent_failures\":\(recent.count),\"sent_spans\":\(e.sentSpans.load(ordering: .relaxed)),\"failed_spans\":\(e.failedSpansTotal),\"queue_size\":\(e.queueSize.load(ordering: .relaxed)),\"queue_capacity\":\(e.queueCapacity.load(ordering: .relaxed)),\"last_error\":".utf8)
+            if let err = recent.lastError { appendJSONString(err, to: &out) } else { out.append(contentsOf: "null".utf8) }
+            out.append(UInt8(ascii: "}"))
+        }
+        out.append(contentsOf: "]}".utf8)
+        return json(ready ? .ok : .serviceUnavailable, String(decoding: out, as: UTF8.self), request)
     }
 
     /// RFC 3339 with nanoseconds and trailing zeros trimmed, as Go prints `time.RFC3339Nano`.

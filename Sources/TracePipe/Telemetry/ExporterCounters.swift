@@ -23,6 +23,30 @@ public final class ExporterCounters: Sendable {
 
     public var failedSpans: [String: Int] { failed.withLockedValue { $0 } }
     public var failedSpansTotal: Int { failedSpans.values.reduce(0, +) }
+
+    private let attempts = NIOLockedValueBox<(failures: [ContinuousClock.Instant], lastError: String?)>(([], nil))
+
+    /// A send attempt failed (retryable or not): counted for pipeline health.
+    public func recordSendFailure(_ error: String) {
+        attempts.withLockedValue { a in
+            a.failures.append(.now)
+            if a.failures.count > 4096 { a.failures.removeFirst(a.failures.count - 4096) }
+            a.lastError = error
+        }
+    }
+
+    /// A send succeeded: delivery works again, earlier failures no longer count against health.
+    public func recordSendSuccess() {
+        attempts.withLockedValue { a in
+            if !a.failures.isEmpty { a.failures.removeAll(keepingCapacity: true) }
+        }
+    }
+
+    /// Failed attempts within the last `interval`, and the last error seen.
+    public func recentFailures(within interval: Duration) -> (count: Int, lastError: String?) {
+        let since = ContinuousClock.now - interval
+        return attempts.withLockedValue { a in (a.failures.filter { $0 >= since }.count, a.lastError) }
+    }
 }
 
 /// Every exporter's counters, by component id.

@@ -224,6 +224,7 @@ public final class QueuedExporter: Exporter {
         while true {
             do {
                 let outcome = try await lane.send(data, timeout: timeout)
+                counters.recordSendSuccess()
                 counters.sentSpans.wrappingIncrement(by: spans - outcome.rejectedSpans, ordering: .relaxed)
                 if outcome.rejectedSpans > 0 || !outcome.message.isEmpty {
                     counters.addFailed(outcome.rejectedSpans, reason: "partial_success")
@@ -232,6 +233,7 @@ public final class QueuedExporter: Exporter {
                 }
                 return .delivered
             } catch {
+                counters.recordSendFailure(error.description)
                 switch error {
                 case .permanent(let message):
                     counters.addFailed(spans, reason: "permanent")
