@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "tracepipe", targets: ["tracepipe"]),
         .executable(name: "codec-bench", targets: ["codec-bench"]),
+        .executable(name: "pipeline-bench", targets: ["pipeline-bench"]),
         .library(name: "TraceModel", targets: ["TraceModel"]),
         .library(name: "TracePipe", targets: ["TracePipe"]),
     ],
@@ -49,6 +50,10 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "codec-bench", dependencies: ["TraceModel"]),
+        .executableTarget(
+            name: "pipeline-bench",
+            dependencies: ["TraceModel", "TracePipe", .product(name: "NIOPosix", package: "swift-nio")]
+        ),
         // Test helpers shared by the test targets: a fake Tempo, certificates, a tiny HTTP client.
         .target(
             name: "TestSupport",

@@ -104,3 +104,43 @@ final class ProbabilisticSamplerTests: XCTestCase {
         }
     }
 }
+
+extension ProbabilisticSamplerTests {
+    /// 10 % of 10,000 random traces kept, within five standard deviations (±150).
+    func testKeepRateOverTenThousandTraces() async throws {
+        let sink = Collect()
+        let s = try Self.sampler("processors: {probabilistic_sampler: {sampling_percentage: 10, hash_seed: 7}}", next: sink)
+        var z: UInt64 = 0x1234_5678
+        func next() -> UInt64 {
+            z &+= 0x9E37_79B9_7F4A_7C15
+            var x = z
+            x = (x ^ (x >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            x = (x ^ (x >> 27)) &* 0x94D0_49BB_1331_11EB
+            return x ^ (x >> 31)
+        }
+        var spans: [Span] = []
+        for _ in 0..<10_000 { spans.append(Span(traceID: TraceID(high: next(), low: next()), spanID: SpanID(next() | 1))) }
+        try await s.consume(TraceData(resourceSpans: [ResourceSpans(scopeSpans: [ScopeSpans(spans: spans)])]))
+        let kept = await sink.spans.count
+        XCTAssertTrue((850...1150).contains(kept), "kept \(kept) of 10,000 at 10 %")
+    }
+
+    /// The spans of one trace arriving in separate requests (and at separate samplers with the
+    /// same seed) get one decision: traces are kept or dropped whole.
+    func testWholeTracesAcrossRequestsAndInstances() async throws {
+        let a = Collect(), b = Collect()
+        let first = try Self.sampler("processors: {probabilistic_sampler: {sampling_percentage: 50, hash_seed: 3}}", next: a)
+        let second = try Self.sampler("processors: {probabilistic_sampler: {sampling_percentage: 50, hash_seed: 3}}", next: b)
+        for t in 1...200 {
+            let id = TraceID(high: UInt64(t) &* 0x9E37_79B9_7F4A_7C15, low: UInt64(t) &* 0xC2B2_AE3D_27D4_EB4F)
+            for part in 0..<3 {
+                let data = TraceData(resourceSpans: [ResourceSpans(scopeSpans: [ScopeSpans(spans: [Span(traceID: id, spanID: SpanID(UInt64(t * 10 + part)))])])])
+                try await (part == 1 ? second : first).consume(data)
+            }
+        }
+        let all = await a.spans + b.spans
+        let perTrace = Dictionary(grouping: all, by: \.traceID).mapValues(\.count)
+        XCTAssertTrue(perTrace.values.allSatisfy { $0 == 3 }, "a kept trace keeps all three spans")
+        XCTAssertTrue((60...140).contains(perTrace.count), "about half of 200 traces: \(perTrace.count)")
+    }
+}

@@ -52,3 +52,33 @@ final class RedactionProcessorTests: XCTestCase {
         XCTAssertEqual(out.links[0].attributes[attribute: "c"], .string(Digest.hex(Digest.sha1(Array("secret-333".utf8)))))
     }
 }
+
+extension RedactionProcessorTests {
+    /// The literal pre-check must only ever name text that every match contains.
+    func testRequiredLiteralsAreConservative() {
+        let cases: [(String, String?)] = [
+            (#"(?i)bearer\s+[A-Za-z0-9\-._~+/]+=*"#, "bearer"),
+            (#"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"#, "eyJ"),
+            (#"(?i)(?<=://)[^/\s:@]+:[^/\s@]+(?=@)"#, "://"),
+            (#"4[0-9]{12}(?:[0-9]{3})?"#, "4"),
+            (#"^(b|bf|by)$"#, nil),
+            (#"(?i)(password|passwd)"#, nil),
+            ("foo|bar", nil),
+            ("ab*", "a"),
+            ("a?b", "b"),
+            ("x{0,3}yz", "yz"),
+            ("(ab)?c", "c"),
+            ("(?=a|b)c", "c"),
+            ("(?!secret)word", "word"),
+            (#"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"#, "@"),
+        ]
+        for (pattern, want) in cases {
+            XCTAssertEqual(NSRegularExpressionBox.requiredLiteral(pattern), want, pattern)
+        }
+        let box = try! NSRegularExpressionBox.re2("(?i)bearer\\s+x")
+        XCTAssertTrue(box.matches("Authorization: BEARER x"))
+        XCTAssertFalse(box.mayMatch("no token here"))
+        XCTAssertTrue(box.mayMatch("x bEaReR y"))
+        XCTAssertFalse(box.mayMatch("bea"))
+    }
+}

@@ -3,6 +3,11 @@ public struct ConfiguredComponent: Sendable {
     public var id: ComponentID
     public var factory: ComponentFactory
     public var config: any Sendable
+
+    /// Builds the component (for tools that assemble their own chains, like the benchmarks).
+    public func instantiate(_ context: ComponentContext, next: (any TraceConsumer)?) throws -> any Component {
+        try factory.create(config, context, next)
+    }
 }
 
 /// One `service.pipelines.traces[/name]` entry.

@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import TraceModel
 
 /// Applies a list of actions to an attribute list, in order, the way the collector does
@@ -8,9 +9,16 @@ struct AttributeActionRunner: Sendable {
     /// Named groups of each extract action's pattern, precomputed.
     let groupNames: [[String]]
 
+    /// Pattern verdicts per (action, key): keys repeat in every span.
+    let keyCache = KeyMatchCache()
+
     init(_ actions: [AttributeAction]) {
         self.actions = actions
         groupNames = actions.map { a in a.pattern.map { AttributeAction.groupNames($0.regex.pattern) } ?? [] }
+    }
+
+    private func keyMatches(_ p: NSRegularExpressionBox, _ action: Int, _ key: String) -> Bool {
+        keyCache.matches(action, key) { p.matches(key) }
     }
 
     func apply(to attrs: inout [KeyValue], metadata: [String: [String]] = [:]) {
@@ -27,9 +35,9 @@ struct AttributeActionRunner: Sendable {
             case .delete:
                 // By key the collector swap-removes; by pattern it removes in place (order kept).
                 if let key = a.key { Self.swapRemove(&attrs) { $0.key == key } }
-                if let p = a.pattern { attrs.removeAll { p.matches($0.key) } }
+                if let p = a.pattern { attrs.removeAll { keyMatches(p, i, $0.key) } }
             case .hash:
-                for j in attrs.indices where attrs[j].key == a.key || (a.pattern?.matches(attrs[j].key) ?? false) {
+                for j in attrs.indices where attrs[j].key == a.key || (a.pattern.map { keyMatches($0, i, attrs[j].key) } ?? false) {
                     attrs[j].value = .string(Self.sha256(attrs[j].value))
                 }
             case .extract:
@@ -112,5 +120,21 @@ struct AttributeActionRunner: Sendable {
         case .bytes(let b): return Base64.encode(b)
         case .array, .kvlist: return TraceTextFormat.rawJSON(v)
         }
+    }
+}
+
+/// Remembers whether an action's key pattern matched a key (bounded).
+final class KeyMatchCache: Sendable {
+    private let cache = NIOLockedValueBox<[String: Bool]>([:])
+
+    func matches(_ action: Int, _ key: String, compute: () -> Bool) -> Bool {
+        let k = "\(action)\u{0}\(key)"
+        if let v = cache.withLockedValue({ $0[k] }) { return v }
+        let v = compute()
+        cache.withLockedValue { c in
+            if c.count >= 10_000 { c.removeAll(keepingCapacity: true) }
+            c[k] = v
+        }
+        return v
     }
 }

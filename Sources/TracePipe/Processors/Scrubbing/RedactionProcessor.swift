@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import TraceModel
 
 /// `processors.redaction`: keeps only allowed attribute keys, masks sensitive values
@@ -67,6 +68,9 @@ public final class RedactionProcessor: Processor {
     let config: RedactionConfig
     let next: any TraceConsumer
     static let mask = "****"
+    /// What each attribute key is (ignored, redacted, blocked by pattern): keys repeat in every
+    /// span, so their regexes run once per key, not once per attribute.
+    private let keyVerdicts = KeyVerdictCache()
 
     public init(config: RedactionConfig, next: any TraceConsumer) {
         self.config = config
@@ -103,11 +107,16 @@ public final class RedactionProcessor: Processor {
         var ignored = 0
         for i in attrs.indices {
             let key = attrs[i].key
-            if config.ignoredKeys.contains(key) || config.ignoredKeyPatterns.contains(where: { $0.matches(key) }) {
+            let verdict = keyVerdicts.verdict(key) {
+                if config.ignoredKeys.contains(key) || config.ignoredKeyPatterns.contains(where: { $0.matches(key) }) { return .ignored }
+                if !config.allowAllKeys && !config.allowedKeys.contains(key) { return .redacted }
+                return config.blockedKeyPatterns.contains(where: { $0.matches(key) }) ? .blockedKey : .checkValue
+            }
+            if verdict == .ignored {
                 ignored += 1
                 continue
             }
-            if !config.allowAllKeys && !config.allowedKeys.contains(key) {
+            if verdict == .redacted {
                 redacted.append(key)
                 continue
             }
@@ -119,7 +128,7 @@ public final class RedactionProcessor: Processor {
                 guard config.redactAllTypes else { continue }
                 text = AttributeActionRunner.asString(attrs[i].value)
             }
-            if config.blockedKeyPatterns.contains(where: { $0.matches(key) }) {
+            if verdict == .blockedKey {
                 attrs[i].value = .string(replacement(for: text))
                 masked.append(key)
             } else if config.allowedValues.contains(where: { $0.matches(text) }) {
@@ -153,16 +162,23 @@ public final class RedactionProcessor: Processor {
     /// Every match of every blocked value pattern replaced by the mask (or its hash).
     func maskMatches(_ text: String) -> String {
         var result = text
-        for re in config.blockedValues {
+        for re in config.blockedValues where re.mayMatch(result) {
             let ns = result as NSString
             let matches = re.regex.matches(in: result, range: NSRange(location: 0, length: ns.length))
             guard !matches.isEmpty else { continue }
             var rebuilt = ""
             var last = 0
             for m in matches {
-                rebuilt += ns.substring(with: NSRange(location: last, length: m.range.location - last))
-                rebuilt += replacement(for: ns.substring(with: m.range))
-                last = m.range.location + m.range.length
+                // A group named `secret` narrows what is masked (tracepipe): the rest of the match
+                // is context, like `password=` before the value.
+                var r = m.range
+                if re.hasSecretGroup {
+                    let g = m.range(withName: "secret")
+                    if g.location != NSNotFound { r = g }
+                }
+                rebuilt += ns.substring(with: NSRange(location: last, length: r.location - last))
+                rebuilt += replacement(for: ns.substring(with: r))
+                last = r.location + r.length
             }
             rebuilt += ns.substring(from: last)
             result = rebuilt
@@ -171,22 +187,49 @@ public final class RedactionProcessor: Processor {
         return result
     }
 
-    static let digitRun = try! NSRegularExpression(pattern: #"(?<![0-9])[0-9](?:[ -]?[0-9]){12,18}(?![0-9])"#)
-
-    /// Masks digit runs of card-number length whose digits pass the Luhn check.
+    /// Masks digit runs of card-number length (13–19 digits, single spaces or dashes allowed
+    /// between them, not touching other digits) whose digits pass the Luhn check. A byte scan,
+    /// no regex: it runs on every string value.
     func maskLuhnNumbers(_ text: String) -> String {
-        let ns = text as NSString
-        let matches = Self.digitRun.matches(in: text, range: NSRange(location: 0, length: ns.length))
-        guard !matches.isEmpty else { return text }
-        var out = ""
-        var last = 0
-        for m in matches {
-            let candidate = ns.substring(with: m.range)
-            out += ns.substring(with: NSRange(location: last, length: m.range.location - last))
-            out += Self.luhnValid(candidate) ? replacement(for: candidate) : candidate
-            last = m.range.location + m.range.length
+        let bytes = Array(text.utf8)
+        var digits = 0
+        for b in bytes where b &- 0x30 < 10 { digits += 1 }
+        guard digits >= 13 else { return text }
+        var out: [UInt8] = []
+        var copied = 0
+        var i = 0
+        let n = bytes.count
+        while i < n {
+            guard bytes[i] &- 0x30 < 10, i == 0 || bytes[i - 1] &- 0x30 >= 10 else {
+                i += 1
+                continue
+            }
+            // A run starting at a digit: digits, each optionally preceded by one separator.
+            var j = i + 1
+            var count = 1
+            var lastDigitEnd = j
+            while j < n {
+                if bytes[j] &- 0x30 < 10 {
+                    count += 1
+                    j += 1
+                    lastDigitEnd = j
+                } else if (bytes[j] == 0x20 || bytes[j] == 0x2D), j + 1 < n, bytes[j + 1] &- 0x30 < 10 {
+                    j += 1
+                } else {
+                    break
+                }
+            }
+            let candidate = String(decoding: bytes[i..<lastDigitEnd], as: UTF8.self)
+            if (13...19).contains(count) && Self.luhnValid(candidate) {
+                out.append(contentsOf: bytes[copied..<i])
+                out.append(contentsOf: replacement(for: candidate).utf8)
+                copied = lastDigitEnd
+            }
+            i = lastDigitEnd
         }
-        return out + ns.substring(from: last)
+        guard copied > 0 else { return text }
+        out.append(contentsOf: bytes[copied...])
+        return String(decoding: out, as: UTF8.self)
     }
 
     static func luhnValid(_ s: String) -> Bool {
@@ -212,5 +255,21 @@ public final class RedactionProcessor: Processor {
         case .sha1: return Digest.hex(Digest.sha1(bytes))
         case .sha3: return Digest.hex(Digest.sha3_256(bytes))
         }
+    }
+}
+
+/// Per-key decisions of a redaction processor, remembered (bounded) across spans.
+final class KeyVerdictCache: Sendable {
+    enum Verdict: Sendable { case ignored, redacted, blockedKey, checkValue }
+    private let cache = NIOLockedValueBox<[String: Verdict]>([:])
+
+    func verdict(_ key: String, compute: () -> Verdict) -> Verdict {
+        if let v = cache.withLockedValue({ $0[key] }) { return v }
+        let v = compute()
+        cache.withLockedValue { c in
+            if c.count >= 10_000 { c.removeAll(keepingCapacity: true) }
+            c[key] = v
+        }
+        return v
     }
 }
