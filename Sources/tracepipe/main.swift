@@ -82,7 +82,15 @@ struct Validate: AsyncParsableCommand {
         do {
             let config = try options.load()
             for w in config.warnings { FileHandle.standardError.write(Data("warning: \(w)\n".utf8)) }
-            print("config is valid: \(config.pipelines.count) pipeline(s): \(config.pipelines.map(\.id.description).joined(separator: ", "))")
+            print("config is valid: \(config.pipelines.count) pipeline(s)")
+            // The resolved graph: what will run, in order.
+            for p in config.pipelines {
+                let processors = p.processors.isEmpty ? "" : " → " + p.processors.map(\.description).joined(separator: " → ")
+                print("  \(p.id): [\(p.receivers.map(\.description).joined(separator: ", "))]\(processors) → [\(p.exporters.map(\.description).joined(separator: ", "))]")
+            }
+            if !config.enabledExtensions.isEmpty {
+                print("  extensions: \(config.enabledExtensions.map(\.description).joined(separator: ", "))")
+            }
         } catch {
             FileHandle.standardError.write(Data("\(error)\n".utf8))
             throw ExitCode(1)

@@ -20,6 +20,18 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.output)
     }
 
+    /// Every shipped file validates with the real binary, and validate shows the graph.
+    func testEveryShippedConfigValidates() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        for dir in ["pipelines", "config"] {
+            for f in try FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent(dir).path) where f.hasSuffix(".yaml") {
+                let r = try TracePipeProcess.run(["validate", "--config", root.appendingPathComponent("\(dir)/\(f)").path])
+                XCTAssertEqual(r.status, 0, "\(dir)/\(f): \(r.output)")
+                XCTAssertTrue(r.output.contains("traces: ["), "\(dir)/\(f): \(r.output)")
+            }
+        }
+    }
+
     func testValidateListsEveryProblem() throws {
         let path = try temp("""
             receivers: {otlp: {protocols: {http: {endpoint: "4318x"}}}, jaeger: {}}
