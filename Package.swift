@@ -67,7 +67,7 @@ let package = Package(
             path: "Tests/TestSupport"
         ),
         .testTarget(name: "TraceModelTests", dependencies: ["TraceModel", "TestSupport"], exclude: ["Golden", "Corpus"]),
-        .testTarget(name: "TracePipeTests", dependencies: ["TracePipe", "TestSupport"]),
+        .testTarget(name: "TracePipeTests", dependencies: ["TracePipe", "TestSupport", .product(name: "NIOEmbedded", package: "swift-nio")]),
         .testTarget(
             name: "EndToEndTests",
             dependencies: ["TraceModel", "TracePipe", "TestSupport", .product(name: "NIOCore", package: "swift-nio")]

@@ -138,7 +138,7 @@ final class ExporterHelperTests: XCTestCase {
         let last = store.path(records[2])
         let size = try FileManager.default.attributesOfItem(atPath: last)[.size] as! Int
         truncate(last, off_t(size - 3))
-        FileManager.default.createFile(atPath: dir + "/00000000000000000004.tmp", contents: Data([1, 2, 3]))
+        _ = FileManager.default.createFile(atPath: dir + "/00000000000000000004.tmp", contents: Data([1, 2, 3]))
 
         let queue = PersistentQueue(store: store, capacity: 100, sizer: .requests, logger: .init(label: "test"))
         var names: [String] = []

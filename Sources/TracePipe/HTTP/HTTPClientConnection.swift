@@ -62,11 +62,8 @@ public enum HTTPClientError: Error, CustomStringConvertible {
 /// connects lazily, reconnects after errors, and applies a whole-request timeout. `close()` may
 /// be called from anywhere (shutdown aborts a send in flight that way).
 public final class HTTPClientConnection: Sendable {
-    private let current = NIOLockedValueBox<(any Channel)?>(nil)
-    private var channel: (any Channel)? {
-        get { current.withLockedValue { $0 } }
-        set { current.withLockedValue { $0 = newValue } }
-    }
+    private let current = NIOLockedValueBox<(channel: any Channel, ended: ConnectionEnd)?>(nil)
+    private var channel: (any Channel)? { current.withLockedValue { $0?.channel } }
     let target: HTTPTarget
     let tls: NIOSSLContext?
     let serverName: String?
@@ -87,12 +84,13 @@ public final class HTTPClientConnection: Sendable {
 
     public func close() {
         let c = current.withLockedValue { c in defer { c = nil }; return c }
-        c?.close(promise: nil)
+        c?.channel.close(promise: nil)
     }
 
-    private func connect(timeout: Duration) async throws -> any Channel {
-        if let c = channel, c.isActive { return c }
-        channel = nil
+    private func connect(timeout: Duration) async throws -> (channel: any Channel, ended: ConnectionEnd) {
+        if let c = current.withLockedValue({ $0 }), c.channel.isActive { return c }
+        current.withLockedValue { $0 = nil }
+        let ended = ConnectionEnd()
         let tls = self.tls
         // SNI cannot carry an IP address; without a name NIOSSL checks the certificate against the peer's IP.
         let isIP = target.host.contains(":") || target.host.allSatisfy { $0.isNumber || $0 == "." }
@@ -108,13 +106,13 @@ public final class HTTPClientConnection: Sendable {
                         try channel.pipeline.syncOperations.addHandler(handler)
                     }
                     try channel.pipeline.syncOperations.addHTTPClientHandlers()
-                    try channel.pipeline.syncOperations.addHandler(ResponseCollector(maxBody: maxBody))
+                    try channel.pipeline.syncOperations.addHandler(ResponseCollector(maxBody: maxBody, ended: ended))
                 }
             }
         do {
             let c = try await bootstrap.connect(host: target.host, port: target.port).get()
-            channel = c
-            return c
+            current.withLockedValue { $0 = (c, ended) }
+            return (c, ended)
         } catch {
             throw HTTPClientError.connect("\(target.host):\(target.port): \(Self.describe(error))")
         }
@@ -123,7 +121,7 @@ public final class HTTPClientConnection: Sendable {
     /// Sends one request and waits for the whole answer (at most `timeout` in all).
     public func send(method: HTTPMethod = .POST, headers: HTTPHeaders, body: ByteBuffer, timeout: Duration) async throws -> HTTPClientResponse {
         let start = ContinuousClock.now
-        let channel = try await connect(timeout: timeout)
+        let (channel, ended) = try await connect(timeout: timeout)
         let remaining = timeout - (ContinuousClock.now - start)
         var head = HTTPRequestHead(version: .http1_1, method: method, uri: target.path)
         head.headers = headers
@@ -140,7 +138,8 @@ public final class HTTPClientConnection: Sendable {
                 if body.readableBytes > 0 { channel.write(HTTPClientRequestPart.body(.byteBuffer(body)), promise: nil) }
                 channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
             } catch {
-                promise.fail(error)
+                // The handlers are gone once the connection has closed: report why it closed.
+                promise.fail(ended.error ?? error)
             }
         }
         let nanos = max(Int64(1), remaining.totalNanoseconds)
@@ -194,20 +193,39 @@ public final class HTTPClientConnection: Sendable {
     }
 }
 
+/// The first reason a connection ended, shared between its handler and the sending task.
+final class ConnectionEnd: Sendable {
+    private let first = NIOLockedValueBox<(any Error)?>(nil)
+
+    var error: (any Error)? { first.withLockedValue { $0 } }
+
+    func record(_ error: any Error) {
+        first.withLockedValue { if $0 == nil { $0 = error } }
+    }
+}
+
 /// Collects one response (head, body up to a cap, end) and completes the pending promise.
 final class ResponseCollector: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPClientResponsePart
 
     private var promise: EventLoopPromise<HTTPClientResponse>?
+    /// Why the connection ended. A TLS handshake can fail before the request is queued; the
+    /// request then fails with that cause at once instead of waiting for its timeout.
+    private let ended: ConnectionEnd
     private var head: HTTPResponseHead?
     private var body = ByteBuffer()
     private let maxBody: Int
 
-    init(maxBody: Int) {
+    init(maxBody: Int, ended: ConnectionEnd) {
         self.maxBody = maxBody
+        self.ended = ended
     }
 
     func expect(_ p: EventLoopPromise<HTTPClientResponse>) {
+        if let failure = ended.error {
+            p.fail(failure)
+            return
+        }
         promise = p
         head = nil
         body.clear()
@@ -232,12 +250,14 @@ final class ResponseCollector: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        ended.record(error)
         promise?.fail(error)
         promise = nil
         context.close(promise: nil)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        ended.record(HTTPClientError.connectionClosed)
         promise?.fail(HTTPClientError.connectionClosed)
         promise = nil
         context.fireChannelInactive()

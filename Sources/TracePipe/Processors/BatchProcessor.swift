@@ -42,6 +42,7 @@ public actor BatchProcessor: Processor {
     let config: BatchProcessorConfig
     let next: any TraceConsumer
     let logger: Logger
+    let counters: BatchCounters
     private var pending = TraceData()
     private var pendingSpans = 0
     /// Pieces of a batch the next consumer refused, waiting to be offered again.
@@ -58,6 +59,7 @@ public actor BatchProcessor: Processor {
         self.config = config
         self.next = next
         self.logger = context.logger
+        self.counters = TelemetryRegistry.shared.batch(context.id)
     }
 
     public func start(_ host: ComponentHost) async throws {}
@@ -83,6 +85,7 @@ public actor BatchProcessor: Processor {
         pending.append(data)
         pendingSpans += spans
         if pendingSpans >= config.sendBatchSize {
+            counters.sizeTriggerSend.wrappingIncrement(ordering: .relaxed)
             await flushPending()
         } else if pendingSpans == spans {
             startTimer()
@@ -101,6 +104,7 @@ public actor BatchProcessor: Processor {
 
     private func timerFired(generation g: Int) async {
         guard g == generation, pendingSpans > 0 else { return }
+        counters.timeoutTriggerSend.wrappingIncrement(ordering: .relaxed)
         await flushPending()
     }
 
@@ -113,6 +117,7 @@ public actor BatchProcessor: Processor {
         timer?.cancel()
         timer = nil
         let pieces = batch.split(maxSpans: config.sendBatchMaxSize)
+        for piece in pieces { counters.sendSize.record(Double(piece.spanCount)) }
         stuck += await offer(pieces)
         if !stuck.isEmpty { startRetrier() }
     }

@@ -8,6 +8,8 @@ public final class ExporterCounters: Sendable {
     public let enqueueFailedSpans = ManagedAtomic<Int>(0)
     public let queueSize = ManagedAtomic<Int>(0)
     public let queueCapacity = ManagedAtomic<Int>(0)
+    /// Seconds per send attempt to the destination, whatever its outcome.
+    public let sendDuration = Histogram(bounds: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30])
     private let failed = NIOLockedValueBox<[String: Int]>([:])
 
     public init(id: ComponentID) {
@@ -56,6 +58,7 @@ public final class TelemetryRegistry: Sendable {
     let samplers = NIOLockedValueBox<[ComponentID: SamplerCounters]>([:])
     let tailSamplers = NIOLockedValueBox<[ComponentID: TailSamplingCounters]>([:])
     let receivers = NIOLockedValueBox<[String: ReceiverCounters]>([:])
+    let batches = NIOLockedValueBox<[ComponentID: BatchCounters]>([:])
 
     /// Everything registered so far, for the metrics endpoint.
     public var snapshot: (receivers: [ReceiverCounters], exporters: [ExporterCounters], samplers: [SamplerCounters], tailSamplers: [TailSamplingCounters]) {
@@ -170,4 +173,31 @@ extension TelemetryRegistry {
             return c
         }
     }
+}
+
+/// The batch processor's sends (`otelcol_processor_batch_*`).
+public final class BatchCounters: Sendable {
+    public let id: ComponentID
+    public let sizeTriggerSend = ManagedAtomic<Int>(0)
+    public let timeoutTriggerSend = ManagedAtomic<Int>(0)
+    /// The collector's default boundaries for `batch_send_size`.
+    public let sendSize = Histogram(bounds: [10, 25, 50, 75, 100, 250, 500, 750, 1000, 2000, 3000, 4000, 5000,
+                                             6000, 7000, 8000, 9000, 10000, 20000, 30000, 50000, 100000])
+
+    init(id: ComponentID) {
+        self.id = id
+    }
+}
+
+extension TelemetryRegistry {
+    public func batch(_ id: ComponentID) -> BatchCounters {
+        batches.withLockedValue { all in
+            if let c = all[id] { return c }
+            let c = BatchCounters(id: id)
+            all[id] = c
+            return c
+        }
+    }
+
+    var allBatches: [BatchCounters] { batches.withLockedValue { Array($0.values) }.sorted { $0.id < $1.id } }
 }

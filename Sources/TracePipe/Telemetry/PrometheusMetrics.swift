@@ -18,6 +18,18 @@ public enum PrometheusMetrics {
                 out += labels.isEmpty ? "\(name) \(s.value)\n" : "\(name){\(labels)} \(s.value)\n"
             }
         }
+        func histograms(_ name: String, _ help: String, _ series: [(labels: [(String, String)], histogram: Histogram)]) {
+            guard !series.isEmpty else { return }
+            out += "# HELP \(name) \(help)\n# TYPE \(name) histogram\n"
+            for (labels, h) in series {
+                let base = labels.map { "\($0.0)=\"\(escape($0.1))\"" }
+                for (le, n) in h.cumulative {
+                    out += "\(name)_bucket{\((base + ["le=\"\(le)\""]).joined(separator: ","))} \(n)\n"
+                }
+                let suffix = base.isEmpty ? "" : "{\(base.joined(separator: ","))}"
+                out += "\(name)_sum\(suffix) \(format(h.sum))\n\(name)_count\(suffix) \(h.count)\n"
+            }
+        }
         let snap = registry.snapshot
         family("otelcol_receiver_accepted_spans", "counter", "Spans successfully pushed into the pipeline.",
                snap.receivers.map { ([("receiver", "\($0.id)"), ("transport", $0.transport)], "\($0.acceptedSpans.load(ordering: .relaxed))") })
@@ -39,7 +51,16 @@ public enum PrometheusMetrics {
         family("otelcol_exporter_queue_capacity", "gauge", "Fixed capacity of the retry queue (in its sizer's units).",
                snap.exporters.filter { $0.queueCapacity.load(ordering: .relaxed) > 0 }
                    .map { ([("exporter", "\($0.id)"), ("data_type", "traces")], "\($0.queueCapacity.load(ordering: .relaxed))") })
+        histograms("tracepipe_exporter_send_duration_seconds", "Seconds per send attempt to the destination, whatever its outcome (a tracepipe addition).",
+                   snap.exporters.map { ([("exporter", "\($0.id)")], $0.sendDuration) })
         if level == .normal || level == .detailed {
+            let batches = registry.allBatches
+            histograms("otelcol_processor_batch_batch_send_size", "Number of spans in each batch sent on.",
+                       batches.map { ([("processor", "\($0.id)")], $0.sendSize) })
+            family("otelcol_processor_batch_batch_size_trigger_send", "counter", "Batches sent because send_batch_size was reached.",
+                   batches.map { ([("processor", "\($0.id)")], "\($0.sizeTriggerSend.load(ordering: .relaxed))") })
+            family("otelcol_processor_batch_timeout_trigger_send", "counter", "Batches sent because the timeout expired.",
+                   batches.map { ([("processor", "\($0.id)")], "\($0.timeoutTriggerSend.load(ordering: .relaxed))") })
             family("otelcol_processor_probabilistic_sampler_count_traces_sampled", "counter", "Spans sampled or not by the probabilistic sampler.",
                    snap.samplers.flatMap { s in [
                        ([("processor", "\(s.id)"), ("policy", "trace_id_hash"), ("sampled", "true")], "\(s.sampled.load(ordering: .relaxed))"),

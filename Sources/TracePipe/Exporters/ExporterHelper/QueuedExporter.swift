@@ -215,6 +215,11 @@ public final class QueuedExporter: Exporter {
         case interrupted
     }
 
+    static func seconds(since start: ContinuousClock.Instant) -> Double {
+        let d = ContinuousClock.now - start
+        return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+    }
+
     private func sendWithRetry(_ data: TraceData, lane: any ExportLane) async -> SendResult {
         let spans = data.spanCount
         let policy = RetryPolicy(config: config.retry)
@@ -222,8 +227,10 @@ public final class QueuedExporter: Exporter {
         var attempt = 0
         let timeout: Duration? = config.timeout.nanoseconds > 0 ? config.timeout.duration : nil
         while true {
+            let attemptStarted = ContinuousClock.now
             do {
                 let outcome = try await lane.send(data, timeout: timeout)
+                counters.sendDuration.record(Self.seconds(since: attemptStarted))
                 counters.recordSendSuccess()
                 counters.sentSpans.wrappingIncrement(by: spans - outcome.rejectedSpans, ordering: .relaxed)
                 if outcome.rejectedSpans > 0 || !outcome.message.isEmpty {
@@ -233,6 +240,7 @@ public final class QueuedExporter: Exporter {
                 }
                 return .delivered
             } catch {
+                counters.sendDuration.record(Self.seconds(since: attemptStarted))
                 counters.recordSendFailure(error.description)
                 switch error {
                 case .permanent(let message):
