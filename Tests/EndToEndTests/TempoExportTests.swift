@@ -220,6 +220,31 @@ final class TempoExportTests: XCTestCase {
         await tempo.stop()
     }
 
+    /// `sending_queue.batch`: queued requests are merged up to `min_size` spans and split at
+    /// `max_size`; what stays below `min_size` goes out once `flush_timeout` passes.
+    func testInQueueBatchingMergesSplitsAndFlushes() async throws {
+        let tempo = try await FakeTempo.start()
+        let tp = try start(try config("""
+                endpoint: http://127.0.0.1:\(tempo.port)
+                sending_queue:
+                  num_consumers: 1
+                  batch:
+                    flush_timeout: 1s
+                    min_size: 8
+                    max_size: 8
+            """))
+        let started = ContinuousClock.now
+        for k in 0..<5 { XCTAssertEqual(try post(TestData.request(trace: UInt64(k + 1), spans: 3)).status, 200) }
+        let delivered = await tempo.wait(timeout: .seconds(10)) { $0.spans.count == 15 }
+        XCTAssertTrue(delivered, tp.log)
+        // 3+3+3 reach min_size and are split at max_size (8 + 1); the last 6 wait for flush_timeout.
+        XCTAssertEqual(tempo.received.compactMap(\.data?.spanCount), [8, 1, 6], tp.log)
+        XCTAssertGreaterThanOrEqual(ContinuousClock.now - started, .milliseconds(900), "the remainder waits for flush_timeout")
+        XCTAssertEqual(Set(tempo.spans.map(\.spanID)).count, 15)
+        XCTAssertEqual(tp.terminate(), 0, tp.log)
+        await tempo.stop()
+    }
+
     func testShutdownDeliversWhatIsQueuedToASlowTempo() async throws {
         let tempo = try await FakeTempo.start()
         tempo.script { _, _ in .delay(.milliseconds(300)) }

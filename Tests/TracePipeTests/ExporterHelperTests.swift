@@ -106,6 +106,32 @@ final class ExporterHelperTests: XCTestCase {
         XCTAssertEqual(size, 50)
     }
 
+    /// A timed take (in-queue batching) that gets its item must not wake other waiting sending
+    /// tasks with "closed": they would stop for good.
+    func testATimedTakeNeverWakesOtherTakers() async throws {
+        let q = MemoryQueue(capacity: 100, sizer: .items, memoryLimit: 1 << 20)
+        let timed = Task { await q.take(until: .now + .seconds(5)) }
+        try await Task.sleep(for: .milliseconds(50))
+        let plain = Task { await q.take() }
+        try await Task.sleep(for: .milliseconds(50))
+        try await q.offer(item(spans: 1), blockFor: nil)
+        let first = await timed.value
+        XCTAssertEqual(first?.spans, 1)
+        try await Task.sleep(for: .milliseconds(100))
+        try await q.offer(item(spans: 2), blockFor: nil)
+        let second = await plain.value
+        XCTAssertEqual(second?.spans, 2, "the plain taker was still waiting")
+
+        // A deadline that passes ends only that taker's wait.
+        let expiring = Task { await q.take(until: .now + .milliseconds(50)) }
+        let waiting = Task { await q.take() }
+        let expired = await expiring.value
+        XCTAssertNil(expired)
+        try await q.offer(item(spans: 3), blockFor: nil)
+        let third = await waiting.value
+        XCTAssertEqual(third?.spans, 3)
+    }
+
     func testBlockingOfferWaitsForRoom() async throws {
         let q = MemoryQueue(capacity: 1, sizer: .requests, memoryLimit: 1 << 20)
         try await q.offer(item(spans: 1), blockFor: nil)

@@ -15,7 +15,7 @@ actor MemoryQueue {
     private var used = 0
     private var usedBytes = 0
     private var closed = false
-    private var takers: [CheckedContinuation<QueueItem?, Never>] = []
+    private var takers = WaitingTakers()
     private var spaceWaiters: [CheckedContinuation<Void, Never>] = []
 
     init(capacity: Int, sizer: ExporterHelperConfig.Sizer, memoryLimit: Int) {
@@ -57,8 +57,7 @@ actor MemoryQueue {
                 await waitForSpace(until: deadline)
             }
         }
-        if let t = takers.first {
-            takers.removeFirst()
+        if let t = takers.removeFirst() {
             t.resume(returning: item)
             return
         }
@@ -71,6 +70,7 @@ actor MemoryQueue {
         // Woken by take(); a timer wakes it at the deadline so a blocked caller never hangs.
         let timer = Task { [weak self] in
             try? await Task.sleep(until: deadline, clock: .continuous)
+            guard !Task.isCancelled else { return }
             await self?.wakeSpaceWaiters()
         }
         await withCheckedContinuation { spaceWaiters.append($0) }
@@ -87,26 +87,32 @@ actor MemoryQueue {
     func take() async -> QueueItem? {
         if let item = popFirst() { return item }
         if closed { return nil }
-        return await withCheckedContinuation { takers.append($0) }
+        let id = takers.reserveID()
+        return await withCheckedContinuation { takers.add(id, $0) }
     }
 
     /// The next item if one arrives before `deadline`.
     func take(until deadline: ContinuousClock.Instant) async -> QueueItem? {
         if let item = popFirst() { return item }
         if closed || ContinuousClock.now >= deadline { return nil }
+        let id = takers.reserveID()
         let timer = Task { [weak self] in
             try? await Task.sleep(until: deadline, clock: .continuous)
-            await self?.wakeTakers()
+            guard !Task.isCancelled else { return }
+            await self?.expire(id)
         }
-        let item = await withCheckedContinuation { takers.append($0) }
+        let item = await withCheckedContinuation { takers.add(id, $0) }
         timer.cancel()
         return item
     }
 
+    /// A timed take's deadline passed: only that taker gives up.
+    private func expire(_ id: Int) {
+        takers.remove(id)?.resume(returning: nil)
+    }
+
     private func wakeTakers() {
-        let t = takers
-        takers = []
-        for c in t { c.resume(returning: nil) }
+        for c in takers.removeAll() { c.resume(returning: nil) }
     }
 
     private func popFirst() -> QueueItem? {

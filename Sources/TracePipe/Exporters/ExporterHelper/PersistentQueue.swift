@@ -17,7 +17,7 @@ actor PersistentQueue {
     private var inFlight = 0
     private var nextSequence: UInt64
     private var closed = false
-    private var takers: [CheckedContinuation<QueueItem?, Never>] = []
+    private var takers = WaitingTakers()
 
     init(store: FileQueueStore, capacity: Int, sizer: ExporterHelperConfig.Sizer, logger: Logger) {
         self.store = store
@@ -70,9 +70,8 @@ actor PersistentQueue {
         }
         nextSequence += 1
         pending.append(record)
-        if let t = takers.first {
-            takers.removeFirst()
-            if let item = popFirst() { t.resume(returning: item) } else { takers.insert(t, at: 0) }
+        if !takers.isEmpty, let item = popFirst() {
+            takers.removeFirst()?.resume(returning: item)
         }
     }
 
@@ -80,26 +79,32 @@ actor PersistentQueue {
     func take() async -> QueueItem? {
         if closed { return nil }
         if let item = popFirst() { return item }
-        return await withCheckedContinuation { takers.append($0) }
+        let id = takers.reserveID()
+        return await withCheckedContinuation { takers.add(id, $0) }
     }
 
     func take(until deadline: ContinuousClock.Instant) async -> QueueItem? {
         if closed { return nil }
         if let item = popFirst() { return item }
         if ContinuousClock.now >= deadline { return nil }
+        let id = takers.reserveID()
         let timer = Task { [weak self] in
             try? await Task.sleep(until: deadline, clock: .continuous)
-            await self?.wakeTakers()
+            guard !Task.isCancelled else { return }
+            await self?.expire(id)
         }
-        let item = await withCheckedContinuation { takers.append($0) }
+        let item = await withCheckedContinuation { takers.add(id, $0) }
         timer.cancel()
         return item
     }
 
+    /// A timed take's deadline passed: only that taker gives up.
+    private func expire(_ id: Int) {
+        takers.remove(id)?.resume(returning: nil)
+    }
+
     private func wakeTakers() {
-        let t = takers
-        takers = []
-        for c in t { c.resume(returning: nil) }
+        for c in takers.removeAll() { c.resume(returning: nil) }
     }
 
     /// Reads the next good record; bad ones are quarantined and reported, never block the queue.
