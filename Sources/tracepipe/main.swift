@@ -78,9 +78,13 @@ struct Validate: AsyncParsableCommand {
 
     @OptionGroup var options: ConfigOptions
 
+    @Flag(help: "Also try each exporter endpoint (DNS, TCP, TLS handshake, one HTTP request) and report what fails and why.")
+    var checkEndpoints = false
+
     func run() async throws {
+        let config: ServiceConfig
         do {
-            let config = try options.load()
+            config = try options.load()
             for w in config.warnings { FileHandle.standardError.write(Data("warning: \(w)\n".utf8)) }
             print("config is valid: \(config.pipelines.count) pipeline(s)")
             // The resolved graph: what will run, in order.
@@ -95,6 +99,13 @@ struct Validate: AsyncParsableCommand {
             FileHandle.standardError.write(Data("\(error)\n".utf8))
             throw ExitCode(1)
         }
+        guard checkEndpoints else { return }
+        let outcomes = await EndpointCheck.run(config)
+        if outcomes.isEmpty { print("endpoints: no network exporters to check") }
+        for o in outcomes {
+            print("  \(o.exporter) → \(o.endpoint): \(o.detail)")
+        }
+        if outcomes.contains(where: { !$0.ok }) { throw ExitCode(1) }
     }
 }
 

@@ -1,0 +1,65 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
+
+/// `tracepipe validate --check-endpoints`: tries each network exporter's endpoint the way a send
+/// would (DNS, TCP, TLS handshake with the exporter's TLS settings, one HTTP request) and says
+/// which step failed and why. A GET is enough: any HTTP answer proves the path works.
+public enum EndpointCheck {
+    public struct Outcome: Sendable {
+        public var exporter: ComponentID
+        public var endpoint: String
+        public var ok: Bool
+        public var detail: String
+    }
+
+    public static func run(_ config: ServiceConfig, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, timeout: Duration = .seconds(5)) async -> [Outcome] {
+        var out: [Outcome] = []
+        for (id, component) in config.exporters.sorted(by: { $0.key < $1.key }) {
+            guard let c = component.config as? OTLPHTTPExporterConfig else { continue }
+            out.append(await check(id: id, config: c, group: group, timeout: timeout))
+        }
+        return out
+    }
+
+    static func check(id: ComponentID, config c: OTLPHTTPExporterConfig, group: any EventLoopGroup, timeout: Duration) async -> Outcome {
+        let target = c.target
+        func fail(_ step: String, _ why: String) -> Outcome {
+            Outcome(exporter: id, endpoint: "\(target)", ok: false, detail: "\(step) failed: \(why)")
+        }
+        let (addresses, dnsError) = resolve(target.host, port: target.port)
+        if let dnsError { return fail("DNS lookup of \(target.host)", dnsError) }
+        let tls: NIOSSLContext?
+        do {
+            tls = target.tls ? try c.tls.makeContext() : nil
+        } catch {
+            return fail("loading the TLS settings", "\(error)")
+        }
+        let connection = HTTPClientConnection(target: target, tls: tls, serverName: c.tls.serverNameOverride, group: group)
+        defer { connection.close() }
+        do {
+            let response = try await connection.send(method: .GET, headers: HTTPHeaders(), body: ByteBuffer(), timeout: timeout)
+            let steps = target.tls ? "TCP connect, TLS handshake" : "TCP connect"
+            return Outcome(exporter: id, endpoint: "\(target)", ok: true,
+                           detail: "ok: DNS (\(addresses) address\(addresses == 1 ? "" : "es")), \(steps), HTTP answer \(response.status.code) to a GET")
+        } catch {
+            return fail("connecting", "\(error)")
+        }
+    }
+
+    /// Resolves a host name the way the connection will (any address family).
+    static func resolve(_ host: String, port: Int) -> (addresses: Int, error: String?) {
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var list: UnsafeMutablePointer<addrinfo>?
+        let rc = getaddrinfo(host, String(port), &hints, &list)
+        guard rc == 0, let first = list else { return (0, String(cString: gai_strerror(rc))) }
+        defer { freeaddrinfo(list) }
+        var n = 0
+        var p: UnsafeMutablePointer<addrinfo>? = first
+        while let a = p { n += 1; p = a.pointee.ai_next }
+        return (n, nil)
+    }
+}

@@ -1,0 +1,53 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// `validate --check-endpoints` through the binary: a reachable Tempo passes, and an untrusted
+/// certificate, a closed port and an unknown host each fail with the step and the reason.
+final class EndpointCheckTests: XCTestCase {
+    func testEachFailingStepIsNamedWithItsCause() async throws {
+        let certs = try TestCertificates.make()
+        defer { try? FileManager.default.removeItem(at: certs.directory) }
+        let plain = try await FakeTempo.start()
+        let tlsTempo = try await FakeTempo.start(tls: try certs.serverContext())
+        let closed = TestHTTPClient.freePort()
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("tp-check-\(UUID()).yaml").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        func config(extra: String) -> String {
+            """
+            receivers: {otlp: {protocols: {http: {endpoint: "127.0.0.1:0"}}}}
+            exporters:
+              otlphttp/good: {endpoint: "http://127.0.0.1:\(plain.port)"}
+              otlphttp/trusted: {endpoint: "https://127.0.0.1:\(tlsTempo.port)", tls: {ca_file: "\(certs.caCert)"}}
+            \(extra)
+              debug: {}
+            service:
+              pipelines:
+                traces: {receivers: [otlp], exporters: [otlphttp/good, otlphttp/trusted\(extra.isEmpty ? "" : ", otlphttp/untrusted, otlphttp/closed, otlphttp/nohost"), debug]}
+            """
+        }
+
+        try config(extra: "").write(toFile: path, atomically: true, encoding: .utf8)
+        let good = try TracePipeProcess.run(["validate", "--check-endpoints", "--config", path])
+        XCTAssertEqual(good.status, 0, good.output)
+        XCTAssertTrue(good.output.contains("otlphttp/good → http://127.0.0.1:\(plain.port)/v1/traces: ok: DNS"), good.output)
+        XCTAssertTrue(good.output.contains("otlphttp/trusted") && good.output.contains("TLS handshake, HTTP answer"), good.output)
+
+        try config(extra: """
+              otlphttp/untrusted: {endpoint: "https://127.0.0.1:\(tlsTempo.port)"}
+              otlphttp/closed: {endpoint: "http://127.0.0.1:\(closed)"}
+              otlphttp/nohost: {endpoint: "http://no-such-host.invalid:4318"}
+            """).write(toFile: path, atomically: true, encoding: .utf8)
+        let bad = try TracePipeProcess.run(["validate", "--check-endpoints", "--config", path])
+        XCTAssertEqual(bad.status, 1, bad.output)
+        let lines = bad.output.split(separator: "\n").map(String.init)
+        func line(_ id: String) -> String { lines.first { $0.contains("\(id) →") } ?? "(no line for \(id))\n\(bad.output)" }
+        XCTAssertTrue(line("otlphttp/good").contains(": ok:"), line("otlphttp/good"))
+        XCTAssertTrue(line("otlphttp/untrusted").contains("unknown certificate authority"), line("otlphttp/untrusted"))
+        XCTAssertTrue(line("otlphttp/closed").contains("connecting failed") && line("otlphttp/closed").lowercased().contains("refused"), line("otlphttp/closed"))
+        XCTAssertTrue(line("otlphttp/nohost").contains("DNS lookup of no-such-host.invalid failed"), line("otlphttp/nohost"))
+        XCTAssertFalse(bad.output.contains("debug →"), "exporters without an endpoint are not checked")
+        await plain.stop()
+        await tlsTempo.stop()
+    }
+}
