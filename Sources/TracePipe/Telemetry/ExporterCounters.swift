@@ -69,12 +69,7 @@ public final class TelemetryRegistry: Sendable {
     }
 
     public func exporter(_ id: ComponentID) -> ExporterCounters {
-        exporters.withLockedValue { all in
-            if let c = all[id] { return c }
-            let c = ExporterCounters(id: id)
-            all[id] = c
-            return c
-        }
+        exporters.counters(for: id) { ExporterCounters(id: id) }
     }
 
     public var allExporters: [ExporterCounters] {
@@ -100,12 +95,7 @@ public final class SamplerCounters: Sendable {
 
 extension TelemetryRegistry {
     public func sampler(_ id: ComponentID) -> SamplerCounters {
-        samplers.withLockedValue { all in
-            if let c = all[id] { return c }
-            let c = SamplerCounters(id: id)
-            all[id] = c
-            return c
-        }
+        samplers.counters(for: id) { SamplerCounters(id: id) }
     }
 }
 
@@ -141,12 +131,7 @@ public final class TailSamplingCounters: Sendable {
 
 extension TelemetryRegistry {
     public func tailSampling(_ id: ComponentID, policies: [String]) -> TailSamplingCounters {
-        tailSamplers.withLockedValue { all in
-            if let c = all[id], c.policies == policies { return c }
-            let c = TailSamplingCounters(id: id, policies: policies)
-            all[id] = c
-            return c
-        }
+        tailSamplers.counters(for: id, reuseIf: { $0.policies == policies }) { TailSamplingCounters(id: id, policies: policies) }
     }
 }
 
@@ -165,13 +150,7 @@ public final class ReceiverCounters: Sendable {
 
 extension TelemetryRegistry {
     public func receiver(_ id: ComponentID, transport: String) -> ReceiverCounters {
-        receivers.withLockedValue { all in
-            let key = "\(id)|\(transport)"
-            if let c = all[key] { return c }
-            let c = ReceiverCounters(id: id, transport: transport)
-            all[key] = c
-            return c
-        }
+        receivers.counters(for: "\(id)|\(transport)") { ReceiverCounters(id: id, transport: transport) }
     }
 }
 
@@ -191,13 +170,22 @@ public final class BatchCounters: Sendable {
 
 extension TelemetryRegistry {
     public func batch(_ id: ComponentID) -> BatchCounters {
-        batches.withLockedValue { all in
-            if let c = all[id] { return c }
-            let c = BatchCounters(id: id)
-            all[id] = c
-            return c
-        }
+        batches.counters(for: id) { BatchCounters(id: id) }
     }
 
     var allBatches: [BatchCounters] { batches.withLockedValue { Array($0.values) }.sorted { $0.id < $1.id } }
+}
+
+extension NIOLockedValueBox {
+    /// The counters registered under `key`, created on first use (and replaced when `reuseIf`
+    /// rejects the registered ones, e.g. after a reload changed a processor's policies).
+    func counters<Key: Hashable, Counters>(for key: Key, reuseIf: (Counters) -> Bool = { _ in true },
+                                           make: () -> Counters) -> Counters where Value == [Key: Counters] {
+        withLockedValue { all in
+            if let c = all[key], reuseIf(c) { return c }
+            let c = make()
+            all[key] = c
+            return c
+        }
+    }
 }
