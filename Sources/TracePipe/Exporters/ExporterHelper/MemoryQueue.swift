@@ -4,7 +4,7 @@ import TraceModel
 /// collector's `queue_size`) and by `memoryLimit` bytes (tracepipe's own cap) of data queued *or
 /// being sent* — an item's bytes are released only when its send finished — so a slow backend
 /// turns into 503s for clients instead of unbounded memory.
-actor MemoryQueue {
+actor MemoryQueue: QueueWithTakers {
     enum OfferError: Error { case full, closed }
 
     let capacity: Int
@@ -15,7 +15,7 @@ actor MemoryQueue {
     private var used = 0
     private var usedBytes = 0
     private var closed = false
-    private var takers = WaitingTakers()
+    var takers = WaitingTakers()
     private var spaceWaiters: [CheckedContinuation<Void, Never>] = []
 
     init(capacity: Int, sizer: ExporterHelperConfig.Sizer, memoryLimit: Int) {
@@ -87,32 +87,14 @@ actor MemoryQueue {
     func take() async -> QueueItem? {
         if let item = popFirst() { return item }
         if closed { return nil }
-        let id = takers.reserveID()
-        return await withCheckedContinuation { takers.add(id, $0) }
+        return await waitForItem()
     }
 
     /// The next item if one arrives before `deadline`.
     func take(until deadline: ContinuousClock.Instant) async -> QueueItem? {
         if let item = popFirst() { return item }
         if closed || ContinuousClock.now >= deadline { return nil }
-        let id = takers.reserveID()
-        let timer = Task { [weak self] in
-            try? await Task.sleep(until: deadline, clock: .continuous)
-            guard !Task.isCancelled else { return }
-            await self?.expire(id)
-        }
-        let item = await withCheckedContinuation { takers.add(id, $0) }
-        timer.cancel()
-        return item
-    }
-
-    /// A timed take's deadline passed: only that taker gives up.
-    private func expire(_ id: Int) {
-        takers.remove(id)?.resume(returning: nil)
-    }
-
-    private func wakeTakers() {
-        for c in takers.removeAll() { c.resume(returning: nil) }
+        return await waitForItem(until: deadline)
     }
 
     private func popFirst() -> QueueItem? {

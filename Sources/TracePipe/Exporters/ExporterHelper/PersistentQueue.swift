@@ -5,7 +5,7 @@ import TraceModel
 /// caller only once it is written, stays on disk while it is being sent, and is deleted only
 /// when the send finished (delivered or permanently refused). What a crash interrupts is sent
 /// again after the restart: at least once, never lost.
-actor PersistentQueue {
+actor PersistentQueue: QueueWithTakers {
     enum OfferError: Error { case full, closed, storage(String) }
 
     let store: FileQueueStore
@@ -17,7 +17,7 @@ actor PersistentQueue {
     private var inFlight = 0
     private var nextSequence: UInt64
     private var closed = false
-    private var takers = WaitingTakers()
+    var takers = WaitingTakers()
 
     init(store: FileQueueStore, capacity: Int, sizer: ExporterHelperConfig.Sizer, logger: Logger) {
         self.store = store
@@ -79,32 +79,14 @@ actor PersistentQueue {
     func take() async -> QueueItem? {
         if closed { return nil }
         if let item = popFirst() { return item }
-        let id = takers.reserveID()
-        return await withCheckedContinuation { takers.add(id, $0) }
+        return await waitForItem()
     }
 
     func take(until deadline: ContinuousClock.Instant) async -> QueueItem? {
         if closed { return nil }
         if let item = popFirst() { return item }
         if ContinuousClock.now >= deadline { return nil }
-        let id = takers.reserveID()
-        let timer = Task { [weak self] in
-            try? await Task.sleep(until: deadline, clock: .continuous)
-            guard !Task.isCancelled else { return }
-            await self?.expire(id)
-        }
-        let item = await withCheckedContinuation { takers.add(id, $0) }
-        timer.cancel()
-        return item
-    }
-
-    /// A timed take's deadline passed: only that taker gives up.
-    private func expire(_ id: Int) {
-        takers.remove(id)?.resume(returning: nil)
-    }
-
-    private func wakeTakers() {
-        for c in takers.removeAll() { c.resume(returning: nil) }
+        return await waitForItem(until: deadline)
     }
 
     /// Reads the next good record; bad ones are quarantined and reported, never block the queue.

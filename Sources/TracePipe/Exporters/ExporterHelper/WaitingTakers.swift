@@ -32,3 +32,40 @@ struct WaitingTakers {
         return waiting.map(\.continuation)
     }
 }
+
+/// A queue whose consumers wait in a `WaitingTakers`: the waiting itself, shared by the memory
+/// and the persistent queue (each decides before waiting whether an item or "closed" is due).
+protocol QueueWithTakers: Actor {
+    var takers: WaitingTakers { get set }
+}
+
+extension QueueWithTakers {
+    /// Waits until an offer hands this taker an item, or until close() hands it nil.
+    func waitForItem() async -> QueueItem? {
+        let id = takers.reserveID()
+        return await withCheckedContinuation { takers.add(id, $0) }
+    }
+
+    /// As `waitForItem()`, but gives up with nil at `deadline`.
+    func waitForItem(until deadline: ContinuousClock.Instant) async -> QueueItem? {
+        let id = takers.reserveID()
+        let timer = Task { [weak self] in
+            try? await Task.sleep(until: deadline, clock: .continuous)
+            guard !Task.isCancelled else { return }
+            await self?.expire(id)
+        }
+        let item = await withCheckedContinuation { takers.add(id, $0) }
+        timer.cancel()
+        return item
+    }
+
+    /// A timed wait's deadline passed: only that taker gives up.
+    private func expire(_ id: Int) {
+        takers.remove(id)?.resume(returning: nil)
+    }
+
+    /// Closing: every waiting taker gets nil.
+    func wakeTakers() {
+        for c in takers.removeAll() { c.resume(returning: nil) }
+    }
+}
