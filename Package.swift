@@ -3,7 +3,7 @@ import PackageDescription
 
 let package = Package(
     name: "tracepipe",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "tracepipe", targets: ["tracepipe"]),
         .executable(name: "codec-bench", targets: ["codec-bench"]),
@@ -18,6 +18,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-atomics", from: "1.3.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/grpc/grpc-swift-2", from: "2.4.3"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport", from: "2.9.2"),
     ],
     targets: [
         // The data model and its wire codecs; no dependencies so it builds fast and stays portable.
@@ -40,6 +42,8 @@ let package = Package(
                 .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
             ]
         ),
         .executableTarget(
@@ -63,11 +67,20 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
             ],
             path: "Tests/TestSupport"
         ),
         .testTarget(name: "TraceModelTests", dependencies: ["TraceModel", "TestSupport"], exclude: ["Golden", "Corpus"]),
-        .testTarget(name: "TracePipeTests", dependencies: ["TracePipe", "TestSupport", .product(name: "NIOEmbedded", package: "swift-nio")]),
+        .testTarget(
+            name: "TracePipeTests",
+            dependencies: [
+                "TracePipe", "TestSupport",
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+            ]
+        ),
         .testTarget(
             name: "EndToEndTests",
             dependencies: ["TraceModel", "TracePipe", "TestSupport", .product(name: "NIOCore", package: "swift-nio")]

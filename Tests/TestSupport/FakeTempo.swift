@@ -126,7 +126,7 @@ public final class FakeTempo: Sendable {
 }
 
 /// Self-signed certificates made with the openssl command line for TLS tests.
-public struct TestCertificates {
+public struct TestCertificates: Sendable {
     public let directory: URL
     public var caCert: String { directory.appendingPathComponent("ca.pem").path }
     public var serverCert: String { directory.appendingPathComponent("server.pem").path }

@@ -142,6 +142,7 @@ final class ConfigLoaderTests: XCTestCase {
               otlp:
                 protocols:
                   grpc:
+                    auth: {authenticator: oidc}
                   http:
               prometheus:
                 config: {}
@@ -166,7 +167,7 @@ final class ConfigLoaderTests: XCTestCase {
                   exporters: [prometheus]
             """
         let p = problems(yaml)
-        for path in ["receivers.otlp.protocols.grpc", "receivers.prometheus", "processors.k8sattributes", "exporters.prometheus",
+        for path in ["receivers.otlp.protocols.grpc.auth", "receivers.prometheus", "processors.k8sattributes", "exporters.prometheus",
                      "extensions.zpages", "connectors.spanmetrics", "service.pipelines.metrics"] {
             XCTAssertTrue(p.contains { $0.hasPrefix(path + ":") }, "\(path) missing from \(p)")
         }

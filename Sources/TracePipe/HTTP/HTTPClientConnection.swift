@@ -165,31 +165,11 @@ public final class HTTPClientConnection: Sendable {
     }
 
     static func isTLSError(_ error: any Error) -> Bool {
-        error is NIOSSLError || error is NIOSSLExtraError || String(reflecting: error).contains("SSL")
+        ConnectionFailureDiagnosis.isTLSError(error)
     }
 
-    /// A readable cause, with TLS failures named the way users search for them.
     static func describe(_ error: any Error) -> String {
-        let text = String(describing: error)
-        guard isTLSError(error) else {
-            if let io = error as? IOError { return io.description }
-            return text
-        }
-        let lower = text.lowercased()
-        if lower.contains("hostname") || lower.contains("name mismatch") || lower.contains("failedtovalidatehostname") {
-            return "certificate name mismatch (the certificate does not name this host; set tls.server_name_override or fix the endpoint): \(text)"
-        }
-        if lower.contains("expired") {
-            return "certificate has expired: \(text)"
-        }
-        if lower.contains("self signed") || lower.contains("self-signed") || lower.contains("unknown ca") || lower.contains("issuer")
-            || lower.contains("certificate_verify_failed") || lower.contains("certificate verify failed") {
-            return "unknown certificate authority or expired certificate (for a self-signed or private CA set tls.ca_file; tls.insecure_skip_verify for testing only): \(text)"
-        }
-        if lower.contains("wrong_version_number") || lower.contains("wrong version number") || lower.contains("packet_length_too_long") {
-            return "the server does not speak TLS on this port (use http:// for a plaintext endpoint): \(text)"
-        }
-        return text
+        ConnectionFailureDiagnosis.describe(error, transport: .http)
     }
 }
 

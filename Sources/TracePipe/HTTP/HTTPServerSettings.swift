@@ -122,6 +122,12 @@ public struct ServerTLSConfig: Decodable, Sendable, Equatable {
     public var minVersion = "1.2"
     public var maxVersion: String?
 
+    public init(certFile: String, keyFile: String, clientCAFile: String? = nil) {
+        self.certFile = certFile
+        self.keyFile = keyFile
+        self.clientCAFile = clientCAFile
+    }
+
     enum Keys: String, CodingKey {
         case cert_file, cert_pem, key_file, key_pem, client_ca_file, ca_file, min_version, max_version, reload_interval, cipher_suites
     }

@@ -1,11 +1,11 @@
 /// The one list of component types tracepipe has. Adding a component: write its file, add it here.
 extension ComponentRegistry {
     public static let builtIn = ComponentRegistry([
-        .receiver("otlp", summary: "OTLP over HTTP (JSON and protobuf, gzip/deflate) on /v1/traces", config: OTLPReceiverConfig.self) { config, context, next in
-            guard let http = config.http else {
-                throw ConfigError(path: "receivers.\(context.id).protocols", "no supported protocol configured")
-            }
-            return OTLPHTTPReceiver(config: http, context: context, next: next)
+        .receiver("otlp", summary: "OTLP over gRPC (TraceService/Export) and HTTP (JSON and protobuf), gzip", config: OTLPReceiverConfig.self) { config, context, next in
+            var parts: [any Receiver] = []
+            if let grpc = config.grpc { parts.append(OTLPGRPCReceiver(config: grpc, context: context, next: next)) }
+            if let http = config.http { parts.append(OTLPHTTPReceiver(config: http, context: context, next: next)) }
+            return ReceiverGroup(parts)
         },
         .receiver("zipkin", summary: "Zipkin v2 and v1 JSON on /api/v2/spans and /api/v1/spans", config: ZipkinReceiverConfig.self) { config, context, next in
             ZipkinReceiver(config: config, context: context, next: next)
@@ -39,6 +39,9 @@ extension ComponentRegistry {
         },
         .exporter("otlphttp", aliases: ["otlp_http"], summary: "OTLP/HTTP to Tempo (protobuf or JSON, gzip), queued and retried", config: OTLPHTTPExporterConfig.self) { config, context in
             QueuedExporter(config: config.helper, sender: try OTLPHTTPSender(config: config, group: context.eventLoopGroup, logger: context.logger), context: context)
+        },
+        .exporter("otlp", aliases: ["otlp_grpc"], summary: "OTLP/gRPC to Tempo (gzip, TLS, metadata headers), queued and retried", config: OTLPGRPCExporterConfig.self) { config, context in
+            QueuedExporter(config: config.helper, sender: try OTLPGRPCSender(config: config, group: context.eventLoopGroup, logger: context.logger), context: context)
         },
         .extension("file_storage", summary: "a directory for persistent sending queues", config: FileStorageConfig.self) { config, context in
             FileStorageExtension(config: config, context: context)

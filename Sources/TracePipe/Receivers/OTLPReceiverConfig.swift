@@ -1,4 +1,4 @@
-/// `receivers.otlp`: `protocols.http` (and, later, `protocols.grpc`).
+/// `receivers.otlp`: `protocols.http` and `protocols.grpc`; each present protocol is served.
 public struct OTLPReceiverConfig: Decodable, Sendable {
     public struct HTTP: Decodable, Sendable {
         public var server = HTTPServerSettings(endpoint: Endpoint(host: "localhost", port: 4318))
@@ -32,9 +32,11 @@ public struct OTLPReceiverConfig: Decodable, Sendable {
     }
 
     public var http: HTTP?
+    public var grpc: GRPCServerSettings?
 
-    public init(http: HTTP? = HTTP()) {
+    public init(http: HTTP? = HTTP(), grpc: GRPCServerSettings? = nil) {
         self.http = http
+        self.grpc = grpc
     }
 
     enum Keys: String, CodingKey { case protocols }
@@ -47,11 +49,8 @@ public struct OTLPReceiverConfig: Decodable, Sendable {
         }
         let p = try c.nestedContainer(keyedBy: ProtocolKeys.self, forKey: .protocols)
         http = try p.section(.http, default: HTTP())
-        if p.contains(.grpc) {
-            let sub = try c.superDecoder(forKey: .protocols)
-            sub.reportUnsupported("grpc", "the OTLP gRPC protocol is not supported yet; send OTLP/HTTP to protocols.http")
-        }
-        if http == nil && !p.contains(.grpc) {
+        grpc = try p.section(.grpc, default: GRPCServerSettings())
+        if http == nil && grpc == nil {
             let present = (try c.decodeIfPresent(ConfigNode.self, forKey: .protocols))?.mappingPairs?.map(\.key) ?? []
             let found = present.map { "\"\($0)\"" + ConfigPath.suggestion(for: $0, among: ["http", "grpc"]) }
             throw decoder.invalid("protocols", "must specify at least one protocol (http or grpc) when using the OTLP receiver"

@@ -1,0 +1,102 @@
+import GRPCCore
+import TraceModel
+
+/// `opentelemetry.proto.collector.trace.v1.TraceService/Export`, the one gRPC method OTLP trace
+/// clients call. Its messages go through tracepipe's own protobuf codec (no generated code).
+public enum OTLPTraceService {
+    public static let export = MethodDescriptor(
+        fullyQualifiedService: "opentelemetry.proto.collector.trace.v1.TraceService", method: "Export", type: .unary)
+
+    /// The metadata key gRPC uses for a serialized `google.rpc.Status` with error details.
+    public static let statusDetailsKey = "grpc-status-details-bin"
+}
+
+/// A request as the receiver sees it: decoded, or why it could not be. Decoding never throws
+/// inside gRPC, so a malformed body becomes INVALID_ARGUMENT with our message rather than the
+/// library's generic answer.
+public enum DecodedTraceRequest: Sendable {
+    case data(TraceData)
+    case invalid(String)
+    /// Larger than `max_recv_msg_size_mib` (size, limit).
+    case tooLarge(Int, limit: Int)
+}
+
+/// Server side: request bytes → `DecodedTraceRequest`.
+public struct TraceRequestDeserializer: MessageDeserializer {
+    /// The largest message decoded; nil: no limit.
+    let limit: Int?
+
+    public init(limit: Int? = nil) {
+        self.limit = limit
+    }
+
+    public func deserialize<Bytes: GRPCContiguousBytes>(_ serializedMessageBytes: Bytes) throws -> DecodedTraceRequest {
+        if let limit, serializedMessageBytes.count > limit { return .tooLarge(serializedMessageBytes.count, limit: limit) }
+        return serializedMessageBytes.withUnsafeBytes { raw in
+            do {
+                return .data(try OTLPProtobufDecoder.decode(raw))
+            } catch {
+                return .invalid("\(error)")
+            }
+        }
+    }
+}
+
+/// Client side: `TraceData` → request bytes.
+public struct TraceRequestSerializer: MessageSerializer {
+    public init() {}
+
+    public func serialize<Bytes: GRPCContiguousBytes>(_ message: TraceData) throws -> Bytes {
+        OTLPProtobufEncoder.withEncoded(message) { Bytes($0) }
+    }
+}
+
+/// Both directions of `ExportTraceServiceResponse`.
+public struct TraceResponseCodec: MessageSerializer, MessageDeserializer {
+    public init() {}
+
+    public func serialize<Bytes: GRPCContiguousBytes>(_ message: ExportTraceResponse) throws -> Bytes {
+        Bytes(message.protobuf())
+    }
+
+    public func deserialize<Bytes: GRPCContiguousBytes>(_ serializedMessageBytes: Bytes) throws -> ExportTraceResponse {
+        try serializedMessageBytes.withUnsafeBytes { raw in
+            do {
+                return try ExportTraceResponse.decodeProtobuf(raw)
+            } catch {
+                throw RPCError(code: .internalError, message: "the server's answer is not an ExportTraceServiceResponse: \(error)")
+            }
+        }
+    }
+}
+
+/// Raw bytes in and out: for clients that send pre-encoded (or deliberately broken) payloads.
+public struct RawBytesCodec: MessageSerializer, MessageDeserializer {
+    public init() {}
+
+    public func serialize<Bytes: GRPCContiguousBytes>(_ message: [UInt8]) throws -> Bytes {
+        Bytes(message)
+    }
+
+    public func deserialize<Bytes: GRPCContiguousBytes>(_ serializedMessageBytes: Bytes) throws -> [UInt8] {
+        serializedMessageBytes.withUnsafeBytes { Array($0) }
+    }
+}
+
+extension RPCError {
+    /// The `google.rpc.RetryInfo` delay in this error's status details, if the server sent one.
+    public var retryInfoDelay: Duration? {
+        for bytes in metadata[binaryValues: OTLPTraceService.statusDetailsKey] {
+            if let status = bytes.withUnsafeBytes({ RPCStatus.decodeProtobuf($0) }), let d = status.retryDelay { return d }
+        }
+        return nil
+    }
+
+    /// An error whose status details carry a RetryInfo, so OTLP clients back off for `delay`.
+    public static func withRetryInfo(_ code: RPCError.Code, message: String, delay: Duration) -> RPCError {
+        var metadata = Metadata()
+        let status = RPCStatus(code: Int32(code.rawValue), message: message, retryDelay: delay)
+        metadata.addBinary(status.protobuf(), forKey: OTLPTraceService.statusDetailsKey)
+        return RPCError(code: code, message: message, metadata: metadata)
+    }
+}
