@@ -83,7 +83,11 @@ let package = Package(
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["TraceModel", "TracePipe", "TestSupport", .product(name: "NIOCore", package: "swift-nio")]
+            dependencies: [
+                "TraceModel", "TracePipe", "TestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -33,6 +33,8 @@ public final class FakeGRPCTempo: Sendable {
     public enum Security: Sendable {
         case plaintext
         case tls(TestCertificates, requireClientCert: Bool)
+        /// TLS with the certificate that names only `localhost`, not 127.0.0.1.
+        case tlsNameOnly(TestCertificates)
     }
 
     private let state = NIOLockedValueBox(State())
@@ -48,6 +50,9 @@ public final class FakeGRPCTempo: Sendable {
         switch security {
         case .plaintext:
             transportSecurity = .plaintext
+        case .tlsNameOnly(let certs):
+            transportSecurity = .tls(.defaults(certificateChain: [.file(path: certs.nameOnlyServerCert, format: .pem)],
+                                               privateKey: .file(path: certs.serverKey, format: .pem)))
         case .tls(let certs, let requireClientCert):
             let chain: [TLSConfig.CertificateSource] = [.file(path: certs.serverCert, format: .pem)]
             let key = TLSConfig.PrivateKeySource.file(path: certs.serverKey, format: .pem)

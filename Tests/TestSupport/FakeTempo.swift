@@ -132,6 +132,8 @@ public struct TestCertificates: Sendable {
     public var serverCert: String { directory.appendingPathComponent("server.pem").path }
     public var serverKey: String { directory.appendingPathComponent("server.key").path }
     public var clientCert: String { directory.appendingPathComponent("client.pem").path }
+    /// A server certificate naming only DNS:localhost (no IP address), for name-mismatch tests.
+    public var nameOnlyServerCert: String { directory.appendingPathComponent("server-name-only.pem").path }
     public var clientKey: String { directory.appendingPathComponent("client.key").path }
 
     /// A CA, a server certificate for 127.0.0.1/localhost and a client certificate, all signed by it.
@@ -144,6 +146,8 @@ public struct TestCertificates: Sendable {
             printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > san.ext
             openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj "/CN=localhost" 2>/dev/null
             openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile san.ext 2>/dev/null
+            printf 'subjectAltName=DNS:localhost\\n' > name-only.ext
+            openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server-name-only.pem -days 2 -extfile name-only.ext 2>/dev/null
             openssl req -newkey rsa:2048 -nodes -keyout client.key -out client.csr -subj "/CN=tracepipe client" 2>/dev/null
             openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out client.pem -days 2 2>/dev/null
             """

@@ -57,7 +57,7 @@ final class OTLPGRPCLane: ExportLane, @unchecked Sendable {
         self.sender = sender
         let c = sender.config
         let transport = try HTTP2ClientTransport.Posix(
-            target: .dns(host: c.host, port: c.port),
+            target: Self.resolvableTarget(host: c.host, port: c.port),
             transportSecurity: sender.security,
             config: sender.transportConfig,
             serviceConfig: sender.serviceConfig,
@@ -74,6 +74,16 @@ final class OTLPGRPCLane: ExportLane, @unchecked Sendable {
         o.waitForReady = c.waitForReady
         options = o
         target = "\(c.plaintext ? "" : "TLS ")gRPC \(c.host):\(c.port)"
+    }
+
+    /// IP literals are dialled as such: a DNS target would offer the address as the TLS server
+    /// name, which TLS forbids; without one, the certificate is checked against the IP.
+    static func resolvableTarget(host: String, port: Int) -> any ResolvableTarget {
+        if let ip = try? NIOCore.SocketAddress(ipAddress: host, port: port) {
+            if case .v6 = ip { return .ipv6(host: host, port: port) }
+            return .ipv4(host: host, port: port)
+        }
+        return .dns(host: host, port: port)
     }
 
     func close() {
@@ -112,7 +122,7 @@ final class OTLPGRPCLane: ExportLane, @unchecked Sendable {
     static func classify(_ e: RPCError, target: String, config: OTLPGRPCExporterConfig) -> ExportError {
         let delay = e.retryInfoDelay
         var message = "Export to \(target) failed with \(e.code): \(e.message)"
-        if let cause = e.cause { message += " (\(ConnectionFailureDiagnosis.describe(cause, transport: .grpc, usingTLS: !config.plaintext)))" }
+        if let explained = ConnectionFailureDiagnosis.explainGRPC(e, usingTLS: !config.plaintext) { message += " (\(explained))" }
         if e.code == .unauthenticated || e.code == .permissionDenied || e.message.lowercased().contains("no org id") {
             let sent = config.headers.contains { $0.name == "x-scope-orgid" }
             if !sent && e.message.lowercased().contains("org id") {

@@ -100,3 +100,7 @@ extension RPCError {
         return RPCError(code: code, message: message, metadata: metadata)
     }
 }
+
+extension RPCError: RPCErrorCauseChain {
+    var underlying: (any Error)? { cause }
+}

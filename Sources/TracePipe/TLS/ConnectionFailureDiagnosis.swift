@@ -15,7 +15,7 @@ public enum ConnectionFailureDiagnosis {
     }
 
     /// A readable cause: TLS failures named the way users search for them, with their fix.
-    public static func describe(_ error: any Error, transport: Transport, usingTLS: Bool = true) -> String {
+    public static func describe(_ error: any Error, transport: Transport) -> String {
         let text = String(describing: error)
         let lower = String(reflecting: error).lowercased()
         if isTLSError(error) {
@@ -35,9 +35,6 @@ public enum ConnectionFailureDiagnosis {
             }
             return text
         }
-        if !usingTLS, transport == .grpc, looksLikeTLSReply(lower) {
-            return "the server expects TLS on this port (remove tls.insecure: true, or write the endpoint as https://host:port): \(text)"
-        }
         if let io = error as? IOError { return io.description }
         return text
     }
@@ -49,12 +46,29 @@ public enum ConnectionFailureDiagnosis {
         }
     }
 
-    /// A TLS server answers an HTTP/2 preface with a TLS alert (bytes 0x15 0x03 …), which the
-    /// HTTP/2 parser reports as a bad frame or a closed connection.
-    static func looksLikeTLSReply(_ lower: String) -> Bool {
-        lower.contains("badclientmagic") || lower.contains("protocolerror") || lower.contains("protocol error")
-            || lower.contains("frame size") || lower.contains("framesizeerror") || lower.contains("unexpected")
-            || lower.contains("closed before") || lower.contains("connectionclosed") || lower.contains("unable to connect")
-            || lower.contains("connection reset")
+    /// What went wrong under a failed gRPC call, with its fix; nil when the call failed for a
+    /// reason of the server's own (a status it answered).
+    static func explainGRPC(_ error: any Error, usingTLS: Bool) -> String? {
+        var causes: [any Error] = []
+        var next: (any Error)? = (error as? RPCErrorCauseChain)?.underlying
+        while let c = next, causes.count < 8 {
+            causes.append(c)
+            next = (c as? RPCErrorCauseChain)?.underlying
+        }
+        if let tls = causes.first(where: isTLSError) { return describe(tls, transport: .grpc) }
+        let text = ([String(describing: error)] + causes.map { String(reflecting: $0) }).joined(separator: " ").lowercased()
+        if !usingTLS, text.contains("before completing the http/2 connection preface") {
+            // A TLS server drops a client that opens with the plaintext HTTP/2 preface.
+            return "the server expects TLS on this port: remove tls.insecure: true (or write the endpoint as https://host:port)"
+        }
+        if usingTLS, text.contains("wrong version number") || text.contains("wrong_version_number") || text.contains("packet_length_too_long") {
+            return "the server does not speak TLS on this port (\(plaintextAdvice(.grpc)))"
+        }
+        return causes.last.map { String(describing: $0) }
     }
+}
+
+/// Lets the diagnosis walk gRPC's error causes without this file importing gRPC.
+protocol RPCErrorCauseChain {
+    var underlying: (any Error)? { get }
 }
