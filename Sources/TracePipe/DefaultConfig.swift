@@ -4,7 +4,8 @@ public enum TracePipeInfo {
 
     /// A copy of `config/default.yaml`, used when that file is not found (a test keeps them equal).
     public static let defaultConfigYAML = """
-# tracepipe's default pipeline: runs with no Tempo. OTLP/HTTP on 127.0.0.1:4318 → the console
+# tracepipe's default pipeline: runs with no Tempo. OTLP/gRPC on 127.0.0.1:4317 and OTLP/HTTP on
+# 127.0.0.1:4318 → the console
 # (one count line per request) and ./data/traces.jsonl (one OTLP/JSON line per request).
 extensions:
   health_check:
@@ -13,6 +14,8 @@ extensions:
 receivers:
   otlp:
     protocols:
+      grpc:
+        endpoint: 127.0.0.1:4317
       http:
         endpoint: 127.0.0.1:4318
 
