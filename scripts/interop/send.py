@@ -15,6 +15,9 @@ if exporter_name == "otlp-proto-http":
 elif exporter_name == "otlp-json-http":
     from opentelemetry.exporter.otlp.json.http.trace_exporter import OTLPSpanExporter
     exporter = OTLPSpanExporter(endpoint=endpoint)
+elif exporter_name == "otlp-proto-grpc":
+    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+    exporter = OTLPSpanExporter(endpoint=endpoint, insecure=True)
 elif exporter_name == "zipkin-json":
     from opentelemetry.exporter.zipkin.json import ZipkinExporter
     exporter = ZipkinExporter(endpoint=endpoint)
