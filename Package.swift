@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "tracepipe", targets: ["tracepipe"]),
         .executable(name: "codec-bench", targets: ["codec-bench"]),
         .executable(name: "pipeline-bench", targets: ["pipeline-bench"]),
+        .executable(name: "grpc-load", targets: ["grpc-load"]),
         .library(name: "TraceModel", targets: ["TraceModel"]),
         .library(name: "TracePipe", targets: ["TracePipe"]),
     ],
@@ -57,6 +58,15 @@ let package = Package(
         .executableTarget(
             name: "pipeline-bench",
             dependencies: ["TraceModel", "TracePipe", .product(name: "NIOPosix", package: "swift-nio")]
+        ),
+        .executableTarget(
+            name: "grpc-load",
+            dependencies: [
+                "TraceModel", "TracePipe",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
         ),
         // Test helpers shared by the test targets: a fake Tempo, certificates, a tiny HTTP client.
         .target(

@@ -1,0 +1,148 @@
+"""OTLP/gRPC against OTLP/HTTP protobuf on the same tracepipe build: the reference workload of
+../shared/bench (100-span protobuf requests, batch 8192, gzip'd export) in three set-ups, with
+tracepipe pinned to CPU 1 and load and sinks on CPU 0:
+
+  http      wrk → OTLP/HTTP receiver → batch → otlphttp exporter → nginx   (the reference, variant a)
+  grpc-in   grpc-load → OTLP/gRPC receiver → batch → otlphttp exporter → nginx
+  grpc-out  wrk → OTLP/HTTP receiver → batch → otlp (gRPC) exporter → grpc-load sink
+
+For each: accepted spans/s over window + drain, tracepipe CPU-seconds per million spans, peak RSS.
+Usage: scripts/bench-grpc [--duration 20] [--rounds 1]  (builds release binaries first)
+"""
+import argparse
+import json
+import os
+import shlex
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "..", "shared", "bench"))
+import bench as B  # noqa: E402  (the reference harness's helpers: nginx sink, wrk, CPU/RSS readers)
+
+RECV, GRPC_RECV, SINK, GRPC_SINK, METRICS = 14318, 14317, 14380, 14381, 18888
+TP = os.path.join(ROOT, ".build/release/tracepipe")
+LOAD = os.path.join(ROOT, ".build/release/grpc-load")
+
+
+def config(setup):
+    receiver = (f"otlp: {{protocols: {{grpc: {{endpoint: 127.0.0.1:{GRPC_RECV}}}}}}}" if setup == "grpc-in"
+                else f"otlp: {{protocols: {{http: {{endpoint: 127.0.0.1:{RECV}}}}}}}")
+    exporter = (f"otlp: {{endpoint: 127.0.0.1:{GRPC_SINK}, tls: {{insecure: true}}, compression: gzip}}" if setup == "grpc-out"
+                else f"otlphttp: {{endpoint: http://127.0.0.1:{SINK}, compression: gzip, encoding: proto}}")
+    name = "otlp" if setup == "grpc-out" else "otlphttp"
+    return f"""receivers:
+  {receiver}
+processors:
+  batch: {{send_batch_size: 8192, timeout: 200ms}}
+exporters:
+  {exporter}
+service:
+  telemetry:
+    logs: {{level: warn}}
+    metrics: {{readers: [{{pull: {{exporter: {{prometheus: {{host: 127.0.0.1, port: {METRICS}}}}}}}}}]}}
+  pipelines: {{traces: {{receivers: [otlp], processors: [batch], exporters: [{name}]}}}}
+"""
+
+
+def metrics():
+    return B.scrape_metrics(f"http://127.0.0.1:{METRICS}/metrics") or {}
+
+
+def wait_exported(max_s=120):
+    """Until everything accepted was exported (or nothing moved for 1 s); returns that time."""
+    last, changed, t = None, time.time(), time.time()
+    while time.time() - t < max_s:
+        m = metrics()
+        if m.get("exp_sent_spans", 0) >= m.get("recv_accepted_spans", 0) > 0:
+            return time.time()
+        cur = m.get("exp_sent_spans")
+        if cur != last:
+            last, changed = cur, time.time()
+        elif time.time() - changed > 1.0:
+            return changed
+        time.sleep(0.05)
+    return time.time()
+
+
+def load(setup, files, seconds, conns):
+    if setup == "grpc-in":
+        cmd = B.prefix("0") + [LOAD, "send", str(GRPC_RECV), str(seconds), str(conns), "4", *files]
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60).stdout
+        line = next((l for l in out.splitlines() if l.startswith("GRPCLOAD ")), None)
+        if not line:
+            raise RuntimeError(f"grpc-load failed: {out}")
+        r = json.loads(line[len("GRPCLOAD "):])
+        if r["failed"]:
+            B.log(f"grpc-load: {r['failed']} failed calls, last: {r['last_error']}")
+        return r["spans"], r["seconds"]
+    w, _ = B.run_wrk(f"http://127.0.0.1:{RECV}/v1/traces", files, "application/x-protobuf", "", conns, 1, seconds, "0", 10)
+    return (w["requests"] - w["err_status"]) * 100, w["duration_us"] / 1e6
+
+
+def run(setup, a):
+    files, _, _ = B.payload_files(100, "proto", 16)
+    rundir = os.path.join(B.WORK, "runs", f"{time.strftime('%Y%m%dT%H%M%S')}-grpc-{setup}-{os.getpid()}")
+    os.makedirs(rundir, exist_ok=True)
+    sink = (B.start([LOAD, "sink", str(GRPC_SINK)], os.path.join(rundir, "sink.log"), "0",
+                    env=dict(os.environ, GRPC_SINK_STATS=os.path.join(rundir, "sink.json")))
+            if setup == "grpc-out" else B.start_sink(rundir, SINK, "0", False))
+    B.wait_port(GRPC_SINK if setup == "grpc-out" else SINK, 10)
+    cfg = os.path.join(rundir, "config.yaml")
+    open(cfg, "w").write(config(setup))
+    tp = B.start(f"{shlex.quote(TP)} --config {shlex.quote(cfg)}", os.path.join(rundir, "tracepipe.log"), "1", shell=True)
+    if not B.wait_port(GRPC_RECV if setup == "grpc-in" else RECV, 30, tp):
+        B.cleanup()
+        sys.exit(f"tracepipe did not start; see {rundir}/tracepipe.log")
+    load(setup, files, a.warmup, a.conns)
+    wait_exported()
+    m0, c0, t0 = metrics(), B.tree_cpu_s(tp.pid), time.time()
+    sent_by_load, window = load(setup, files, a.duration, a.conns)
+    t_drained = wait_exported()
+    m1, c1 = metrics(), B.tree_cpu_s(tp.pid)
+    hwm = B.vm_hwm_kb(B.proc_tree(tp.pid))
+    B.stop(tp)
+    B.stop(sink)
+    accepted = m1.get("recv_accepted_spans", 0) - m0.get("recv_accepted_spans", 0)
+    exported = m1.get("exp_sent_spans", 0) - m0.get("exp_sent_spans", 0)
+    elapsed = max(window, t_drained - t0)
+    res = {
+        "setup": setup, "spans_s": round(accepted / elapsed), "ingest_spans_s": round(sent_by_load / window),
+        "cpu_s_per_mspans": round((c1 - c0) / (accepted / 1e6), 2) if accepted else None,
+        "cores": round((c1 - c0) / elapsed, 2), "exported_over_accepted": round(exported / accepted, 4) if accepted else None,
+        "peak_rss_mb": round(hwm / 1024, 1), "rundir": rundir,
+    }
+    print(f"{setup:>8}: {res['spans_s']:>8,} spans/s  {res['cpu_s_per_mspans']:>6} CPU-s/M spans  "
+          f"{res['cores']} cores  exported/accepted {res['exported_over_accepted']}  peak RSS {res['peak_rss_mb']} MB", flush=True)
+    return res
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--duration", type=int, default=20)
+    ap.add_argument("--warmup", type=int, default=5)
+    ap.add_argument("--conns", type=int, default=4)
+    ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument("--setups", default="http,grpc-in,grpc-out")
+    a = ap.parse_args()
+    results = {}
+    try:
+        for _ in range(a.rounds):
+            for setup in a.setups.split(","):
+                results.setdefault(setup, []).append(run(setup, a))
+    finally:
+        B.cleanup()
+    med = lambda xs: sorted(xs)[len(xs) // 2]
+    base = results.get("http")
+    for setup, rs in results.items():
+        s, c = med([r["spans_s"] for r in rs]), med([r["cpu_s_per_mspans"] for r in rs])
+        rel = ""
+        if base and setup != "http":
+            bs, bc = med([r["spans_s"] for r in base]), med([r["cpu_s_per_mspans"] for r in base])
+            rel = f"  ({s / bs:.0%} of HTTP's spans/s, {c / bc:.0%} of its CPU per span)"
+        print(f"median {setup:>8}: {s:,} spans/s, {c} CPU-s/M spans{rel}")
+
+
+if __name__ == "__main__":
+    main()
