@@ -103,6 +103,12 @@ func measure(_ name: String, bytesOf: (Int) -> Int, _ body: (Int) throws -> Int)
 
 let sections = only.isEmpty ? ["decode", "encode", "proto-decode", "proto-encode", "zipkin-decode"] : only.split(separator: ",").map(String.init)
 print("payloads: \(bodies.count) bodies from \(dir), avg \(bodies.map(\.count).reduce(0, +) / bodies.count) bytes, \(spansPerBody[0]) spans each")
+// What a queued span costs, for sizing sending queues (docs/operations.md): the in-memory queue
+// counts `estimatedByteSize` against `memory_limit_mib`; a persistent queue stores protobuf.
+let totalSpans = spansPerBody.reduce(0, +)
+print("per span: \(decoded.map(\.estimatedByteSize).reduce(0, +) / totalSpans) bytes in a memory queue, "
+      + "\(protoBodies.map(\.count).reduce(0, +) / totalSpans) as protobuf (persistent queue), "
+      + "\(bodies.map(\.count).reduce(0, +) / totalSpans) as OTLP/JSON")
 if sections.contains("decode") {
 try measure("json decode", bytesOf: { bodies[$0].count }) { i in
     try OTLPJSONDecoder.decode(bodies[i]).resourceSpans.count

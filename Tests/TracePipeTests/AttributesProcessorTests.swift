@@ -53,6 +53,25 @@ final class AttributesProcessorTests: XCTestCase {
         }
     }
 
+    /// RE2 group names may contain `_` (ICU's may not): a real-world config extracts `service_name`.
+    func testExtractWithUnderscoredGroupNames() async throws {
+        let loaded = try Self.load(#"""
+            processors:
+              attributes:
+                actions:
+                  - {key: msg, action: extract, pattern: "serviceName='(?P<service_name>.*?)' db_(?P<db_table>[a-z]+)"}
+            """#, pipelineProcessor: "attributes")
+        let config = loaded.processors[ComponentID(type: "attributes")]!.config as! AttributesProcessorConfig
+        var span = Span(traceID: TraceID(high: 1, low: 2), spanID: SpanID(3), name: "q")
+        span.attributes = [KeyValue("msg", .string("serviceName='cart' db_orders"))]
+        let sink = Collect()
+        try await AttributesProcessor(config: config, next: sink)
+            .consume(TraceData(resourceSpans: [ResourceSpans(scopeSpans: [ScopeSpans(spans: [span])])]))
+        let attrs = await sink.last.resourceSpans.first?.scopeSpans.first?.spans.first?.attributes ?? []
+        XCTAssertEqual(attrs.first { $0.key == "service_name" }?.value, .string("cart"))
+        XCTAssertEqual(attrs.first { $0.key == "db_table" }?.value, .string("orders"))
+    }
+
     func testResourceProcessor() async throws {
         let loaded = try Self.load("""
             processors:

@@ -1,12 +1,15 @@
 import Foundation
+import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
+import TraceModel
 
 /// `tracepipe validate --check-endpoints`: tries each network exporter's endpoint the way a send
 /// would (DNS, TCP, TLS handshake with the exporter's TLS settings, one HTTP request) and says
-/// which step failed and why. A GET is enough: any HTTP answer proves the path works.
+/// which step failed and why. Over HTTP a GET is enough: any HTTP answer proves the path works;
+/// over gRPC an Export call with no spans goes the whole way (Tempo answers it OK).
 public enum EndpointCheck {
     public struct Outcome: Sendable {
         public var exporter: ComponentID
@@ -18,8 +21,11 @@ public enum EndpointCheck {
     public static func run(_ config: ServiceConfig, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, timeout: Duration = .seconds(5)) async -> [Outcome] {
         var out: [Outcome] = []
         for (id, component) in config.exporters.sorted(by: { $0.key < $1.key }) {
-            guard let c = component.config as? OTLPHTTPExporterConfig else { continue }
-            out.append(await check(id: id, config: c, group: group, timeout: timeout))
+            if let c = component.config as? OTLPHTTPExporterConfig {
+                out.append(await check(id: id, config: c, group: group, timeout: timeout))
+            } else if let c = component.config as? OTLPGRPCExporterConfig {
+                out.append(await check(id: id, config: c, group: group, timeout: timeout))
+            }
         }
         return out
     }
@@ -46,6 +52,30 @@ public enum EndpointCheck {
                            detail: "ok: DNS (\(addresses) address\(addresses == 1 ? "" : "es")), \(steps), HTTP answer \(response.status.code) to a GET")
         } catch {
             return fail("connecting", "\(error)")
+        }
+    }
+
+    static func check(id: ComponentID, config c: OTLPGRPCExporterConfig, group: any EventLoopGroup, timeout: Duration) async -> Outcome {
+        let endpoint = "\(c.plaintext ? "grpc" : "grpcs")://\(c.host.contains(":") ? "[\(c.host)]" : c.host):\(c.port)"
+        func fail(_ step: String, _ why: String) -> Outcome {
+            Outcome(exporter: id, endpoint: endpoint, ok: false, detail: "\(step) failed: \(why)")
+        }
+        let (addresses, dnsError) = resolve(c.host, port: c.port)
+        if let dnsError { return fail("DNS lookup of \(c.host)", dnsError) }
+        let lane: OTLPGRPCLane
+        do {
+            lane = try OTLPGRPCLane(sender: OTLPGRPCSender(config: c, group: group, logger: Logger(label: "check-endpoints")))
+        } catch {
+            return fail("loading the TLS settings", "\(error)")
+        }
+        defer { lane.close() }
+        do {
+            _ = try await lane.send(TraceData(), timeout: timeout)
+            let steps = c.plaintext ? "TCP connect" : "TCP connect, TLS handshake"
+            return Outcome(exporter: id, endpoint: endpoint, ok: true,
+                           detail: "ok: DNS (\(addresses) address\(addresses == 1 ? "" : "es")), \(steps), an Export call with no spans answered OK")
+        } catch {
+            return fail("an Export call with no spans", "\(error)")
         }
     }
 

@@ -9,6 +9,8 @@ public struct OTLPHTTPExporterConfig: Decodable, Sendable {
 
     /// Where traces go: `traces_endpoint` as given, or `endpoint` + `/v1/traces`.
     public var target: HTTPTarget
+    /// False when only `metrics_endpoint`/`logs_endpoint`/`profiles_endpoint` are set.
+    public var hasTracesEndpoint = true
     public var encoding = Encoding.proto
     public var compression = Compression.gzip
     /// zlib level 1…9 (-1: zlib's default). tracepipe's default is 1: on trace data it costs about
@@ -32,7 +34,9 @@ public struct OTLPHTTPExporterConfig: Decodable, Sendable {
         let c = try decoder.container(keyedBy: Keys.self)
         let endpoint = try c.decodeIfPresent(String.self, forKey: .endpoint).flatMap { $0.isEmpty ? nil : $0 }
         let tracesEndpoint = try c.decodeIfPresent(String.self, forKey: .traces_endpoint).flatMap { $0.isEmpty ? nil : $0 }
-        for k in [Keys.metrics_endpoint, .logs_endpoint, .profiles_endpoint] { _ = try c.decodeIfPresent(String.self, forKey: k) }
+        let otherSignalEndpoints = try [Keys.metrics_endpoint, .logs_endpoint, .profiles_endpoint].filter {
+            try !(c.decodeIfPresent(String.self, forKey: $0) ?? "").isEmpty
+        }
         if let t = tracesEndpoint {
             guard let parsed = HTTPTarget.parse(t) else {
                 throw decoder.invalid("traces_endpoint", "traces_endpoint must be a valid URL (http:// or https://), got \"\(t)\"")
@@ -44,8 +48,13 @@ public struct OTLPHTTPExporterConfig: Decodable, Sendable {
                 throw decoder.invalid("endpoint", "expected a URL such as http://tempo:4318, got \"\(e)\"")
             }
             target = parsed
-        } else {
+        } else if otherSignalEndpoints.isEmpty {
             throw decoder.invalid("endpoint", "either endpoint or traces_endpoint must be specified")
+        } else {
+            // Valid for the collector (it may serve a logs or metrics pipeline); tracepipe can only
+            // refuse to start it in a traces pipeline.
+            target = HTTPTarget(tls: false, host: "", port: 0, path: "")
+            hasTracesEndpoint = false
         }
         encoding = try c.value(.encoding, or: .proto)
         let compressionText = try c.value(.compression, or: "gzip")

@@ -38,7 +38,10 @@ extension ComponentRegistry {
             FileExporter(config: config, context: context)
         },
         .exporter("otlphttp", aliases: ["otlp_http"], summary: "OTLP/HTTP to Tempo (protobuf or JSON, gzip), queued and retried", config: OTLPHTTPExporterConfig.self) { config, context in
-            QueuedExporter(config: config.helper, sender: try OTLPHTTPSender(config: config, group: context.eventLoopGroup, logger: context.logger), context: context)
+            guard config.hasTracesEndpoint else {
+                throw ConfigError(path: "exporters.\(context.id).endpoint", "this exporter has only metrics/logs/profiles endpoints; a traces pipeline needs endpoint or traces_endpoint")
+            }
+            return QueuedExporter(config: config.helper, sender: try OTLPHTTPSender(config: config, group: context.eventLoopGroup, logger: context.logger), context: context)
         },
         .exporter("otlp", aliases: ["otlp_grpc"], summary: "OTLP/gRPC to Tempo (gzip, TLS, metadata headers), queued and retried", config: OTLPGRPCExporterConfig.self) { config, context in
             QueuedExporter(config: config.helper, sender: try OTLPGRPCSender(config: config, group: context.eventLoopGroup, logger: context.logger), context: context)

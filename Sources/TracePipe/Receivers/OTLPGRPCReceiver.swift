@@ -59,8 +59,14 @@ public final class OTLPGRPCReceiver: Receiver {
 
     public func shutdown() async {
         guard let (server, task) = running.withLockedValue({ r in defer { r = nil }; return r }) else { return }
+        // Calls in flight finish; one that hangs (a client that never ends its stream) is cut off.
         server.beginGracefulShutdown()
+        let watchdog = Task {
+            try await Task.sleep(for: .seconds(10))
+            task.cancel()
+        }
         await task.value
+        watchdog.cancel()
     }
 
     /// grpc-swift binds to addresses, not names: `localhost` is the loopback address.

@@ -57,7 +57,7 @@ extension AttributeAction: Decodable {
         case .extract:
             guard key != nil else { throw decoder.invalid("key", "missing key for the extract action") }
             guard let p = pattern else { throw decoder.invalid("pattern", "the extract action needs a pattern with named groups") }
-            guard !Self.groupNames(p.regex.pattern).isEmpty else {
+            guard !p.namedGroups.isEmpty else {
                 throw decoder.invalid("pattern", "the extract pattern has no named groups (?P<name>…)")
             }
         case .convert:
@@ -66,15 +66,5 @@ extension AttributeAction: Decodable {
                 throw decoder.invalid("converted_type", "expected int, double or string, got \"\(convertedType ?? "")\"")
             }
         }
-    }
-
-    /// Named groups of a pattern, in order (`(?P<name>…)` or `(?<name>…)`).
-    static func groupNames(_ pattern: String) -> [String] {
-        var names: [String] = []
-        let re = try! NSRegularExpression(pattern: #"\(\?P?<([A-Za-z_][A-Za-z0-9_]*)>"#)
-        for m in re.matches(in: pattern, range: NSRange(pattern.startIndex..., in: pattern)) {
-            if let r = Range(m.range(at: 1), in: pattern) { names.append(String(pattern[r])) }
-        }
-        return names
     }
 }

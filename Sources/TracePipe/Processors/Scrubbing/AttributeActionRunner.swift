@@ -6,15 +6,12 @@ import TraceModel
 /// (deletes move the last attribute into the freed slot; hashes are lower-hex SHA-256).
 struct AttributeActionRunner: Sendable {
     let actions: [AttributeAction]
-    /// Named groups of each extract action's pattern, precomputed.
-    let groupNames: [[String]]
 
     /// Pattern verdicts per (action, key): keys repeat in every span.
     let keyCache = KeyMatchCache()
 
     init(_ actions: [AttributeAction]) {
         self.actions = actions
-        groupNames = actions.map { a in a.pattern.map { AttributeAction.groupNames($0.regex.pattern) } ?? [] }
     }
 
     private func keyMatches(_ p: NSRegularExpressionBox, _ action: Int, _ key: String) -> Bool {
@@ -43,8 +40,8 @@ struct AttributeActionRunner: Sendable {
             case .extract:
                 guard let key = a.key, let p = a.pattern, let source = attrs[attribute: key]?.stringValue else { continue }
                 guard let m = p.regex.firstMatch(in: source, range: NSRange(source.startIndex..., in: source)) else { continue }
-                for name in groupNames[i] {
-                    guard let r = Range(m.range(withName: name), in: source) else { continue }
+                for (name, icuName) in p.namedGroups {
+                    guard let r = Range(m.range(withName: icuName), in: source) else { continue }
                     let v = AnyValue.string(String(source[r]))
                     if let j = attrs.firstIndex(where: { $0.key == name }) { attrs[j].value = v } else { attrs.append(KeyValue(name, v)) }
                 }

@@ -173,7 +173,7 @@ public final class RedactionProcessor: Processor {
                 // is context, like `password=` before the value.
                 var r = m.range
                 if re.hasSecretGroup {
-                    let g = m.range(withName: "secret")
+                    let g = re.range(of: "secret", in: m) ?? m.range(withName: "secret")
                     if g.location != NSNotFound { r = g }
                 }
                 rebuilt += ns.substring(with: NSRange(location: last, length: r.location - last))

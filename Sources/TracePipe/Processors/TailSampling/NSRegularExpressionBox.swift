@@ -11,16 +11,19 @@ struct NSRegularExpressionBox: @unchecked Sendable {
     let caseInsensitive: Bool
     /// Whether the pattern has a group named `secret`: then only that group is masked.
     let hasSecretGroup: Bool
+    /// Named groups in order: the name the config wrote and the name ICU knows it by.
+    let namedGroups: [(name: String, icuName: String)]
 
-    init(regex: NSRegularExpression) {
+    init(regex: NSRegularExpression, namedGroups: [(name: String, icuName: String)] = []) {
         self.regex = regex
+        self.namedGroups = namedGroups
         let insensitive = regex.pattern.hasPrefix("(?i)")
         caseInsensitive = insensitive
         // Only ASCII literals: case-folding other scripts is not a byte comparison.
         requiredLiteral = Self.requiredLiteral(regex.pattern).flatMap { lit in
             lit.unicodeScalars.allSatisfy(\.isASCII) ? Array((insensitive ? lit.lowercased() : lit).utf8) : nil
         }
-        hasSecretGroup = regex.pattern.contains("<secret>")
+        hasSecretGroup = namedGroups.contains { $0.name == "secret" } || regex.pattern.contains("<secret>")
     }
 
     /// Whether `s` might match: false only when the required literal is absent. A byte search,
@@ -150,8 +153,29 @@ struct NSRegularExpressionBox: @unchecked Sendable {
 }
 
 extension NSRegularExpressionBox {
-    /// Compiles a collector (RE2) pattern: RE2's `(?P<name>…)` groups become ICU's `(?<name>…)`.
+    /// Compiles a collector (RE2) pattern. RE2 writes named groups `(?P<name>…)` and allows `_`
+    /// in names; ICU wants `(?<name>…)` with letters and digits only, so every named group is
+    /// renamed (`g1n`, `g2n`, …) and `namedGroups` maps the names back.
     static func re2(_ pattern: String) throws -> NSRegularExpressionBox {
-        NSRegularExpressionBox(regex: try NSRegularExpression(pattern: pattern.replacingOccurrences(of: "(?P<", with: "(?<")))
+        let finder = try! NSRegularExpression(pattern: #"\(\?P?<([A-Za-z_][A-Za-z0-9_]*)>"#)
+        var translated = ""
+        var groups: [(name: String, icuName: String)] = []
+        var last = pattern.startIndex
+        for m in finder.matches(in: pattern, range: NSRange(pattern.startIndex..., in: pattern)) {
+            guard let whole = Range(m.range, in: pattern), let name = Range(m.range(at: 1), in: pattern) else { continue }
+            // An escaped parenthesis (`\(?<…`) is a literal, not a group.
+            if whole.lowerBound > pattern.startIndex, pattern[pattern.index(before: whole.lowerBound)] == "\\" { continue }
+            let icuName = "g\(groups.count + 1)n"
+            groups.append((String(pattern[name]), icuName))
+            translated += pattern[last..<whole.lowerBound] + "(?<\(icuName)>"
+            last = whole.upperBound
+        }
+        translated += pattern[last...]
+        return NSRegularExpressionBox(regex: try NSRegularExpression(pattern: translated), namedGroups: groups)
+    }
+
+    /// The range of the group the config named `name`, in a match of this pattern.
+    func range(of name: String, in match: NSTextCheckingResult) -> NSRange? {
+        namedGroups.first { $0.name == name }.map { match.range(withName: $0.icuName) }
     }
 }
