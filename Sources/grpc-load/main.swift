@@ -40,7 +40,13 @@ case "sink":
     let counts = NIOLockedValueBox((calls: 0, spans: 0))
     let transport = HTTP2ServerTransport.Posix(
         address: .ipv4(host: "127.0.0.1", port: port), transportSecurity: .plaintext,
-        config: .defaults { $0.compression.enabledAlgorithms = .all; $0.rpc.maxRequestPayloadSize = 256 << 20 })
+        // Window and frame sizes like a tuned backend (grpc-go grows its window up to 16 MiB).
+        config: .defaults {
+            $0.compression.enabledAlgorithms = .all
+            $0.rpc.maxRequestPayloadSize = 256 << 20
+            $0.http2.targetWindowSize = 8 << 20
+            $0.http2.maxFrameSize = 1 << 20
+        })
     let server = GRPCServer(transport: transport, services: [CountingSink(spans: counts)])
     // The bench script reads the running totals from this file (one write per 100 ms).
     let statsPath = ProcessInfo.processInfo.environment["GRPC_SINK_STATS"] ?? "/tmp/grpc-sink-stats.json"
@@ -66,7 +72,7 @@ case "send":
     try await withThrowingTaskGroup(of: Void.self) { group in
         for c in 0..<conns {
             let transport = try HTTP2ClientTransport.Posix(
-                target: .ipv4(host: "127.0.0.1", port: port), transportSecurity: .plaintext,
+                target: .ipv4(address: "127.0.0.1", port: port), transportSecurity: .plaintext,
                 config: .defaults { $0.compression.enabledAlgorithms = .all })
             let client = GRPCClient(transport: transport)
             group.addTask { try await client.runConnections() }

@@ -1,7 +1,8 @@
 import GRPCCore
-import GRPCNIOTransportHTTP2Posix
 import Logging
 import NIOCore
+import NIOHPACK
+import NIOSSL
 import TraceModel
 
 /// Sends `TraceService/Export` calls and reads the answers the way OTLP/gRPC defines them: OK
@@ -10,7 +11,7 @@ import TraceModel
 /// every other code permanent.
 public struct OTLPGRPCSender: ExportSender {
     let config: OTLPGRPCExporterConfig
-    let security: HTTP2ClientTransport.Posix.TransportSecurity
+    let tls: NIOSSLContext?
     let group: any EventLoopGroup
     let logger: Logger
 
@@ -18,99 +19,80 @@ public struct OTLPGRPCSender: ExportSender {
         self.config = config
         self.group = group
         self.logger = logger
-        security = try config.tls.grpcTransportSecurity(plaintext: config.plaintext, logger: logger)
+        tls = config.plaintext ? nil : try config.tls.makeContext(applicationProtocols: ["h2"])
     }
 
     public func makeLane() throws -> any ExportLane {
         try OTLPGRPCLane(sender: self)
     }
 
-    var transportConfig: HTTP2ClientTransport.Posix.Config {
-        .defaults { c in
-            c.compression.enabledAlgorithms = [.gzip, .deflate]
-            // The collector's server name override is the TLS name to verify and ask for.
-            c.http2.authority = config.tls.serverNameOverride ?? config.authority
-            if let k = config.keepalive, k.time.nanoseconds > 0 {
-                c.connection.keepalive = .init(time: k.time.duration, timeout: k.timeout.duration, allowWithoutCalls: k.permitWithoutStream)
-            }
-            // Reconnect quickly after an outage; the exporter helper paces the retries of data.
-            c.backoff = .init(initial: .milliseconds(250), max: .seconds(5), multiplier: 1.6, jitter: 0.2)
-        }
-    }
-
-    var serviceConfig: GRPCCore.ServiceConfig {
-        GRPCCore.ServiceConfig(loadBalancingConfig: [config.balancer == .roundRobin ? .roundRobin : .pickFirst(shuffleAddressList: false)])
-    }
+    static let userAgent = "tracepipe/\(TracePipeInfo.version) grpc"
 }
 
-/// One consumer's gRPC client (its own HTTP/2 connection). Sendable by contract: only the owning
-/// consumer task calls `send`; `close` only ends the client, which is thread-safe.
+/// One consumer's gRPC connection. Sendable by contract: only the owning consumer task calls
+/// `send` (and so uses the non-thread-safe Deflater); `close` only touches the connection.
 final class OTLPGRPCLane: ExportLane, @unchecked Sendable {
     let sender: OTLPGRPCSender
-    let client: GRPCClient<HTTP2ClientTransport.Posix>
-    let connections: Task<Void, Never>
-    let metadata: Metadata
-    let options: CallOptions
+    let connection: GRPCClientConnection
+    let deflater: Deflater?
+    let headers: HPACKHeaders
     let target: String
 
     init(sender: OTLPGRPCSender) throws {
         self.sender = sender
         let c = sender.config
-        let transport = try HTTP2ClientTransport.Posix(
-            target: Self.resolvableTarget(host: c.host, port: c.port),
-            transportSecurity: sender.security,
-            config: sender.transportConfig,
-            serviceConfig: sender.serviceConfig,
-            eventLoopGroup: sender.group
-        )
-        let client = GRPCClient(transport: transport)
-        self.client = client
-        connections = Task { try? await client.runConnections() }
-        var m = Metadata()
-        for (name, value) in c.headers { m.addString(value, forKey: name) }
-        metadata = m
-        var o = CallOptions.defaults
-        o.compression = c.compression == .gzip ? .gzip : CompressionAlgorithm.none
-        o.waitForReady = c.waitForReady
-        options = o
+        connection = GRPCClientConnection(
+            target: .init(host: c.host, port: c.port, tls: sender.tls, serverName: c.tls.serverNameOverride), group: sender.group)
+        deflater = c.compression == .gzip ? try Deflater(format: .gzip, level: 1) : nil
+        var h = HPACKHeaders()
+        h.add(name: ":method", value: "POST")
+        h.add(name: ":scheme", value: c.plaintext ? "http" : "https")
+        h.add(name: ":path", value: "/\(OTLPTraceService.export.fullyQualifiedMethod)")
+        h.add(name: ":authority", value: c.authority ?? (c.host.contains(":") ? "[\(c.host)]:\(c.port)" : "\(c.host):\(c.port)"))
+        h.add(name: "content-type", value: "application/grpc")
+        h.add(name: "te", value: "trailers")
+        h.add(name: "user-agent", value: OTLPGRPCSender.userAgent)
+        if c.compression == .gzip { h.add(name: "grpc-encoding", value: "gzip") }
+        h.add(name: "grpc-accept-encoding", value: "gzip,deflate,identity")
+        for (name, value) in c.headers { h.add(name: name, value: value) }
+        headers = h
         target = "\(c.plaintext ? "" : "TLS ")gRPC \(c.host):\(c.port)"
     }
 
-    /// IP literals are dialled as such: a DNS target would offer the address as the TLS server
-    /// name, which TLS forbids; without one, the certificate is checked against the IP.
-    static func resolvableTarget(host: String, port: Int) -> any ResolvableTarget {
-        if let ip = try? NIOCore.SocketAddress(ipAddress: host, port: port) {
-            if case .v6 = ip { return .ipv6(host: host, port: port) }
-            return .ipv4(host: host, port: port)
-        }
-        return .dns(host: host, port: port)
-    }
-
     func close() {
-        client.beginGracefulShutdown()
-        connections.cancel()
-    }
-
-    deinit {
-        close()
+        connection.close()
     }
 
     func send(_ data: TraceData, timeout: Duration?) async throws(ExportError) -> ExportOutcome {
-        var o = options
-        o.timeout = timeout
+        let c = sender.config
+        let deadline = timeout ?? .seconds(30)
+        // gRPC's length-prefixed message: a compressed flag, 4 bytes of length, the bytes.
+        var body = ByteBuffer()
+        OTLPProtobufEncoder.withEncoded(data) { raw in
+            let payload = deflater.map { $0.compress(raw) }
+            let count = payload?.count ?? raw.count
+            body.reserveCapacity(5 + count)
+            body.writeInteger(UInt8(payload == nil ? 0 : 1))
+            body.writeInteger(UInt32(count))
+            if let payload { body.writeBytes(payload) } else { body.writeBytes(raw) }
+        }
+        var h = headers
+        h.add(name: "grpc-timeout", value: "\(max(1, deadline.totalNanoseconds / 1_000_000))m")
+        let result: GRPCCallResult
+        do {
+            result = try await connection.call(headers: h, body: body, timeout: deadline)
+        } catch {
+            throw Self.classify(error, target: target, config: c)
+        }
+        guard result.status == 0 else {
+            throw Self.classify(Self.rpcError(result), target: target, config: c)
+        }
+        guard let bytes = result.response, !bytes.isEmpty else { return .ok }
         let response: ExportTraceResponse
         do {
-            response = try await client.unary(
-                request: ClientRequest(message: data, metadata: metadata),
-                descriptor: OTLPTraceService.export,
-                serializer: TraceRequestSerializer(),
-                deserializer: TraceResponseCodec(),
-                options: o
-            ) { try $0.message }
-        } catch let e as RPCError {
-            throw Self.classify(e, target: target, config: sender.config)
+            response = try bytes.withUnsafeBytes { raw throws(ProtobufDecodingError) in try ExportTraceResponse.decodeProtobuf(raw) }
         } catch {
-            throw .retryable("Export to \(target): \(error)", retryAfter: nil)
+            throw .permanent("Export to \(target) answered OK with a body that is not an ExportTraceServiceResponse: \(error)")
         }
         if let p = response.partialSuccess, p.rejectedSpans > 0 || !p.errorMessage.isEmpty {
             return ExportOutcome(rejectedSpans: Int(p.rejectedSpans), message: p.errorMessage)
@@ -118,16 +100,25 @@ final class OTLPGRPCLane: ExportLane, @unchecked Sendable {
         return .ok
     }
 
-    /// OTLP/gRPC's retry rules, with a connection failure explained (TLS or not) by its cause.
-    static func classify(_ e: RPCError, target: String, config: OTLPGRPCExporterConfig) -> ExportError {
+    /// A non-OK status as gRPC's error type, with its details as metadata (for `retryInfoDelay`).
+    static func rpcError(_ r: GRPCCallResult) -> RPCError {
+        let code = Status.Code(rawValue: r.status).flatMap { RPCError.Code($0) } ?? .unknown
+        var metadata = Metadata()
+        if let d = r.details { metadata.addBinary(d, forKey: OTLPTraceService.statusDetailsKey) }
+        return RPCError(code: code, message: r.message, metadata: metadata)
+    }
+
+    /// OTLP/gRPC's retry rules; a call that never got a status (connection, TLS, timeout) is
+    /// retryable and explained by its cause.
+    static func classify(_ error: any Error, target: String, config: OTLPGRPCExporterConfig) -> ExportError {
+        guard let e = error as? RPCError else {
+            let why = error is GRPCClientError ? "\(error)" : ConnectionFailureDiagnosis.describe(error, transport: .grpc)
+            return .retryable("Export to \(target) failed: \(why)", retryAfter: nil)
+        }
         let delay = e.retryInfoDelay
         var message = "Export to \(target) failed with \(e.code): \(e.message)"
-        if let explained = ConnectionFailureDiagnosis.explainGRPC(e, usingTLS: !config.plaintext) { message += " (\(explained))" }
-        if e.code == .unauthenticated || e.code == .permissionDenied || e.message.lowercased().contains("no org id") {
-            let sent = config.headers.contains { $0.name == "x-scope-orgid" }
-            if !sent && e.message.lowercased().contains("org id") {
-                message += " (multi-tenant Tempo needs a tenant: add headers: {X-Scope-OrgID: <tenant>} to this exporter)"
-            }
+        if e.message.lowercased().contains("org id") && !config.headers.contains(where: { $0.name == "x-scope-orgid" }) {
+            message += " (multi-tenant Tempo needs a tenant: add headers: {X-Scope-OrgID: <tenant>} to this exporter)"
         }
         switch e.code {
         case .cancelled, .deadlineExceeded, .aborted, .outOfRange, .unavailable, .dataLoss:

@@ -1,8 +1,7 @@
-import Foundation
 import GRPCNIOTransportHTTP2Posix
 import Logging
 
-/// Maps the collector's `tls:` settings onto grpc-swift's transport security. The files are first
+/// Maps the receiver's `tls:` settings onto grpc-swift's transport security. The files are first
 /// loaded through our own TLS setup, so a missing or broken file fails at start with the same
 /// readable error as the HTTP components give.
 extension ServerTLSConfig {
@@ -19,42 +18,6 @@ extension ServerTLSConfig {
         return .tls(.mTLS(certificateChain: [chain], privateKey: key) { tls in
             tls.trustRoots = .certificates([.file(path: ca, format: .pem)])
         })
-    }
-}
-
-extension ClientTLSConfig {
-    /// Plaintext when `insecure` (or an `http://` endpoint) says so, else TLS as configured.
-    func grpcTransportSecurity(plaintext: Bool, logger: Logger) throws -> HTTP2ClientTransport.Posix.TransportSecurity {
-        if plaintext { return .plaintext }
-        _ = try makeContext()
-        warnAboutFixedVersions(minVersion: minVersion, maxVersion: maxVersion, logger: logger)
-        var tls = HTTP2ClientTransport.Posix.TransportSecurity.TLS.defaults
-        if let f = certFile {
-            tls.certificateChain = [.file(path: f, format: .pem)]
-        } else if let p = certPEM {
-            tls.certificateChain = [.bytes(Array(p.utf8), format: .pem)]
-        }
-        if let f = keyFile {
-            tls.privateKey = .file(path: f, format: .pem)
-        } else if let p = keyPEM {
-            tls.privateKey = .bytes(Array(p.utf8), format: .pem)
-        }
-        var roots: [TLSConfig.CertificateSource] = []
-        if let f = caFile { roots.append(.file(path: f, format: .pem)) }
-        if let p = caPEM { roots.append(.bytes(Array(p.utf8), format: .pem)) }
-        if !roots.isEmpty {
-            // grpc-swift takes one trust source: add the system bundle by file when both are asked for.
-            if includeSystemCACertsPool, let bundle = Self.systemCABundle { roots.append(.file(path: bundle, format: .pem)) }
-            tls.trustRoots = .certificates(roots)
-        }
-        if insecureSkipVerify { tls.serverCertificateVerification = .noVerification }
-        return .tls(tls)
-    }
-
-    /// Debian/Ubuntu, RHEL/Fedora and Alpine locations of the system CA bundle.
-    static var systemCABundle: String? {
-        ["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/cert.pem"]
-            .first { FileManager.default.fileExists(atPath: $0) }
     }
 }
 

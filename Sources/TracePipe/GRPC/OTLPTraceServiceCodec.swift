@@ -100,7 +100,3 @@ extension RPCError {
         return RPCError(code: code, message: message, metadata: metadata)
     }
 }
-
-extension RPCError: RPCErrorCauseChain {
-    var underlying: (any Error)? { cause }
-}

@@ -93,6 +93,10 @@ public final class OTLPGRPCReceiver: Receiver {
             c.rpc.maxRequestPayloadSize = config.maxReceiveMessageBytes * 2
             c.compression.enabledAlgorithms = [.gzip, .deflate]
             if config.maxConcurrentStreams > 0 { c.http2.maxConcurrentStreams = config.maxConcurrentStreams }
+            // HTTP/2's 64 KiB default window makes a client wait for a WINDOW_UPDATE every 64 KiB
+            // of a request; OTLP requests are often larger. Larger frames mean fewer of them.
+            c.http2.targetWindowSize = 1 << 20
+            c.http2.maxFrameSize = 1 << 20
             let k = config.keepalive
             c.connection.maxIdleTime = k.maxConnectionIdle.nanoseconds > 0 ? k.maxConnectionIdle.duration : nil
             c.connection.maxAge = k.maxConnectionAge.nanoseconds > 0 ? k.maxConnectionAge.duration : nil

@@ -60,8 +60,10 @@ public struct ClientTLSConfig: Decodable, Sendable, Equatable {
     }
 
     /// Builds the TLS context; throws a readable error when a file cannot be read or parsed.
-    public func makeContext() throws -> NIOSSLContext {
+    /// `applicationProtocols`: ALPN names to offer (`h2` for gRPC).
+    public func makeContext(applicationProtocols: [String] = []) throws -> NIOSSLContext {
         var c = TLSConfiguration.makeClientConfiguration()
+        c.applicationProtocols = applicationProtocols
         c.minimumTLSVersion = Self.version(minVersion) ?? .tlsv12
         if let m = maxVersion { c.maximumTLSVersion = Self.version(m) }
         do {

@@ -45,30 +45,4 @@ public enum ConnectionFailureDiagnosis {
         case .grpc: return "set tls.insecure: true, or write the endpoint as http://host:port"
         }
     }
-
-    /// What went wrong under a failed gRPC call, with its fix; nil when the call failed for a
-    /// reason of the server's own (a status it answered).
-    static func explainGRPC(_ error: any Error, usingTLS: Bool) -> String? {
-        var causes: [any Error] = []
-        var next: (any Error)? = (error as? RPCErrorCauseChain)?.underlying
-        while let c = next, causes.count < 8 {
-            causes.append(c)
-            next = (c as? RPCErrorCauseChain)?.underlying
-        }
-        if let tls = causes.first(where: isTLSError) { return describe(tls, transport: .grpc) }
-        let text = ([String(describing: error)] + causes.map { String(reflecting: $0) }).joined(separator: " ").lowercased()
-        if !usingTLS, text.contains("before completing the http/2 connection preface") {
-            // A TLS server drops a client that opens with the plaintext HTTP/2 preface.
-            return "the server expects TLS on this port: remove tls.insecure: true (or write the endpoint as https://host:port)"
-        }
-        if usingTLS, text.contains("wrong version number") || text.contains("wrong_version_number") || text.contains("packet_length_too_long") {
-            return "the server does not speak TLS on this port (\(plaintextAdvice(.grpc)))"
-        }
-        return causes.last.map { String(describing: $0) }
-    }
-}
-
-/// Lets the diagnosis walk gRPC's error causes without this file importing gRPC.
-protocol RPCErrorCauseChain {
-    var underlying: (any Error)? { get }
 }
