@@ -129,6 +129,21 @@ final class GRPCExportTests: XCTestCase {
         await tempo.stop()
     }
 
+    /// An answer with partial_success: the rejected spans count as failed.
+    func testPartialSuccessIsCountedAndLogged() async throws {
+        let tempo = try await FakeGRPCTempo.start()
+        tempo.script { _, _ in .partial(rejected: 2, message: "2 spans are too old") }
+        let tp = try start("    endpoint: http://127.0.0.1:\(tempo.port)")
+        _ = try await send(TestData.request(trace: 21, spans: 5)).get()
+        let counted = await waitFor { (try? self.metric(#"otelcol_exporter_send_failed_spans{exporter="otlp",reason="partial_success"}"#)) == 2 }
+        XCTAssertTrue(counted, tp.log)
+        XCTAssertEqual(try metric(#"otelcol_exporter_sent_spans{exporter="otlp"}"#), 3)
+        XCTAssertTrue(tp.log.contains("2 spans are too old"), tp.log)
+        XCTAssertEqual(tempo.calls, 1)
+        XCTAssertEqual(tp.terminate(), 0, tp.log)
+        await tempo.stop()
+    }
+
     func testResourceExhaustedIsRetriedOnlyWithRetryInfoAfterItsDelay() async throws {
         let tempo = try await FakeGRPCTempo.start()
         let answeredAt = NIOLockedBox([ContinuousClock.Instant]())
