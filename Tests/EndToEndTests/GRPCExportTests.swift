@@ -120,7 +120,7 @@ final class GRPCExportTests: XCTestCase {
                 retry_on_failure: {initial_interval: 100ms}
             """)
         _ = try await send(TestData.request(trace: 7, spans: 4)).get()
-        let counted = await waitFor { (try? self.metric(#"otelcol_exporter_send_failed_spans{exporter="otlp",reason="permanent"}"#)) == 4 }
+        let counted = await eventually { (try? self.metric(#"otelcol_exporter_send_failed_spans{exporter="otlp",reason="permanent"}"#)) == 4 }
         XCTAssertTrue(counted, (try? TestHTTPClient.request(port: metricsPort, path: "/metrics").text) ?? "no metrics")
         try await Task.sleep(for: .milliseconds(500))
         XCTAssertEqual(tempo.calls, 1, "a permanent error is not retried")
@@ -135,7 +135,7 @@ final class GRPCExportTests: XCTestCase {
         tempo.script { _, _ in .partial(rejected: 2, message: "2 spans are too old") }
         let tp = try start("    endpoint: http://127.0.0.1:\(tempo.port)")
         _ = try await send(TestData.request(trace: 21, spans: 5)).get()
-        let counted = await waitFor { (try? self.metric(#"otelcol_exporter_send_failed_spans{exporter="otlp",reason="partial_success"}"#)) == 2 }
+        let counted = await eventually { (try? self.metric(#"otelcol_exporter_send_failed_spans{exporter="otlp",reason="partial_success"}"#)) == 2 }
         XCTAssertTrue(counted, tp.log)
         XCTAssertEqual(try metric(#"otelcol_exporter_sent_spans{exporter="otlp"}"#), 3)
         XCTAssertTrue(tp.log.contains("2 spans are too old"), tp.log)
@@ -146,7 +146,7 @@ final class GRPCExportTests: XCTestCase {
 
     func testResourceExhaustedIsRetriedOnlyWithRetryInfoAfterItsDelay() async throws {
         let tempo = try await FakeGRPCTempo.start()
-        let answeredAt = NIOLockedBox([ContinuousClock.Instant]())
+        let answeredAt = LockedList([ContinuousClock.Instant]())
         tempo.script { index, _ in
             answeredAt.append(.now)
             return index == 0 ? .error(.resourceExhausted, "ingestion rate limit", retryDelay: .seconds(2)) : .ok
@@ -166,7 +166,7 @@ final class GRPCExportTests: XCTestCase {
 
         tempo.script { _, _ in .error(.resourceExhausted, "quota exhausted") }
         _ = try await send(TestData.request(trace: 9, spans: 3)).get()
-        let counted = await waitFor { (try? self.metric(#"otelcol_exporter_send_failed_spans{exporter="otlp",reason="permanent"}"#)) == 3 }
+        let counted = await eventually { (try? self.metric(#"otelcol_exporter_send_failed_spans{exporter="otlp",reason="permanent"}"#)) == 3 }
         XCTAssertTrue(counted, "RESOURCE_EXHAUSTED without RetryInfo is permanent:\n\(tp.log)")
         XCTAssertEqual(tp.terminate(), 0, tp.log)
         await tempo.stop()
@@ -205,7 +205,7 @@ final class GRPCExportTests: XCTestCase {
         for c in cases {
             let tp = try start(c.exporter + "\n    retry_on_failure: {initial_interval: 100ms}\n    sending_queue: {drain_timeout: 1s}")
             _ = try await send(TestData.request(trace: 12, spans: 1)).get()
-            let explained = await waitFor(timeout: .seconds(10)) { tp.log.contains(c.expect) }
+            let explained = await eventually(timeout: .seconds(10)) { tp.log.contains(c.expect) }
             XCTAssertTrue(explained, "expected \"\(c.expect)\" in the log for\n\(c.exporter)\n\(tp.log)")
             _ = tp.terminate()
         }
@@ -215,18 +215,10 @@ final class GRPCExportTests: XCTestCase {
         await tlsTempo.stop()
     }
 
-    func waitFor(timeout: Duration = .seconds(20), _ condition: @escaping () -> Bool) async -> Bool {
-        let end = ContinuousClock.now + timeout
-        while ContinuousClock.now < end {
-            if condition() { return true }
-            try? await Task.sleep(for: .milliseconds(50))
-        }
-        return condition()
-    }
 }
 
 /// A lock-protected list for test scripts.
-final class NIOLockedBox<T: Sendable>: @unchecked Sendable {
+final class LockedList<T: Sendable>: @unchecked Sendable {
     private let lock = NSLock()
     private var items: [T]
 

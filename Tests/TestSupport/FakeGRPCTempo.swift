@@ -92,12 +92,7 @@ public final class FakeGRPCTempo: Sendable {
 
     @discardableResult
     public func wait(timeout: Duration = .seconds(20), until condition: (FakeGRPCTempo) -> Bool) async -> Bool {
-        let end = ContinuousClock.now + timeout
-        while ContinuousClock.now < end {
-            if condition(self) { return true }
-            try? await Task.sleep(for: .milliseconds(20))
-        }
-        return condition(self)
+        await eventually(timeout: timeout) { condition(self) }
     }
 
     fileprivate func handle(_ request: DecodedTraceRequest, metadata: Metadata) async throws -> ExportTraceResponse {

@@ -72,12 +72,7 @@ public final class FakeTempo: Sendable {
     /// Waits until `condition` holds (polling), or the timeout passes.
     @discardableResult
     public func wait(timeout: Duration = .seconds(20), until condition: (FakeTempo) -> Bool) async -> Bool {
-        let end = ContinuousClock.now + timeout
-        while ContinuousClock.now < end {
-            if condition(self) { return true }
-            try? await Task.sleep(for: .milliseconds(20))
-        }
-        return condition(self)
+        await eventually(timeout: timeout) { condition(self) }
     }
 
     private func handle(_ request: HTTPRequest, path: String) async -> HTTPResponse {
