@@ -109,7 +109,7 @@ final class GRPCClientConnection: Sendable {
         let (multiplexer, ended) = try await connect(timeout: timeout)
         let remaining = timeout - (ContinuousClock.now - start)
         guard remaining > .zero else { throw GRPCClientError.timeout(timeout) }
-        let promise = group.next().makePromise(of: GRPCCallResult.self)
+        let promise = multiplexer.eventLoop.makePromise(of: GRPCCallResult.self)
         let stream: any Channel
         do {
             stream = try await multiplexer.eventLoop.flatSubmit {

@@ -2,7 +2,8 @@ import GRPCCore
 import TraceModel
 
 /// `opentelemetry.proto.collector.trace.v1.TraceService/Export`, the one gRPC method OTLP trace
-/// clients call. Its messages go through tracepipe's own protobuf codec (no generated code).
+/// clients call. Its messages go through tracepipe's own protobuf codec (no generated code). The
+/// receiver serves it with grpc-swift; the exporter calls it with `GRPCClientConnection`.
 public enum OTLPTraceService {
     public static let export = MethodDescriptor(
         fullyQualifiedService: "opentelemetry.proto.collector.trace.v1.TraceService", method: "Export", type: .unary)
@@ -39,15 +40,6 @@ public struct TraceRequestDeserializer: MessageDeserializer {
                 return .invalid("\(error)")
             }
         }
-    }
-}
-
-/// Client side: `TraceData` → request bytes.
-public struct TraceRequestSerializer: MessageSerializer {
-    public init() {}
-
-    public func serialize<Bytes: GRPCContiguousBytes>(_ message: TraceData) throws -> Bytes {
-        OTLPProtobufEncoder.withEncoded(message) { Bytes($0) }
     }
 }
 
