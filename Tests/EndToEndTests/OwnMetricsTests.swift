@@ -53,9 +53,13 @@ final class OwnMetricsTests: XCTestCase {
         XCTAssertEqual(exported, kept, m)
         XCTAssertEqual((exported ?? 0) + (dropped ?? 0), Double(sent), m)
         XCTAssertGreaterThan(exported ?? 0, 0)
-        for name in ["otelcol_process_uptime", "otelcol_process_memory_rss", "otelcol_process_cpu_seconds", "otelcol_receiver_refused_spans"] {
+        for name in ["otelcol_process_uptime", "otelcol_process_memory_rss", "otelcol_process_cpu_seconds", "otelcol_receiver_refused_spans",
+                     "otelcol_process_runtime_heap_alloc_bytes", "otelcol_process_runtime_total_sys_memory_bytes"] {
             XCTAssertTrue(m.contains("# TYPE \(name) "), "\(name) missing:\n\(m)")
         }
+        let heap = value(m, "otelcol_process_runtime_heap_alloc_bytes") ?? 0
+        let rss = value(m, "otelcol_process_memory_rss") ?? 0
+        XCTAssertTrue(heap > 1_000_000 && heap < rss, "heap in use \(heap) is part of RSS \(rss)")
         XCTAssertEqual(tp.terminate(), 0, tp.log)
     }
 }

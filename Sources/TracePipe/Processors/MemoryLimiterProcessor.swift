@@ -1,3 +1,4 @@
+import CMalloc
 import Atomics
 import Foundation
 import Logging
@@ -118,6 +119,13 @@ public final class MemoryLimiterProcessor: Processor {
 
 /// Reading the process's memory on Linux.
 public enum ProcessMemory {
+    /// The heap as glibc's allocator sees it: bytes handed out to the program, and bytes it holds
+    /// from the system (mmap'd blocks included). The rest of RSS is code, stacks and free pages.
+    public static func heap() -> (inUse: UInt64, fromSystem: UInt64) {
+        let m = mallinfo2()
+        return (UInt64(m.uordblks + m.hblkhd), UInt64(m.arena + m.hblkhd))
+    }
+
     /// Resident set size, from /proc/self/statm.
     public static func residentBytes() -> UInt64 {
         guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }

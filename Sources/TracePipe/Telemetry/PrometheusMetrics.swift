@@ -89,6 +89,10 @@ public enum PrometheusMetrics {
         family("otelcol_process_uptime", "counter", "Uptime of the process in seconds.", [([], format(Date().timeIntervalSince(started)))])
         family("otelcol_process_memory_rss", "gauge", "Resident memory in bytes.", [([], "\(ProcessMemory.residentBytes())")])
         family("otelcol_process_cpu_seconds", "counter", "User and system CPU time in seconds.", [([], format(cpuSeconds()))])
+        // The collector's Go runtime series, where Swift has an equivalent: glibc's heap.
+        let heap = ProcessMemory.heap()
+        family("otelcol_process_runtime_heap_alloc_bytes", "gauge", "Bytes of heap in use (glibc malloc).", [([], "\(heap.inUse)")])
+        family("otelcol_process_runtime_total_sys_memory_bytes", "gauge", "Bytes of heap obtained from the system (glibc malloc).", [([], "\(heap.fromSystem)")])
         return out
     }
 
