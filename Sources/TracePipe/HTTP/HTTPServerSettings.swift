@@ -150,13 +150,15 @@ public struct ServerTLSConfig: Decodable, Sendable, Equatable {
         if c.contains(.cipher_suites) { decoder.reportUnsupported("cipher_suites", "choosing TLS cipher suites is not supported") }
     }
 
-    public func makeContext() throws -> NIOSSLContext {
+    /// `applicationProtocols`: ALPN names to accept (`h2` for gRPC).
+    public func makeContext(applicationProtocols: [String] = []) throws -> NIOSSLContext {
         do {
             let chain = try certFile.map { try NIOSSLCertificate.fromPEMFile($0) } ?? NIOSSLCertificate.fromPEMBytes(Array(certPEM!.utf8))
             let key = try keyFile.map { try NIOSSLPrivateKey(file: $0, format: .pem) } ?? NIOSSLPrivateKey(bytes: Array(keyPEM!.utf8), format: .pem)
             var c = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
             c.minimumTLSVersion = ClientTLSConfig.version(minVersion) ?? .tlsv12
             if let m = maxVersion { c.maximumTLSVersion = ClientTLSConfig.version(m) }
+            c.applicationProtocols = applicationProtocols
             if let ca = clientCAFile {
                 c.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(ca))
                 c.certificateVerification = .noHostnameVerification
