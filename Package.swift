@@ -49,7 +49,6 @@ let package = Package(
                 .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
-                .product(name: "GRPCCore", package: "grpc-swift-2"),
             ]
         ),
         .executableTarget(
@@ -67,13 +66,14 @@ let package = Package(
         .executableTarget(
             name: "grpc-load",
             dependencies: [
-                "TraceModel", "TracePipe",
+                "TraceModel", "TracePipe", "TestSupport",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
-        // Test helpers shared by the test targets: a fake Tempo, certificates, a tiny HTTP client.
+        // Test helpers shared by the test targets (and grpc-load): fake Tempos, certificates, small
+        // HTTP and gRPC clients.
         .target(
             name: "TestSupport",
             dependencies: [
@@ -93,6 +93,7 @@ let package = Package(
             dependencies: [
                 "TracePipe", "TestSupport",
                 .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHPACK", package: "swift-nio-http2"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
             ]
         ),

@@ -8,6 +8,7 @@ import GRPCCore
 import GRPCNIOTransportHTTP2Posix
 import NIOConcurrencyHelpers
 import TraceModel
+import TestSupport
 import TracePipe
 
 let args = CommandLine.arguments

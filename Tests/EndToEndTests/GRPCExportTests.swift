@@ -124,7 +124,7 @@ final class GRPCExportTests: XCTestCase {
         XCTAssertTrue(counted, (try? TestHTTPClient.request(port: metricsPort, path: "/metrics").text) ?? "no metrics")
         try await Task.sleep(for: .milliseconds(500))
         XCTAssertEqual(tempo.calls, 1, "a permanent error is not retried")
-        XCTAssertTrue(tp.log.contains("invalidArgument") && tp.log.contains("span name too long"), "the code and message are logged:\n\(tp.log)")
+        XCTAssertTrue(tp.log.contains("INVALID_ARGUMENT") && tp.log.contains("span name too long"), "the code and message are logged:\n\(tp.log)")
         XCTAssertEqual(tp.terminate(), 0, tp.log)
         await tempo.stop()
     }

@@ -1,6 +1,9 @@
 import Foundation
 import GRPCCore
+import TestSupport
 import TraceModel
+import NIOCore
+import NIOHPACK
 import XCTest
 
 @testable import TracePipe
@@ -138,20 +141,40 @@ final class OTLPGRPCConfigTests: XCTestCase {
     func testExporterClassifiesCodesAsOTLPSays() {
         let config = try? exporter("    endpoint: tempo:4317")
         guard let config else { return XCTFail("config") }
-        func kind(_ e: RPCError) -> String {
-            switch OTLPGRPCLane.classify(e, target: "t", config: config) {
+        func kind(_ code: GRPCStatusCode, retryDelay: Duration? = nil) -> String {
+            let details = retryDelay.map { RPCStatus(code: Int32(code.rawValue), message: "", retryDelay: $0).protobuf() }
+            switch OTLPGRPCLane.classify(GRPCCallResult(status: code.rawValue, message: "m", details: details), target: "t", config: config) {
             case .retryable(_, let after): return "retry \(after.map { "\($0)" } ?? "-")"
             case .permanent: return "permanent"
             }
         }
-        for code in [RPCError.Code.cancelled, .deadlineExceeded, .aborted, .outOfRange, .unavailable, .dataLoss] {
-            XCTAssertEqual(kind(RPCError(code: code, message: "")), "retry -", "\(code)")
+        for code in [GRPCStatusCode.cancelled, .deadlineExceeded, .aborted, .outOfRange, .unavailable, .dataLoss] {
+            XCTAssertEqual(kind(code), "retry -", "\(code)")
         }
-        for code in [RPCError.Code.invalidArgument, .notFound, .permissionDenied, .unauthenticated, .internalError, .unimplemented, .unknown] {
-            XCTAssertEqual(kind(RPCError(code: code, message: "")), "permanent", "\(code)")
+        for code in [GRPCStatusCode.invalidArgument, .notFound, .permissionDenied, .unauthenticated, .internal, .unimplemented, .unknown] {
+            XCTAssertEqual(kind(code), "permanent", "\(code)")
         }
-        XCTAssertEqual(kind(RPCError(code: .resourceExhausted, message: "")), "permanent")
-        XCTAssertEqual(kind(.withRetryInfo(.resourceExhausted, message: "", delay: .seconds(4))), "retry 4.0 seconds")
-        XCTAssertEqual(kind(.withRetryInfo(.unavailable, message: "", delay: .seconds(2))), "retry 2.0 seconds")
+        XCTAssertEqual(kind(.resourceExhausted), "permanent")
+        XCTAssertEqual(kind(.resourceExhausted, retryDelay: .seconds(4)), "retry 4.0 seconds")
+        XCTAssertEqual(kind(.unavailable, retryDelay: .seconds(2)), "retry 2.0 seconds")
+        XCTAssertEqual("\(GRPCStatusCode.invalidArgument)", "INVALID_ARGUMENT")
+    }
+
+    func testMessagesAreFramedAndPercentEncodedAsGRPCSays() {
+        XCTAssertEqual(GRPCExportCallHandler.percentEncoded("50% done: ünïcode\n"), "50%25 done: %C3%BCn%C3%AFcode%0A")
+        XCTAssertEqual(GRPCCallHandler.percentDecoded("50%25 done: %C3%BCn%C3%AFcode%0A"), "50% done: ünïcode\n")
+        XCTAssertEqual(GRPCCallHandler.base64Decoded("AQID"), [1, 2, 3])
+        XCTAssertEqual(GRPCCallHandler.base64Decoded("AQ"), [1], "unpadded binary metadata")
+        var one = ByteBuffer()
+        one.writeInteger(UInt8(0))
+        one.writeInteger(UInt32(3))
+        one.writeBytes([0x0A, 0x01, 0xFF])
+        guard case .invalid = GRPCExportCallHandler.decode(one, encoding: "identity", limit: 100) else { return XCTFail("truncated protobuf") }
+        var two = one
+        two.writeBytes([0, 0, 0, 0, 0])
+        guard case .invalid(let why) = GRPCExportCallHandler.decode(two, encoding: "identity", limit: 100) else { return XCTFail("two messages") }
+        XCTAssertTrue(why.contains("exactly one message"), why)
+        XCTAssertNotNil(GRPCExportCallHandler.check(["content-type": "application/grpc", ":method": "POST", ":path": "/x.Y/Z"]))
+        XCTAssertNil(GRPCExportCallHandler.check(["content-type": "application/grpc+proto", ":method": "POST", ":path": GRPCExportCallHandler.path]))
     }
 }

@@ -1,4 +1,3 @@
-import GRPCCore
 import Logging
 import NIOCore
 import NIOHPACK
@@ -47,7 +46,7 @@ final class OTLPGRPCLane: ExportLane, @unchecked Sendable {
         var h = HPACKHeaders()
         h.add(name: ":method", value: "POST")
         h.add(name: ":scheme", value: c.plaintext ? "http" : "https")
-        h.add(name: ":path", value: "/\(OTLPTraceService.export.fullyQualifiedMethod)")
+        h.add(name: ":path", value: GRPCExportCallHandler.path)
         h.add(name: ":authority", value: c.authority ?? (c.host.contains(":") ? "[\(c.host)]:\(c.port)" : "\(c.host):\(c.port)"))
         h.add(name: "content-type", value: "application/grpc")
         h.add(name: "te", value: "trailers")
@@ -85,7 +84,7 @@ final class OTLPGRPCLane: ExportLane, @unchecked Sendable {
             throw Self.classify(error, target: target, config: c)
         }
         guard result.status == 0 else {
-            throw Self.classify(Self.rpcError(result), target: target, config: c)
+            throw Self.classify(result, target: target, config: c)
         }
         guard let bytes = result.response, !bytes.isEmpty else { return .ok }
         let response: ExportTraceResponse
@@ -100,27 +99,21 @@ final class OTLPGRPCLane: ExportLane, @unchecked Sendable {
         return .ok
     }
 
-    /// A non-OK status as gRPC's error type, with its details as metadata (for `retryInfoDelay`).
-    static func rpcError(_ r: GRPCCallResult) -> RPCError {
-        let code = Status.Code(rawValue: r.status).flatMap { RPCError.Code($0) } ?? .unknown
-        var metadata = Metadata()
-        if let d = r.details { metadata.addBinary(d, forKey: OTLPTraceService.statusDetailsKey) }
-        return RPCError(code: code, message: r.message, metadata: metadata)
+    /// A call that never got a status (connection, TLS, timeout) is retryable and explained by
+    /// its cause.
+    static func classify(_ error: any Error, target: String, config: OTLPGRPCExporterConfig) -> ExportError {
+        let why = error is GRPCClientError ? "\(error)" : ConnectionFailureDiagnosis.describe(error, transport: .grpc)
+        return .retryable("Export to \(target) failed: \(why)", retryAfter: nil)
     }
 
-    /// OTLP/gRPC's retry rules; a call that never got a status (connection, TLS, timeout) is
-    /// retryable and explained by its cause.
-    static func classify(_ error: any Error, target: String, config: OTLPGRPCExporterConfig) -> ExportError {
-        guard let e = error as? RPCError else {
-            let why = error is GRPCClientError ? "\(error)" : ConnectionFailureDiagnosis.describe(error, transport: .grpc)
-            return .retryable("Export to \(target) failed: \(why)", retryAfter: nil)
-        }
-        let delay = e.retryInfoDelay
-        var message = "Export to \(target) failed with \(e.code): \(e.message)"
-        if e.message.lowercased().contains("org id") && !config.headers.contains(where: { $0.name == "x-scope-orgid" }) {
+    /// OTLP/gRPC's retry rules for a non-OK status.
+    static func classify(_ r: GRPCCallResult, target: String, config: OTLPGRPCExporterConfig) -> ExportError {
+        let delay = r.retryDelay
+        var message = "Export to \(target) failed with \(r.code): \(r.message)"
+        if r.message.lowercased().contains("org id") && !config.headers.contains(where: { $0.name == "x-scope-orgid" }) {
             message += " (multi-tenant Tempo needs a tenant: add headers: {X-Scope-OrgID: <tenant>} to this exporter)"
         }
-        switch e.code {
+        switch r.code {
         case .cancelled, .deadlineExceeded, .aborted, .outOfRange, .unavailable, .dataLoss:
             return .retryable(message, retryAfter: delay)
         case .resourceExhausted where delay != nil:

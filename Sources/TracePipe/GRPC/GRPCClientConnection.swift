@@ -6,16 +6,6 @@ import NIOHTTP2
 import NIOPosix
 import NIOSSL
 
-/// The end of one unary gRPC call: the status (from the trailers, or a Trailers-Only answer) and
-/// the response message when there was one.
-struct GRPCCallResult: Sendable {
-    var status: Int
-    var message: String
-    /// `grpc-status-details-bin`: a serialized `google.rpc.Status`.
-    var details: [UInt8]?
-    var response: [UInt8]?
-}
-
 /// Why a call ended without a gRPC status.
 enum GRPCClientError: Error, CustomStringConvertible {
     case connect(String)

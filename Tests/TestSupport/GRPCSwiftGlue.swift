@@ -1,25 +1,16 @@
 import GRPCCore
 import TraceModel
+import TracePipe
 
-/// `opentelemetry.proto.collector.trace.v1.TraceService/Export`, the one gRPC method OTLP trace
-/// clients call. Its messages go through tracepipe's own protobuf codec (no generated code). The
-/// receiver serves it with grpc-swift; the exporter calls it with `GRPCClientConnection`.
+/// grpc-swift 2 speaking OTLP with tracepipe's protobuf codec (no generated code): the tests' gRPC
+/// client and fake Tempo, and the benchmark's load generator, are an implementation independent
+/// of tracepipe's own gRPC server and client.
 public enum OTLPTraceService {
     public static let export = MethodDescriptor(
         fullyQualifiedService: "opentelemetry.proto.collector.trace.v1.TraceService", method: "Export", type: .unary)
 
     /// The metadata key gRPC uses for a serialized `google.rpc.Status` with error details.
     public static let statusDetailsKey = "grpc-status-details-bin"
-}
-
-/// A request as the receiver sees it: decoded, or why it could not be. Decoding never throws
-/// inside gRPC, so a malformed body becomes INVALID_ARGUMENT with our message rather than the
-/// library's generic answer.
-public enum DecodedTraceRequest: Sendable {
-    case data(TraceData)
-    case invalid(String)
-    /// Larger than `max_recv_msg_size_mib` (size, limit).
-    case tooLarge(Int, limit: Int)
 }
 
 /// Server side: request bytes → `DecodedTraceRequest`.
