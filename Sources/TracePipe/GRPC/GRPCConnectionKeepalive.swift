@@ -33,7 +33,7 @@ final class GRPCConnectionKeepalive: ChannelDuplexHandler {
     private var ageTimer: Scheduled<Void>?
     private var pingTimer: Scheduled<Void>?
     private var pingTimeoutTimer: Scheduled<Void>?
-    private var lastRead = NIODeadline.now()
+    private var lastRead = NIODeadline.uptimeNanoseconds(0)
     private var lastClientPing: NIODeadline?
     private var pingStrikes = 0
     private var draining = false
@@ -57,6 +57,7 @@ final class GRPCConnectionKeepalive: ChannelDuplexHandler {
     }
 
     private func start(_ context: ChannelHandlerContext) {
+        lastRead = context.eventLoop.now
         let loop = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         armIdle(context)
         if let age = settings.maxAge {
@@ -87,14 +88,14 @@ final class GRPCConnectionKeepalive: ChannelDuplexHandler {
         let loop = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         pingTimer = context.eventLoop.scheduleTask(deadline: lastRead + settings.pingTime) {
             let (me, ctx) = loop.value
-            guard NIODeadline.now() - me.lastRead >= me.settings.pingTime else { return me.armPing(ctx) }
+            guard ctx.eventLoop.now - me.lastRead >= me.settings.pingTime else { return me.armPing(ctx) }
             ctx.writeAndFlush(me.wrapOutboundOut(HTTP2Frame(streamID: .rootStream, payload: .ping(Self.pingData, ack: false))), promise: nil)
             me.pingTimeoutTimer = ctx.eventLoop.scheduleTask(in: me.settings.pingTimeout) { loop.value.1.close(promise: nil) }
         }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        lastRead = .now()
+        lastRead = context.eventLoop.now
         let frame = unwrapInboundIn(data)
         if case .ping(let d, let ack) = frame.payload {
             if ack, d == Self.pingData {
@@ -110,7 +111,7 @@ final class GRPCConnectionKeepalive: ChannelDuplexHandler {
     /// grpc-go's enforcement: a ping sooner than `min_time` after the last one, or any ping while
     /// no call is open when that is not permitted, is a strike; the third strike ends the connection.
     private func policeClientPing(_ context: ChannelHandlerContext) {
-        let now = NIODeadline.now()
+        let now = context.eventLoop.now
         defer { lastClientPing = now }
         let tooSoon = lastClientPing.map { now - $0 < settings.minPingInterval } ?? false
         let notAllowed = openStreams == 0 && !settings.permitWithoutStream

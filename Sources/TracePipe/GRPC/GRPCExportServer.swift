@@ -12,6 +12,7 @@ final class GRPCExportServer: Sendable {
     private let listener: any Channel
     private let connections: NIOLockedValueBox<[ObjectIdentifier: any Channel]>
     let port: Int
+    static let maxConnections = 4096
 
     private init(listener: any Channel, connections: NIOLockedValueBox<[ObjectIdentifier: any Channel]>) {
         self.listener = listener
@@ -42,7 +43,11 @@ final class GRPCExportServer: Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
+                // Like the HTTP server: a bounded number of connections, more are closed at once.
+                guard connections.withLockedValue({ $0.count }) < Self.maxConnections else {
+                    return channel.close()
+                }
+                return channel.eventLoop.makeCompletedFuture {
                     if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
                 }.flatMap {
                     channel.configureHTTP2Pipeline(mode: .server, initialLocalSettings: local, targetWindowSize: 1 << 20) { stream in
