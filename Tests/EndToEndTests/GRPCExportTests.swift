@@ -73,17 +73,24 @@ final class GRPCExportTests: XCTestCase {
         let tp = try start("""
                 endpoint: 127.0.0.1:\(tempo.port)
                 tls: {insecure: true}
+                keepalive: {time: 1s, timeout: 5s, permit_without_stream: true}
                 headers:
                   X-Scope-OrgID: tenant-a
             """)
         _ = try await send(TestData.allFields).get()
         let arrived = await tempo.wait { $0.received.count >= 1 }
         XCTAssertTrue(arrived, tp.log)
+        // Keepalive pings on the idle connection are answered; it stays usable.
+        try await Task.sleep(for: .milliseconds(2500))
+        _ = try await send(TestData.request(trace: 99, spans: 1)).get()
+        let again = await tempo.wait { $0.received.count >= 2 }
+        XCTAssertTrue(again, tp.log)
+        XCTAssertFalse(tp.log.contains("export failed"), tp.log)
         XCTAssertEqual(tempo.received.first?.data, TestData.allFields)
         XCTAssertEqual(tempo.received.first?.metadata[stringValues: "x-scope-orgid"].map { $0 }, ["tenant-a"],
                        "headers travel as lower-case gRPC metadata")
-        XCTAssertEqual(try metric(#"otelcol_receiver_accepted_spans{receiver="otlp",transport="grpc"}"#), Double(TestData.allFields.spanCount))
-        XCTAssertEqual(try metric(#"otelcol_exporter_sent_spans{exporter="otlp"}"#), Double(TestData.allFields.spanCount))
+        XCTAssertEqual(try metric(#"otelcol_receiver_accepted_spans{receiver="otlp",transport="grpc"}"#), Double(TestData.allFields.spanCount + 1))
+        XCTAssertEqual(try metric(#"otelcol_exporter_sent_spans{exporter="otlp"}"#), Double(TestData.allFields.spanCount + 1))
         XCTAssertEqual(tp.terminate(), 0, tp.log)
         await tempo.stop()
     }

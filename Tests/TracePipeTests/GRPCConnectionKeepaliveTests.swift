@@ -8,12 +8,12 @@ import XCTest
 /// grpc-go's connection management on one connection, with a virtual clock.
 final class GRPCConnectionKeepaliveTests: XCTestCase {
     func make(idle: Int64? = nil, age: Int64? = nil, pingTime: Int64 = 7200, pingTimeout: Int64 = 20,
-              minPing: Int64 = 300, permitWithoutStream: Bool = false) throws -> (EmbeddedChannel, EmbeddedEventLoop) {
+              minPing: Int64 = 300, permitWithoutStream: Bool = false, isClient: Bool = false) throws -> (EmbeddedChannel, EmbeddedEventLoop) {
         let loop = EmbeddedEventLoop()
         let settings = GRPCConnectionKeepalive.Settings(
             maxIdle: idle.map { .seconds($0) }, maxAge: age.map { .seconds($0) }, maxAgeGrace: .seconds(1),
             pingTime: .seconds(pingTime), pingTimeout: .seconds(pingTimeout), minPingInterval: .seconds(minPing),
-            permitWithoutStream: permitWithoutStream)
+            permitWithoutStream: permitWithoutStream, isClient: isClient)
         let channel = EmbeddedChannel(handler: GRPCConnectionKeepalive(settings: settings), loop: loop)
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         return (channel, loop)
@@ -60,6 +60,26 @@ final class GRPCConnectionKeepaliveTests: XCTestCase {
         loop.advanceTime(by: .seconds(5))
         loop.advanceTime(by: .seconds(2))
         XCTAssertFalse(channel.isActive, "the second ping went unanswered for keepalive.timeout")
+    }
+
+    /// The exporter's side: pings only while a call is open (unless permit_without_stream), and a
+    /// server's pings are answered, never policed.
+    func testClientPingsOnlyDuringCalls() throws {
+        let (channel, loop) = try make(pingTime: 5, pingTimeout: 2, minPing: 300, isClient: true)
+        loop.advanceTime(by: .seconds(20))
+        XCTAssertNil(try channel.readOutbound(as: HTTP2Frame.self), "no ping without a call")
+        for _ in 0..<5 {
+            try channel.writeInbound(HTTP2Frame(streamID: .rootStream, payload: .ping(HTTP2PingData(withInteger: 1), ack: false)))
+        }
+        XCTAssertTrue(channel.isActive, "a server's pings are not policed")
+        channel.pipeline.fireUserInboundEventTriggered(NIOHTTP2StreamCreatedEvent(streamID: 1, localInitialWindowSize: nil, remoteInitialWindowSize: nil))
+        loop.advanceTime(by: .seconds(5))
+        loop.advanceTime(by: .seconds(5))
+        var pinged = false
+        while let f = try channel.readOutbound(as: HTTP2Frame.self) { if case .ping(_, false) = f.payload { pinged = true } }
+        XCTAssertTrue(pinged, "a quiet connection with a call open is pinged")
+        loop.advanceTime(by: .seconds(2))
+        XCTAssertFalse(channel.isActive, "and dropped when the ping is not answered")
     }
 
     func testTooManyClientPingsEndTheConnection() throws {

@@ -40,8 +40,15 @@ final class OTLPGRPCLane: ExportLane, @unchecked Sendable {
     init(sender: OTLPGRPCSender) throws {
         self.sender = sender
         let c = sender.config
+        let keepalive = c.keepalive.flatMap { k -> GRPCConnectionKeepalive.Settings? in
+            guard k.time.nanoseconds > 0 else { return nil }
+            return .init(maxIdle: nil, maxAge: nil, maxAgeGrace: nil, pingTime: .nanoseconds(k.time.nanoseconds),
+                         pingTimeout: .nanoseconds(max(k.timeout.nanoseconds, 1_000_000)), minPingInterval: .zero,
+                         permitWithoutStream: k.permitWithoutStream, isClient: true)
+        }
         connection = GRPCClientConnection(
-            target: .init(host: c.host, port: c.port, tls: sender.tls, serverName: c.tls.serverNameOverride), group: sender.group)
+            target: .init(host: c.host, port: c.port, tls: sender.tls, serverName: c.tls.serverNameOverride, keepalive: keepalive),
+            group: sender.group)
         deflater = c.compression == .gzip ? try Deflater(format: .gzip, level: 1) : nil
         var h = HPACKHeaders()
         h.add(name: ":method", value: "POST")

@@ -34,6 +34,8 @@ final class GRPCClientConnection: Sendable {
         var tls: NIOSSLContext?
         /// TLS server name to ask for and verify (`server_name_override`), else the host.
         var serverName: String?
+        /// `keepalive`: ping a quiet connection, drop it when the ping goes unanswered.
+        var keepalive: GRPCConnectionKeepalive.Settings?
     }
 
     private let current = NIOLockedValueBox<(channel: any Channel, multiplexer: NIOLoopBound<HTTP2StreamMultiplexer>, ended: ConnectionEnd)?>(nil)
@@ -78,6 +80,7 @@ final class GRPCClientConnection: Sendable {
                 }.flatMap {
                     channel.configureHTTP2Pipeline(mode: .client, inboundStreamInitializer: nil)
                 }.flatMapThrowing { m in
+                    if let k = t.keepalive { try channel.pipeline.syncOperations.addHandler(GRPCConnectionKeepalive(settings: k)) }
                     try channel.pipeline.syncOperations.addHandler(ConnectionErrorRecorder(ended: ended))
                     made.withLockedValue { $0 = NIOLoopBound(m, eventLoop: channel.eventLoop) }
                 }

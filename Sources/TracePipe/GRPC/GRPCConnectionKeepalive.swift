@@ -7,7 +7,9 @@ import NIOHTTP2
 /// - `time` / `timeout`: ping a connection that has been quiet, close it if the ping goes unanswered;
 /// - `enforcement_policy`: clients pinging more often than `min_time` (or without calls, unless
 ///   `permit_without_stream`) get GOAWAY `ENHANCE_YOUR_CALM` ("too_many_pings") after 2 strikes.
-/// It also lets shutdown drain a connection: GOAWAY, then close once its calls are done.
+/// It also lets shutdown drain a connection: GOAWAY, then close once its calls are done. The otlp
+/// exporter uses it as a client: pings only (`keepalive.time`/`timeout`), and while no call is
+/// open only with `permit_without_stream`.
 final class GRPCConnectionKeepalive: ChannelDuplexHandler {
     typealias InboundIn = HTTP2Frame
     typealias InboundOut = HTTP2Frame
@@ -22,6 +24,9 @@ final class GRPCConnectionKeepalive: ChannelDuplexHandler {
         var pingTimeout: TimeAmount
         var minPingInterval: TimeAmount
         var permitWithoutStream: Bool
+        /// Client side: no policing of the peer's pings, and no pings of our own while idle
+        /// unless `permitWithoutStream`.
+        var isClient = false
     }
 
     /// Fired (as a user outbound event) to drain the connection at shutdown.
@@ -89,6 +94,10 @@ final class GRPCConnectionKeepalive: ChannelDuplexHandler {
         pingTimer = context.eventLoop.scheduleTask(deadline: lastRead + settings.pingTime) {
             let (me, ctx) = loop.value
             guard ctx.eventLoop.now - me.lastRead >= me.settings.pingTime else { return me.armPing(ctx) }
+            if me.settings.isClient && me.openStreams == 0 && !me.settings.permitWithoutStream {
+                me.lastRead = ctx.eventLoop.now
+                return me.armPing(ctx)
+            }
             ctx.writeAndFlush(me.wrapOutboundOut(HTTP2Frame(streamID: .rootStream, payload: .ping(Self.pingData, ack: false))), promise: nil)
             me.pingTimeoutTimer = ctx.eventLoop.scheduleTask(in: me.settings.pingTimeout) { loop.value.1.close(promise: nil) }
         }
@@ -101,7 +110,7 @@ final class GRPCConnectionKeepalive: ChannelDuplexHandler {
             if ack, d == Self.pingData {
                 pingTimeoutTimer?.cancel()
                 armPing(context)
-            } else if !ack {
+            } else if !ack && !settings.isClient {
                 policeClientPing(context)
             }
         }
