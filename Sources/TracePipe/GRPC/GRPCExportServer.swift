@@ -36,7 +36,7 @@ final class GRPCExportServer: Sendable {
             HTTP2Setting(parameter: .initialWindowSize, value: 1 << 20),
             HTTP2Setting(parameter: .maxHeaderListSize, value: 16 * 1024),
         ]
-        local.append(HTTP2Setting(parameter: .maxConcurrentStreams, value: settings.maxConcurrentStreams > 0 ? settings.maxConcurrentStreams : 1000))
+        local.append(HTTP2Setting(parameter: .maxConcurrentStreams, value: settings.maxConcurrentStreams > 0 ? settings.maxConcurrentStreams : 100))
         let connections = NIOLockedValueBox<[ObjectIdentifier: any Channel]>([:])
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)

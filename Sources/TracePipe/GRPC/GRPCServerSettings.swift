@@ -4,7 +4,7 @@ public struct GRPCServerSettings: Decodable, Sendable, Equatable {
     public var endpoint = Endpoint(host: "localhost", port: 4317)
     /// `max_recv_msg_size_mib`: the largest (decompressed) request message.
     public var maxReceiveMessageBytes = 4 * 1024 * 1024
-    /// `max_concurrent_streams`: 0 = the transport's default (unlimited).
+    /// `max_concurrent_streams`: 0 = tracepipe's default, 100 calls in flight per connection.
     public var maxConcurrentStreams = 0
     public var keepalive = Keepalive()
     public var tls: ServerTLSConfig?
