@@ -82,8 +82,23 @@ final class GRPCConnectionKeepaliveTests: XCTestCase {
         XCTAssertFalse(channel.isActive, "and dropped when the ping is not answered")
     }
 
+    /// Clients (grpc-go) send flow-control pings around calls: those are not strikes.
+    func testPingsAroundCallsAreNotPoliced() throws {
+        let (channel, loop) = try make(minPing: 300)
+        for id in stride(from: 1, to: 21, by: 2) {
+            channel.pipeline.fireUserInboundEventTriggered(NIOHTTP2StreamCreatedEvent(streamID: HTTP2StreamID(id), localInitialWindowSize: nil, remoteInitialWindowSize: nil))
+            try channel.writeInbound(HTTP2Frame(streamID: .rootStream, payload: .ping(HTTP2PingData(withInteger: 2), ack: false)))
+            channel.pipeline.fireUserInboundEventTriggered(StreamClosedEvent(streamID: HTTP2StreamID(id), reason: nil))
+            try channel.writeInbound(HTTP2Frame(streamID: .rootStream, payload: .ping(HTTP2PingData(withInteger: 2), ack: false)))
+            loop.advanceTime(by: .milliseconds(100))
+        }
+        XCTAssertNil(try goAwayCode(channel))
+        XCTAssertTrue(channel.isActive)
+    }
+
     func testTooManyClientPingsEndTheConnection() throws {
-        let (channel, _) = try make(minPing: 300)
+        let (channel, loop) = try make(minPing: 300)
+        loop.advanceTime(by: .seconds(2))
         for _ in 0..<3 {
             try channel.writeInbound(HTTP2Frame(streamID: .rootStream, payload: .ping(HTTP2PingData(withInteger: 1), ack: false)))
         }

@@ -158,6 +158,9 @@ final class OTLPGRPCConfigTests: XCTestCase {
         XCTAssertEqual(kind(.resourceExhausted, retryDelay: .seconds(4)), "retry 4.0 seconds")
         XCTAssertEqual(kind(.unavailable, retryDelay: .seconds(2)), "retry 2.0 seconds")
         XCTAssertEqual("\(GRPCStatusCode.invalidArgument)", "INVALID_ARGUMENT")
+        XCTAssertEqual(OTLPGRPCLane.grpcTimeout(.seconds(5)), "5000m")
+        XCTAssertEqual(OTLPGRPCLane.grpcTimeout(.seconds(100_000_000)), "1666667M", "at most 8 digits")
+        XCTAssertEqual(OTLPGRPCLane.grpcTimeout(.milliseconds(0)), "1m")
     }
 
     func testMessagesAreFramedAndPercentEncodedAsGRPCSays() {

@@ -83,7 +83,7 @@ final class OTLPGRPCLane: ExportLane, @unchecked Sendable {
             if let payload { body.writeBytes(payload) } else { body.writeBytes(raw) }
         }
         var h = headers
-        h.add(name: "grpc-timeout", value: "\(max(1, deadline.totalNanoseconds / 1_000_000))m")
+        h.add(name: "grpc-timeout", value: Self.grpcTimeout(deadline))
         let result: GRPCCallResult
         do {
             result = try await connection.call(headers: h, body: body, timeout: deadline)
@@ -104,6 +104,16 @@ final class OTLPGRPCLane: ExportLane, @unchecked Sendable {
             return ExportOutcome(rejectedSpans: Int(p.rejectedSpans), message: p.errorMessage)
         }
         return .ok
+    }
+
+    /// `grpc-timeout`: at most 8 digits, in the finest unit that fits (ms, s, min, h).
+    static func grpcTimeout(_ d: Duration) -> String {
+        var value = max(1, d.totalNanoseconds / 1_000_000)
+        for (unit, next) in [("m", Int64(1000)), ("S", 60), ("M", 60), ("H", 1)] {
+            if value <= 99_999_999 || unit == "H" { return "\(min(value, 99_999_999))\(unit)" }
+            value = (value + next - 1) / next
+        }
+        return "99999999H"
     }
 
     /// A call that never got a status (connection, TLS, timeout) is retryable and explained by

@@ -40,6 +40,9 @@ final class GRPCConnectionKeepalive: ChannelDuplexHandler {
     private var pingTimeoutTimer: Scheduled<Void>?
     private var lastRead = NIODeadline.uptimeNanoseconds(0)
     private var lastClientPing: NIODeadline?
+    /// When a call last started or ended: pings right after are flow-control (BDP) pings, which
+    /// grpc-go exempts by resetting its strikes whenever it sends data.
+    private var lastCallActivity = NIODeadline.uptimeNanoseconds(0)
     private var pingStrikes = 0
     private var draining = false
     private static let pingData = HTTP2PingData(withInteger: 0x7472_6163_6570_6970)  // "tracepip"
@@ -122,6 +125,7 @@ final class GRPCConnectionKeepalive: ChannelDuplexHandler {
     private func policeClientPing(_ context: ChannelHandlerContext) {
         let now = context.eventLoop.now
         defer { lastClientPing = now }
+        guard now - lastCallActivity >= .seconds(1) else { return }
         let tooSoon = lastClientPing.map { now - $0 < settings.minPingInterval } ?? false
         let notAllowed = openStreams == 0 && !settings.permitWithoutStream
         guard tooSoon || notAllowed else { return }
@@ -137,8 +141,11 @@ final class GRPCConnectionKeepalive: ChannelDuplexHandler {
             openStreams += 1
             idleTimer?.cancel()
             pingStrikes = 0
+            lastCallActivity = context.eventLoop.now
         } else if event is StreamClosedEvent {
             openStreams = max(0, openStreams - 1)
+            pingStrikes = 0
+            lastCallActivity = context.eventLoop.now
             if openStreams == 0 {
                 if draining { context.close(promise: nil) } else { armIdle(context) }
             }
