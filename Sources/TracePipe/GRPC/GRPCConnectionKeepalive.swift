@@ -45,6 +45,8 @@ final class GRPCConnectionKeepalive: ChannelDuplexHandler {
     private var lastCallActivity = NIODeadline.uptimeNanoseconds(0)
     private var pingStrikes = 0
     private var draining = false
+    /// `handlerAdded` and `channelActive` may both see an active channel: arm the timers once.
+    private var started = false
     private static let pingData = HTTP2PingData(withInteger: 0x7472_6163_6570_6970)  // "tracepip"
 
     init(settings: Settings) {
@@ -65,6 +67,8 @@ final class GRPCConnectionKeepalive: ChannelDuplexHandler {
     }
 
     private func start(_ context: ChannelHandlerContext) {
+        guard !started else { return }
+        started = true
         lastRead = context.eventLoop.now
         let loop = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         armIdle(context)
