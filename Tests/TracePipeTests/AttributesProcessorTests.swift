@@ -1,22 +1,13 @@
 import Foundation
+import TestSupport
 import TraceModel
 import XCTest
 
 @testable import TracePipe
 
 final class AttributesProcessorTests: XCTestCase {
-    actor Collect: TraceConsumer {
-        var last = TraceData()
-        func consume(_ data: TraceData) async throws { last = data }
-    }
-
     static func load(_ yaml: String, pipelineProcessor: String) throws -> ServiceConfig {
-        try ConfigLoader(registry: .builtIn, environment: [:]).load(yaml: """
-            receivers: {otlp: {protocols: {http: }}}
-            \(yaml)
-            exporters: {debug: }
-            service: {pipelines: {traces: {receivers: [otlp], processors: [\(pipelineProcessor)], exporters: [debug]}}}
-            """)
+        try ProcessorFixture.load(yaml, pipelineProcessor: pipelineProcessor)
     }
 
     /// Map entries come out of the collector in random order (quirk 1 of the vectors): sort them.
@@ -43,7 +34,7 @@ final class AttributesProcessorTests: XCTestCase {
             let config = loaded.processors[ComponentID(type: "attributes", name: "test")]!.config as! AttributesProcessorConfig
             var input = Array(try Data(contentsOf: dir.appendingPathComponent("\(base).input.json")))
             if input.last == 0x0A { input.removeLast() }
-            let sink = Collect()
+            let sink = CollectingConsumer()
             try await AttributesProcessor(config: config, next: sink).consume(try OTLPJSONDecoder.decode(input))
             let encoded = OTLPJSONEncoder.encode(await sink.last)
             let ours = try JSONSerialization.jsonObject(with: Data(encoded))
@@ -64,7 +55,7 @@ final class AttributesProcessorTests: XCTestCase {
         let config = loaded.processors[ComponentID(type: "attributes")]!.config as! AttributesProcessorConfig
         var span = Span(traceID: TraceID(high: 1, low: 2), spanID: SpanID(3), name: "q")
         span.attributes = [KeyValue("msg", .string("serviceName='cart' db_orders"))]
-        let sink = Collect()
+        let sink = CollectingConsumer()
         try await AttributesProcessor(config: config, next: sink)
             .consume(TraceData(resourceSpans: [ResourceSpans(scopeSpans: [ScopeSpans(spans: [span])])]))
         let attrs = await sink.last.resourceSpans.first?.scopeSpans.first?.spans.first?.attributes ?? []
@@ -81,7 +72,7 @@ final class AttributesProcessorTests: XCTestCase {
                   - {key: host.name, action: delete}
             """, pipelineProcessor: "resource")
         let config = loaded.processors[ComponentID(type: "resource")]!.config as! ResourceProcessorConfig
-        let sink = Collect()
+        let sink = CollectingConsumer()
         try await ResourceProcessor(config: config, next: sink).consume(TraceData(resourceSpans: [ResourceSpans(
             resource: Resource(attributes: [KeyValue("host.name", .string("h")), KeyValue("service.name", .string("api"))]),
             scopeSpans: [ScopeSpans(spans: [Span(name: "x")])])]))

@@ -1,5 +1,5 @@
 import Foundation
-import NIOPosix
+import TestSupport
 import TraceModel
 import XCTest
 
@@ -17,17 +17,8 @@ final class BatchProcessorTests: XCTestCase {
     }
 
     func processor(_ yaml: String, next: any TraceConsumer) throws -> BatchProcessor {
-        let loaded = try ConfigLoader(registry: .builtIn, environment: [:]).load(yaml: """
-            receivers: {otlp: {protocols: {http: }}}
-            processors:
-              batch: \(yaml)
-            exporters: {debug: }
-            service: {pipelines: {traces: {receivers: [otlp], processors: [batch], exporters: [debug]}}}
-            """)
-        let config = loaded.processors[ComponentID(type: "batch")]!.config as! BatchProcessorConfig
-        let context = ComponentContext(id: ComponentID(type: "batch"), kind: .processor, logger: .init(label: "t"),
-                                       eventLoopGroup: MultiThreadedEventLoopGroup.singleton, status: ServiceStatus())
-        return BatchProcessor(config: config, context: context, next: next)
+        BatchProcessor(config: try ProcessorFixture.config("processors: {batch: \(yaml)}", id: "batch"),
+                       context: ProcessorFixture.context("batch"), next: next)
     }
 
     static func data(_ spans: Int) -> TraceData {

@@ -1,29 +1,14 @@
 import Foundation
-import NIOPosix
+import TestSupport
 import TraceModel
 import XCTest
 
 @testable import TracePipe
 
 final class ProbabilisticSamplerTests: XCTestCase {
-    actor Collect: TraceConsumer {
-        var spans: [Span] = []
-        func consume(_ data: TraceData) async throws {
-            spans += data.resourceSpans.flatMap { $0.scopeSpans.flatMap(\.spans) }
-        }
-    }
-
     static func sampler(_ processorYAML: String, next: any TraceConsumer) throws -> ProbabilisticSampler {
-        let loaded = try ConfigLoader(registry: .builtIn, environment: [:]).load(yaml: """
-            receivers: {otlp: {protocols: {http: }}}
-            \(processorYAML)
-            exporters: {debug: }
-            service: {pipelines: {traces: {receivers: [otlp], processors: [probabilistic_sampler], exporters: [debug]}}}
-            """)
-        let c = loaded.processors[ComponentID(type: "probabilistic_sampler")]!.config as! ProbabilisticSamplerConfig
-        let context = ComponentContext(id: ComponentID(type: "probabilistic_sampler"), kind: .processor, logger: .init(label: "t"),
-                                       eventLoopGroup: MultiThreadedEventLoopGroup.singleton, status: ServiceStatus())
-        return ProbabilisticSampler(config: c, context: context, next: next)
+        ProbabilisticSampler(config: try ProcessorFixture.config(processorYAML, id: "probabilistic_sampler"),
+                             context: ProcessorFixture.context("probabilistic_sampler"), next: next)
     }
 
     /// The reference's test vectors: FNV-1a of seed and trace id, bucket, decision, tracestate.
@@ -40,7 +25,7 @@ final class ProbabilisticSamplerTests: XCTestCase {
         let table: [(UInt32, Int, Bool, Bool)] = [(0, 0, false, true), (0, 1, false, true), (22, 0, false, false), (22, 1, false, true)]
         for (seed, id, keep10, keep50) in table {
             for (pct, want) in [(10, keep10), (50, keep50)] {
-                let sink = Collect()
+                let sink = CollectingConsumer()
                 let s = try Self.sampler("processors: {probabilistic_sampler: {sampling_percentage: \(pct), hash_seed: \(seed)}}", next: sink)
                 try await s.consume(TraceData(resourceSpans: [ResourceSpans(scopeSpans: [ScopeSpans(spans: [Span(traceID: ids[id], spanID: SpanID(1))])])]))
                 let got = await sink.spans
@@ -50,7 +35,7 @@ final class ProbabilisticSamplerTests: XCTestCase {
         }
         // Edge cases: 0% keeps nothing, 100% keeps everything but the all-zero id (no randomness).
         for (pct, seed, want) in [(0.0, 0, 0), (100, 4_294_967_295, 2), (0.01, 0, 0)] as [(Double, UInt32, Int)] {
-            let sink = Collect()
+            let sink = CollectingConsumer()
             let s = try Self.sampler("processors: {probabilistic_sampler: {sampling_percentage: \(pct), hash_seed: \(seed)}}", next: sink)
             try await s.consume(TraceData(resourceSpans: [ResourceSpans(scopeSpans: [ScopeSpans(spans: [
                 Span(traceID: ids[0], spanID: SpanID(1)), Span(traceID: ids[1], spanID: SpanID(2)), Span(traceID: .zero, spanID: SpanID(3)),
@@ -80,7 +65,7 @@ final class ProbabilisticSamplerTests: XCTestCase {
             var input = Array(try Data(contentsOf: dir.appendingPathComponent("\(base).input.json")))
             if input.last == 0x0A { input.removeLast() }
             let summary = try JSONDecoder().decode(Summary.self, from: Data(contentsOf: dir.appendingPathComponent(name)))
-            let sink = Collect()
+            let sink = CollectingConsumer()
             let s = try Self.sampler(yaml, next: sink)
             try await s.consume(try OTLPJSONDecoder.decode(input))
             let got = Dictionary(uniqueKeysWithValues: await sink.spans.map { ($0.name, $0.traceState) })
@@ -98,7 +83,7 @@ final class ProbabilisticSamplerTests: XCTestCase {
             ("{sampling_percentage: 10, sampling_precision: 15}", "sampling precision is too great"),
             ("{sampling_percentage: 10, sampling_precision: 0}", "invalid sampling precision"),
         ] {
-            XCTAssertThrowsError(try Self.sampler("processors: {probabilistic_sampler: \(yaml)}", next: Collect())) { e in
+            XCTAssertThrowsError(try Self.sampler("processors: {probabilistic_sampler: \(yaml)}", next: CollectingConsumer())) { e in
                 XCTAssertTrue("\(e)".contains(message), "\(e)")
             }
         }
@@ -108,7 +93,7 @@ final class ProbabilisticSamplerTests: XCTestCase {
 extension ProbabilisticSamplerTests {
     /// 10 % of 10,000 random traces kept, within five standard deviations (±150).
     func testKeepRateOverTenThousandTraces() async throws {
-        let sink = Collect()
+        let sink = CollectingConsumer()
         let s = try Self.sampler("processors: {probabilistic_sampler: {sampling_percentage: 10, hash_seed: 7}}", next: sink)
         var z: UInt64 = 0x1234_5678
         func next() -> UInt64 {
@@ -128,7 +113,7 @@ extension ProbabilisticSamplerTests {
     /// The spans of one trace arriving in separate requests (and at separate samplers with the
     /// same seed) get one decision: traces are kept or dropped whole.
     func testWholeTracesAcrossRequestsAndInstances() async throws {
-        let a = Collect(), b = Collect()
+        let a = CollectingConsumer(), b = CollectingConsumer()
         let first = try Self.sampler("processors: {probabilistic_sampler: {sampling_percentage: 50, hash_seed: 3}}", next: a)
         let second = try Self.sampler("processors: {probabilistic_sampler: {sampling_percentage: 50, hash_seed: 3}}", next: b)
         for t in 1...200 {

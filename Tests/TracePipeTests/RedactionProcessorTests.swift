@@ -1,15 +1,11 @@
 import Foundation
+import TestSupport
 import TraceModel
 import XCTest
 
 @testable import TracePipe
 
 final class RedactionProcessorTests: XCTestCase {
-    actor Collect: TraceConsumer {
-        var last = TraceData()
-        func consume(_ data: TraceData) async throws { last = data }
-    }
-
     static func processor(_ yaml: String, next: any TraceConsumer) throws -> RedactionProcessor {
         let loaded = try AttributesProcessorTests.load(yaml, pipelineProcessor: "redaction")
         return RedactionProcessor(config: loaded.processors[ComponentID(type: "redaction")]!.config as! RedactionConfig, next: next)
@@ -21,7 +17,7 @@ final class RedactionProcessorTests: XCTestCase {
         XCTAssertEqual(names.count, 10)
         for name in names {
             let base = String(name.dropLast(".config.yaml".count))
-            let sink = Collect()
+            let sink = CollectingConsumer()
             let p = try Self.processor(try String(contentsOf: dir.appendingPathComponent(name), encoding: .utf8), next: sink)
             var input = Array(try Data(contentsOf: dir.appendingPathComponent("\(base).input.json")))
             if input.last == 0x0A { input.removeLast() }
@@ -34,7 +30,7 @@ final class RedactionProcessorTests: XCTestCase {
     }
 
     func testHashFunctionsEventsAndLinks() async throws {
-        let sink = Collect()
+        let sink = CollectingConsumer()
         let p = try Self.processor("""
             processors:
               redaction:

@@ -1,5 +1,6 @@
 import Foundation
 import NIOPosix
+import TestSupport
 import TraceModel
 import XCTest
 
@@ -8,15 +9,10 @@ import XCTest
 /// pipelines/scrub-secrets.yaml against realistic attributes: secrets must not survive, ordinary
 /// values must survive untouched.
 final class ScrubPresetTests: XCTestCase {
-    actor Collect: TraceConsumer {
-        var last = TraceData()
-        func consume(_ data: TraceData) async throws { last = data }
-    }
-
     func scrub(_ attrs: [KeyValue]) async throws -> [KeyValue] {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let config = try ConfigLoader(registry: .builtIn, environment: [:]).load(files: [root.appendingPathComponent("pipelines/scrub-secrets.yaml").path])
-        let sink = Collect()
+        let sink = CollectingConsumer()
         var next: any TraceConsumer = sink
         let context = ComponentContext(id: ComponentID(type: "x"), kind: .processor, logger: .init(label: "t"),
                                        eventLoopGroup: MultiThreadedEventLoopGroup.singleton, status: ServiceStatus())

@@ -1,31 +1,14 @@
 import Foundation
-import NIOPosix
+import TestSupport
 import TraceModel
 import XCTest
 
 @testable import TracePipe
 
 final class TailSamplingTests: XCTestCase {
-    actor Collect: TraceConsumer {
-        var spans: [Span] = []
-        var requests = 0
-        func consume(_ data: TraceData) async throws {
-            requests += 1
-            spans += data.resourceSpans.flatMap { $0.scopeSpans.flatMap(\.spans) }
-        }
-    }
-
     static func processor(_ yaml: String, next: any TraceConsumer) throws -> TailSamplingProcessor {
-        let loaded = try ConfigLoader(registry: .builtIn, environment: [:]).load(yaml: """
-            receivers: {otlp: {protocols: {http: }}}
-            \(yaml)
-            exporters: {debug: }
-            service: {pipelines: {traces: {receivers: [otlp], processors: [tail_sampling], exporters: [debug]}}}
-            """)
-        let c = loaded.processors[ComponentID(type: "tail_sampling")]!.config as! TailSamplingConfig
-        let context = ComponentContext(id: ComponentID(type: "tail_sampling"), kind: .processor, logger: .init(label: "t"),
-                                       eventLoopGroup: MultiThreadedEventLoopGroup.singleton, status: ServiceStatus())
-        return TailSamplingProcessor(config: c, context: context, next: next)
+        TailSamplingProcessor(config: try ProcessorFixture.config(yaml, id: "tail_sampling"),
+                              context: ProcessorFixture.context("tail_sampling"), next: next)
     }
 
     struct Summary: Decodable {
@@ -43,7 +26,7 @@ final class TailSamplingTests: XCTestCase {
             var input = Array(try Data(contentsOf: dir.appendingPathComponent("\(base).input.json")))
             if input.last == 0x0A { input.removeLast() }
             let want = try JSONDecoder().decode(Summary.self, from: Data(contentsOf: dir.appendingPathComponent(name)))
-            let sink = Collect()
+            let sink = CollectingConsumer()
             let p = try Self.processor(yaml, next: sink)
             try await p.consume(try OTLPJSONDecoder.decode(input))
             await p.decideExpired(now: .now, all: true)
@@ -81,7 +64,7 @@ final class TailSamplingTests: XCTestCase {
 
     /// Errors and slow traces kept whole, the rest near 5 %, late spans follow the decision.
     func testErrorsSlowAndAShareOfTheRest() async throws {
-        let sink = Collect()
+        let sink = CollectingConsumer()
         let p = try Self.processor(Self.threePolicies, next: sink)
         try await p.start(ComponentHost(extensions: [:], status: ServiceStatus()))
         for i in 0..<50 { try await p.consume(trace(UInt64(100_000 + i), spans: 3, error: true)) }
@@ -109,7 +92,7 @@ final class TailSamplingTests: XCTestCase {
 
     /// More traces than num_traces: the table stays bounded; the oldest are decided early.
     func testABurstBeyondNumTracesStaysBounded() async throws {
-        let sink = Collect()
+        let sink = CollectingConsumer()
         let p = try Self.processor("""
             processors:
               tail_sampling:
@@ -177,7 +160,7 @@ final class TailSamplingTests: XCTestCase {
             ("{type: always_sample}", "name: required"),
             ("{name: x, type: latency, latency: {threshold_ms: 10, upper_threshold_ms: 5}}", "upper_threshold_ms"),
         ] {
-            XCTAssertThrowsError(try Self.processor("processors: {tail_sampling: {policies: [\(policy)]}}", next: Collect())) { e in
+            XCTAssertThrowsError(try Self.processor("processors: {tail_sampling: {policies: [\(policy)]}}", next: CollectingConsumer())) { e in
                 XCTAssertTrue("\(e)".contains(message), "\(e)")
                 XCTAssertTrue("\(e)".contains("processors.tail_sampling.policies[0]"), "\(e)")
             }
