@@ -81,15 +81,16 @@ struct JSONScanner: ~Copyable {
         throw error("expected an object, found \(describeCurrent())")
     }
 
-    /// Moves to the next key of an open object. Returns the key's raw bytes (escapes are resolved
-    /// into `scratch` only when present), or nil when the object closed.
-    mutating func nextKey(first: inout Bool) throws(JSONDecodingError) -> UnsafeRawBufferPointer? {
+    /// Steps over the `,` between members of an open object and stops at the opening quote of the
+    /// next key; false (the `}` consumed) when the object closed.
+    @inline(__always)
+    private mutating func atNextKey(first: inout Bool) throws(JSONDecodingError) -> Bool {
         skipWhitespace()
         var c = peek()
         if c == UInt8(ascii: "}") {
             pos &+= 1
             depth &-= 1
-            return nil
+            return false
         }
         if !first {
             guard c == UInt8(ascii: ",") else { throw error("expected ',' or '}' in object, found \(describeCurrent())") }
@@ -99,6 +100,13 @@ struct JSONScanner: ~Copyable {
         }
         first = false
         guard c == UInt8(ascii: "\"") else { throw error("expected a field name, found \(describeCurrent())") }
+        return true
+    }
+
+    /// Moves to the next key of an open object. Returns the key's raw bytes (escapes are resolved
+    /// into `scratch` only when present), or nil when the object closed.
+    mutating func nextKey(first: inout Bool) throws(JSONDecodingError) -> UnsafeRawBufferPointer? {
+        guard try atNextKey(first: &first) else { return nil }
         pos &+= 1
         let start = pos
         skipPlainStringBytes()
@@ -131,21 +139,7 @@ struct JSONScanner: ~Copyable {
 
     /// As `nextKeyString(first:)`, sharing repeated keys through `interner` when given.
     mutating func nextKeyString(first: inout Bool, interner: inout StringInterner?) throws(JSONDecodingError) -> String? {
-        skipWhitespace()
-        var c = peek()
-        if c == UInt8(ascii: "}") {
-            pos &+= 1
-            depth &-= 1
-            return nil
-        }
-        if !first {
-            guard c == UInt8(ascii: ",") else { throw error("expected ',' or '}' in object, found \(describeCurrent())") }
-            pos &+= 1
-            skipWhitespace()
-            c = peek()
-        }
-        first = false
-        guard c == UInt8(ascii: "\"") else { throw error("expected a field name, found \(describeCurrent())") }
+        guard try atNextKey(first: &first) else { return nil }
         let key: String
         if interner != nil {
             key = try readString(interner: &interner!)
