@@ -19,9 +19,9 @@ public struct RPCStatus: Equatable, Sendable {
     public func protobuf() -> [UInt8] {
         var w = ReverseProtoWriter(capacity: 64 + message.utf8.count)
         if let delay = retryDelay {
-            let any = w.count
-            let info = w.count
-            let duration = w.count
+            // Written back to front, the Duration, the RetryInfo holding it and the Any holding
+            // that all end where the writer is now.
+            let end = w.count
             let (seconds, attoseconds) = delay.components
             let nanos = Int32(truncatingIfNeeded: attoseconds / 1_000_000_000)
             if nanos != 0 {
@@ -32,10 +32,10 @@ public struct RPCStatus: Equatable, Sendable {
                 w.varint(UInt64(bitPattern: seconds))
                 w.tag(1, 0)
             }
-            w.lengthDelimited(1, since: duration)  // RetryInfo.retry_delay
-            w.lengthDelimited(2, since: info)  // Any.value
+            w.lengthDelimited(1, since: end)  // RetryInfo.retry_delay
+            w.lengthDelimited(2, since: end)  // Any.value
             w.string(1, Self.retryInfoTypeURL)  // Any.type_url
-            w.lengthDelimited(3, since: any)  // Status.details
+            w.lengthDelimited(3, since: end)  // Status.details
         }
         if !message.isEmpty { w.string(2, message) }
         if code != 0 {

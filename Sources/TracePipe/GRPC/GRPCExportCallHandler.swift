@@ -8,7 +8,12 @@ import TraceModel
 /// (a serialized `google.rpc.Status`).
 enum GRPCAnswer: Sendable {
     case ok(ExportTraceResponse)
-    case status(code: Int, message: String, details: [UInt8]?)
+    case status(GRPCStatusCode, message: String, details: [UInt8]?)
+
+    /// RESOURCE_EXHAUSTED with the collector's (grpc-go's) text for a message over the limit.
+    static func tooLarge(_ size: Int, limit: Int) -> GRPCAnswer {
+        .status(.resourceExhausted, message: "grpc: received message larger than max (\(size) vs. \(limit))", details: nil)
+    }
 }
 
 /// What the server asks of its owner for each well-formed call.
@@ -56,7 +61,7 @@ final class GRPCExportCallHandler: ChannelInboundHandler {
             let declared = body.getInteger(at: body.readerIndex + 1, as: UInt32.self).map(Int.init) ?? 0
             if declared > service.maxMessageBytes || body.readableBytes > service.maxMessageBytes + 5 {
                 let size = max(declared, body.readableBytes - 5)
-                return answer(context, .status(code: 8, message: "grpc: received message larger than max (\(size) vs. \(service.maxMessageBytes))", details: nil))
+                return answer(context, .tooLarge(size, limit: service.maxMessageBytes))
             }
             if d.endStream { finish(context) }
         default:
@@ -67,17 +72,17 @@ final class GRPCExportCallHandler: ChannelInboundHandler {
     /// The request headers' problem as a status, nil when they are a unary gRPC call to Export.
     static func check(_ h: HPACKHeaders) -> GRPCAnswer? {
         guard h.first(name: ":method") == "POST" else {
-            return .status(code: 12, message: "method \(h.first(name: ":method") ?? "-") is not supported (POST)", details: nil)
+            return .status(.unimplemented, message: "method \(h.first(name: ":method") ?? "-") is not supported (POST)", details: nil)
         }
         guard h.first(name: ":path") == path else {
-            return .status(code: 12, message: "unknown method \(h.first(name: ":path") ?? "-"): only \(path) is served", details: nil)
+            return .status(.unimplemented, message: "unknown method \(h.first(name: ":path") ?? "-"): only \(path) is served", details: nil)
         }
         guard (h.first(name: "content-type") ?? "").hasPrefix("application/grpc") else {
-            return .status(code: 3, message: "content-type must be application/grpc", details: nil)
+            return .status(.invalidArgument, message: "content-type must be application/grpc", details: nil)
         }
         let encoding = h.first(name: "grpc-encoding") ?? "identity"
         guard ["identity", "gzip", "deflate"].contains(encoding) else {
-            return .status(code: 12, message: "grpc-encoding \"\(encoding)\" is not supported (gzip, deflate, identity)", details: nil)
+            return .status(.unimplemented, message: "grpc-encoding \"\(encoding)\" is not supported (gzip, deflate, identity)", details: nil)
         }
         return nil
     }
@@ -114,19 +119,16 @@ final class GRPCExportCallHandler: ChannelInboundHandler {
         guard b.readableBytes == Int(length) else {
             return .invalid("the request must hold exactly one message of \(length) bytes, got \(b.readableBytes)")
         }
-        if flag == 0 {
-            return b.withUnsafeReadableBytes { raw in
-                do { return .data(try OTLPProtobufDecoder.decode(raw)) } catch { return .invalid("\(error)") }
-            }
+        func decoded(_ raw: UnsafeRawBufferPointer) -> DecodedTraceRequest {
+            do { return .data(try OTLPProtobufDecoder.decode(raw)) } catch { return .invalid("\(error)") }
         }
+        if flag == 0 { return b.withUnsafeReadableBytes(decoded) }
         guard encoding == "gzip" || encoding == "deflate" else {
             return .invalid("a compressed message needs grpc-encoding gzip or deflate")
         }
         do {
             let inflated = try b.withUnsafeReadableBytes { try Inflater.decompress($0, format: encoding == "gzip" ? .gzip : .zlib, limit: limit) }
-            return inflated.withUnsafeBytes { raw in
-                do { return .data(try OTLPProtobufDecoder.decode(raw)) } catch { return .invalid("\(error)") }
-            }
+            return inflated.withUnsafeBytes(decoded)
         } catch Inflater.Failure.tooLarge {
             return .tooLarge(limit + 1, limit: limit)
         } catch {
@@ -162,7 +164,7 @@ final class GRPCExportCallHandler: ChannelInboundHandler {
             channel.writeAndFlush(HTTP2Frame.FramePayload.headers(.init(headers: trailers, endStream: true)), promise: nil)
         case .status(let code, let message, let details):
             // Trailers-Only: one HEADERS frame with the status ends the call.
-            head.add(name: "grpc-status", value: "\(code)")
+            head.add(name: "grpc-status", value: "\(code.rawValue)")
             if !message.isEmpty { head.add(name: "grpc-message", value: percentEncoded(message)) }
             if let details { head.add(name: "grpc-status-details-bin", value: Data(details).base64EncodedString().replacingOccurrences(of: "=", with: "")) }
             channel.writeAndFlush(HTTP2Frame.FramePayload.headers(.init(headers: head, endStream: true)), promise: nil)

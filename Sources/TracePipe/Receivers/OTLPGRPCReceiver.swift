@@ -49,9 +49,9 @@ public final class OTLPGRPCReceiver: Receiver, GRPCExportService {
         let data: TraceData
         switch request {
         case .data(let d): data = d
-        case .invalid(let message): return .status(code: 3, message: message, details: nil)
+        case .invalid(let message): return .status(.invalidArgument, message: message, details: nil)
         case .tooLarge(let size, let limit):
-            return .status(code: 8, message: "grpc: received message larger than max (\(size) vs. \(limit))", details: nil)
+            return .tooLarge(size, limit: limit)
         }
         let spans = data.spanCount
         guard spans > 0 else { return .ok(ExportTraceResponse(partialSuccess: .init())) }
@@ -70,16 +70,16 @@ public final class OTLPGRPCReceiver: Receiver, GRPCExportService {
     /// The collector's mapping: not permanent → UNAVAILABLE (retry, with a RetryInfo), permanent → INTERNAL.
     static func answer(for error: any Error, spans: Int, logger: Logger) -> GRPCAnswer {
         func unavailable(_ message: String, _ delay: Duration) -> GRPCAnswer {
-            .status(code: 14, message: message, details: RPCStatus(code: 14, message: message, retryDelay: delay).protobuf())
+            .status(.unavailable, message: message, details: RPCStatus(code: Int32(GRPCStatusCode.unavailable.rawValue), message: message, retryDelay: delay).protobuf())
         }
         switch error as? PipelineError {
         case .refused(let message, let retryAfter):
             return unavailable(message, retryAfter ?? .seconds(1))
         case .invalidData(let message):
-            return .status(code: 3, message: message, details: nil)
+            return .status(.invalidArgument, message: message, details: nil)
         case .permanent(let message):
             logger.warning("pipeline refused data permanently", metadata: ["error": "\(message)", "spans": "\(spans)"])
-            return .status(code: 13, message: message, details: nil)
+            return .status(.internal, message: message, details: nil)
         case nil:
             logger.warning("pipeline failed", metadata: ["error": "\(error)", "spans": "\(spans)"])
             return unavailable("\(error)", .seconds(1))
