@@ -37,7 +37,7 @@ final class ExporterHelperTests: XCTestCase {
 
     func outcome(_ r: HTTPClientResponse, headers: [(name: String, value: String)] = []) -> Result<ExportOutcome, ExportError> {
         do {
-            return .success(try OTLPHTTPLane.interpret(r, target: HTTPTarget.parse("http://tempo:4318/v1/traces")!, headers: headers))
+            return .success(try OTLPHTTPLane.interpret(r, target: HTTPTarget.parse("http://tempo:4318/v1/traces")!, sentTenant: headers.contains { $0.name.lowercased() == "x-scope-orgid" }))
         } catch {
             return .failure(error)
         }
@@ -184,10 +184,10 @@ final class ExporterHelperTests: XCTestCase {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let store = try FileQueueStore(directory: dir, fsync: true)
         let q1 = PersistentQueue(store: store, capacity: 2, sizer: .requests, logger: .init(label: "test"))
-        try await q1.offer(TestData(spans: 2), spans: 2)
-        try await q1.offer(TestData(spans: 3), spans: 3)
+        try await q1.offer(TestData(spans: 2), spans: 2, metadata: [:])
+        try await q1.offer(TestData(spans: 3), spans: 3, metadata: [:])
         do {
-            try await q1.offer(TestData(spans: 1), spans: 1)
+            try await q1.offer(TestData(spans: 1), spans: 1, metadata: [:])
             XCTFail("full")
         } catch {}
         let inFlight = await q1.take()

@@ -70,7 +70,7 @@ public enum EndpointCheck {
         }
         defer { lane.close() }
         do {
-            _ = try await lane.send(TraceData(), timeout: timeout)
+            _ = try await lane.send(TraceData(), headerEdits: [], timeout: timeout)
             let steps = c.plaintext ? "TCP connect" : "TCP connect, TLS handshake"
             return Outcome(exporter: id, endpoint: endpoint, ok: true,
                            detail: "ok: DNS (\(addresses) address\(addresses == 1 ? "" : "es")), \(steps), an Export call with no spans answered OK")

@@ -69,7 +69,7 @@ final class OTLPGRPCLane: ExportLane, @unchecked Sendable {
         connection.close()
     }
 
-    func send(_ data: TraceData, timeout: Duration?) async throws(ExportError) -> ExportOutcome {
+    func send(_ data: TraceData, headerEdits: [HeaderEdit], timeout: Duration?) async throws(ExportError) -> ExportOutcome {
         let c = sender.config
         let deadline = timeout ?? .seconds(30)
         // gRPC's length-prefixed message: a compressed flag, 4 bytes of length, the bytes.
@@ -82,7 +82,7 @@ final class OTLPGRPCLane: ExportLane, @unchecked Sendable {
             body.writeInteger(UInt32(count))
             if let payload { body.writeBytes(payload) } else { body.writeBytes(raw) }
         }
-        var h = headers
+        var h = headerEdits.isEmpty ? headers : headers.applying(headerEdits)
         h.add(name: "grpc-timeout", value: Self.grpcTimeout(deadline))
         let result: GRPCCallResult
         do {
@@ -91,7 +91,7 @@ final class OTLPGRPCLane: ExportLane, @unchecked Sendable {
             throw Self.classify(error, target: target, config: c)
         }
         guard result.status == 0 else {
-            throw Self.classify(result, target: target, config: c)
+            throw Self.classify(result, target: target, sentTenant: h.contains(name: "x-scope-orgid"))
         }
         guard let bytes = result.response, !bytes.isEmpty else { return .ok }
         let response: ExportTraceResponse
@@ -124,10 +124,10 @@ final class OTLPGRPCLane: ExportLane, @unchecked Sendable {
     }
 
     /// OTLP/gRPC's retry rules for a non-OK status.
-    static func classify(_ r: GRPCCallResult, target: String, config: OTLPGRPCExporterConfig) -> ExportError {
+    static func classify(_ r: GRPCCallResult, target: String, sentTenant: Bool) -> ExportError {
         let delay = r.retryDelay
         var message = "Export to \(target) failed with \(r.code): \(r.message)"
-        if r.message.lowercased().contains("org id") && !config.headers.contains(where: { $0.name == "x-scope-orgid" }) {
+        if r.message.lowercased().contains("org id") && !sentTenant {
             message += " (multi-tenant Tempo needs a tenant: add headers: {X-Scope-OrgID: <tenant>} to this exporter)"
         }
         switch r.code {
@@ -138,5 +138,22 @@ final class OTLPGRPCLane: ExportLane, @unchecked Sendable {
         default:
             return .permanent(message)
         }
+    }
+}
+
+extension HPACKHeaders {
+    /// This metadata with an authenticator's edits applied; gRPC metadata keys are lower case.
+    func applying(_ edits: [HeaderEdit]) -> HPACKHeaders {
+        var h = self
+        for e in edits {
+            let name = e.name.lowercased()
+            switch e.action {
+            case .insert: if !h.contains(name: name) { h.add(name: name, value: e.value) }
+            case .update: if h.contains(name: name) { h.replaceOrAdd(name: name, value: e.value) }
+            case .upsert: h.replaceOrAdd(name: name, value: e.value)
+            case .delete: h.remove(name: name)
+            }
+        }
+        return h
     }
 }

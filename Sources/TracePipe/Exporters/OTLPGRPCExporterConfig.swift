@@ -17,6 +17,8 @@ public struct OTLPGRPCExporterConfig: Decodable, Sendable {
     /// `authority`: the `:authority` header and TLS server name, when not the endpoint's host.
     public var authority: String?
     public var helper: ExporterHelperConfig
+    /// `auth.authenticator`: an extension that sets headers per request (headers_setter).
+    public var auth: ClientAuthConfig?
 
     public enum Compression: String, Sendable { case gzip, none }
     public enum Balancer: String, Sendable { case pickFirst = "pick_first", roundRobin = "round_robin" }
@@ -86,7 +88,8 @@ public struct OTLPGRPCExporterConfig: Decodable, Sendable {
         authority = try c.decodeIfPresent(String.self, forKey: .authority).flatMap { $0.isEmpty ? nil : $0 }
         _ = try c.decodeIfPresent(Int.self, forKey: .read_buffer_size)
         _ = try c.decodeIfPresent(Int.self, forKey: .write_buffer_size)
-        for k in [Keys.auth, .middlewares] where c.contains(k) {
+        auth = try c.decodeIfPresent(ClientAuthConfig.self, forKey: .auth)
+        for k in [Keys.middlewares] where c.contains(k) {
             decoder.reportUnsupported(k.rawValue, "not supported yet by tracepipe's otlp exporter")
         }
         // The collector's otlp exporter: each attempt is bounded by `timeout` (default 5 s).
@@ -121,6 +124,6 @@ public struct OTLPGRPCExporterConfig: Decodable, Sendable {
 
 extension OTLPGRPCExporterConfig: ReferencesExtensions {
     public var extensionReferences: [(key: String, id: ComponentID)] {
-        helper.queue.storage.map { [("sending_queue.storage", $0)] } ?? []
+        (helper.queue.storage.map { [("sending_queue.storage", $0)] } ?? []) + (auth.map { [("auth.authenticator", $0.authenticator)] } ?? [])
     }
 }

@@ -56,7 +56,7 @@ final class OTLPHTTPLane: ExportLane, @unchecked Sendable {
         connection.close()
     }
 
-    func send(_ data: TraceData, timeout: Duration?) async throws(ExportError) -> ExportOutcome {
+    func send(_ data: TraceData, headerEdits: [HeaderEdit], timeout: Duration?) async throws(ExportError) -> ExportOutcome {
         let c = sender.config
         var body = ByteBuffer()
         let encode: (UnsafeRawBufferPointer) -> Void = { raw in
@@ -71,16 +71,17 @@ final class OTLPHTTPLane: ExportLane, @unchecked Sendable {
         } else {
             OTLPJSONEncoder.encode(data).withUnsafeBytes(encode)
         }
+        let sentHeaders = headerEdits.isEmpty ? headers : headers.applying(headerEdits)
         let response: HTTPClientResponse
         do {
-            response = try await connection.send(headers: headers, body: body, timeout: timeout ?? c.timeout.duration)
+            response = try await connection.send(headers: sentHeaders, body: body, timeout: timeout ?? c.timeout.duration)
         } catch {
             throw .retryable("POST \(c.target): \(error)", retryAfter: nil)
         }
-        return try Self.interpret(response, target: c.target, headers: c.headers)
+        return try Self.interpret(response, target: c.target, sentTenant: sentHeaders.contains(name: "X-Scope-OrgID"))
     }
 
-    static func interpret(_ r: HTTPClientResponse, target: HTTPTarget, headers: [(name: String, value: String)]) throws(ExportError) -> ExportOutcome {
+    static func interpret(_ r: HTTPClientResponse, target: HTTPTarget, sentTenant: Bool) throws(ExportError) -> ExportOutcome {
         let code = Int(r.status.code)
         let contentType = r.headers.first(name: "Content-Type")?.lowercased() ?? ""
         if (200..<300).contains(code) {
@@ -101,8 +102,7 @@ final class OTLPHTTPLane: ExportLane, @unchecked Sendable {
         let text = bodyText(r, contentType: contentType)
         let message = "POST \(target) answered HTTP \(code)" + (text.isEmpty ? "" : ": \(text)")
         if text.lowercased().contains("no org id") {
-            let sent = headers.contains { $0.name.lowercased() == "x-scope-orgid" }
-            throw .permanent(message + (sent
+            throw .permanent(message + (sentTenant
                 ? " (the backend did not accept the X-Scope-OrgID header that was sent)"
                 : " (multi-tenant Tempo needs a tenant: add headers: {X-Scope-OrgID: <tenant>} to this exporter)"))
         }
@@ -136,5 +136,21 @@ final class OTLPHTTPLane: ExportLane, @unchecked Sendable {
         guard let date = f.date(from: v) else { return nil }
         let seconds = date.timeIntervalSince(now)
         return seconds > 0 ? .milliseconds(Int64(seconds * 1000)) : .zero
+    }
+}
+
+extension HTTPHeaders {
+    /// These headers with an authenticator's edits applied (names compare case-insensitively).
+    func applying(_ edits: [HeaderEdit]) -> HTTPHeaders {
+        var h = self
+        for e in edits {
+            switch e.action {
+            case .insert: if !h.contains(name: e.name) { h.add(name: e.name, value: e.value) }
+            case .update: if h.contains(name: e.name) { h.replaceOrAdd(name: e.name, value: e.value) }
+            case .upsert: h.replaceOrAdd(name: e.name, value: e.value)
+            case .delete: h.remove(name: e.name)
+            }
+        }
+        return h
     }
 }

@@ -20,6 +20,8 @@ public struct OTLPHTTPExporterConfig: Decodable, Sendable {
     public var timeout = ConfigDuration.seconds(30)
     public var tls = ClientTLSConfig()
     public var helper: ExporterHelperConfig
+    /// `auth.authenticator`: an extension that sets headers per request (headers_setter).
+    public var auth: ClientAuthConfig?
 
     enum Keys: String, CodingKey {
         case endpoint, traces_endpoint, metrics_endpoint, logs_endpoint, profiles_endpoint
@@ -88,7 +90,8 @@ public struct OTLPHTTPExporterConfig: Decodable, Sendable {
                   .idle_conn_timeout, .disable_keep_alives, .http2_read_idle_timeout, .http2_ping_timeout] {
             _ = try c.decodeIfPresent(ConfigNode.self, forKey: k)
         }
-        for k in [Keys.auth, .proxy_url, .cookies] where c.contains(k) {
+        auth = try c.decodeIfPresent(ClientAuthConfig.self, forKey: .auth)
+        for k in [Keys.proxy_url, .cookies] where c.contains(k) {
             decoder.reportUnsupported(k.rawValue, "not supported yet by tracepipe's otlphttp exporter")
         }
         // The helper's per-attempt timeout is off: the HTTP request timeout above bounds each attempt.
@@ -99,6 +102,6 @@ public struct OTLPHTTPExporterConfig: Decodable, Sendable {
 
 extension OTLPHTTPExporterConfig: ReferencesExtensions {
     public var extensionReferences: [(key: String, id: ComponentID)] {
-        helper.queue.storage.map { [("sending_queue.storage", $0)] } ?? []
+        (helper.queue.storage.map { [("sending_queue.storage", $0)] } ?? []) + (auth.map { [("auth.authenticator", $0.authenticator)] } ?? [])
     }
 }

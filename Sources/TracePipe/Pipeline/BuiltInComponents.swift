@@ -41,13 +41,24 @@ extension ComponentRegistry {
             guard config.hasTracesEndpoint else {
                 throw ConfigError(path: "exporters.\(context.id).endpoint", "this exporter has only metrics/logs/profiles endpoints; a traces pipeline needs endpoint or traces_endpoint")
             }
-            return QueuedExporter(config: config.helper, sender: try OTLPHTTPSender(config: config, group: context.eventLoopGroup, logger: context.logger), context: context)
+            return QueuedExporter(config: config.helper, sender: try OTLPHTTPSender(config: config, group: context.eventLoopGroup, logger: context.logger),
+                                  context: context, authenticator: config.auth?.authenticator)
         },
         .exporter("otlp", aliases: ["otlp_grpc"], summary: "OTLP/gRPC to Tempo (gzip, TLS, metadata headers), queued and retried", config: OTLPGRPCExporterConfig.self) { config, context in
-            QueuedExporter(config: config.helper, sender: try OTLPGRPCSender(config: config, group: context.eventLoopGroup, logger: context.logger), context: context)
+            QueuedExporter(config: config.helper, sender: try OTLPGRPCSender(config: config, group: context.eventLoopGroup, logger: context.logger),
+                           context: context, authenticator: config.auth?.authenticator)
         },
         .extension("file_storage", summary: "a directory for persistent sending queues", config: FileStorageConfig.self) { config, context in
             FileStorageExtension(config: config, context: context)
+        },
+        .extension("basicauth", summary: "Authorization: Basic for exporters (auth.authenticator)", config: BasicAuthConfig.self) { config, _ in
+            BasicAuthExtension(config: config)
+        },
+        .extension("bearertokenauth", summary: "Authorization: Bearer <token> for exporters (auth.authenticator), token from config or a file", config: BearerTokenAuthConfig.self) { config, _ in
+            BearerTokenAuthExtension(config: config)
+        },
+        .extension("headers_setter", summary: "per-request headers for exporters (auth.authenticator), e.g. X-Scope-OrgID from request metadata", config: HeadersSetterConfig.self) { config, _ in
+            HeadersSetterExtension(config: config)
         },
         .extension("health_check", summary: "HTTP health endpoint for liveness/readiness probes", config: HealthCheckConfig.self) { config, context in
             HealthCheckExtension(config: config, context: context)

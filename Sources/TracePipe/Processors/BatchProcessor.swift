@@ -4,6 +4,11 @@ import TraceModel
 /// `processors.batch`: collects spans into batches of `send_batch_size` (or whatever arrived
 /// within `timeout`) and hands them on, split at `send_batch_max_size`.
 ///
+/// With `metadata_keys`, each distinct combination of those request-metadata values (e.g. one
+/// per `X-Scope-OrgID` tenant) is batched on its own and its batches carry that metadata on, so
+/// an exporter's `headers_setter` can send each tenant's spans with its header. Without them,
+/// batches carry no request metadata, as in the collector.
+///
 /// Data is acknowledged as soon as it joined a batch, as in the collector — but a batch the
 /// exporters refuse (their queue is full) is not dropped: it is kept and offered again, and while
 /// it waits new data is refused, so the backpressure reaches clients as 503 + Retry-After and no
@@ -32,24 +37,39 @@ public struct BatchProcessorConfig: Decodable, Sendable {
             throw decoder.invalid("send_batch_max_size", "send_batch_max_size must be greater or equal to send_batch_size")
         }
         guard timeout.nanoseconds >= 0 else { throw decoder.invalid("timeout", "must not be negative") }
-        if !metadataKeys.isEmpty {
-            decoder.reportUnsupported("metadata_keys", "batching per metadata value is not supported yet")
+        if let dup = RequestMetadata.caseInsensitiveDuplicate(in: metadataKeys) {
+            throw decoder.invalid("metadata_keys", "duplicate entry in metadata_keys: \"\(dup)\" (case-insensitive)")
         }
+        guard metadataCardinalityLimit >= 0 else { throw decoder.invalid("metadata_cardinality_limit", "must not be negative") }
     }
 }
 
 public actor BatchProcessor: Processor {
+    /// The batch being collected for one metadata combination.
+    struct Shard {
+        var pending = TraceData()
+        var spans = 0
+        /// Unique per batch, so a timer only flushes the batch it was started for.
+        var id: Int
+        var timer: Task<Void, Never>?
+    }
+
+    /// A piece of a batch the next consumer refused, waiting to be offered again.
+    struct Held {
+        var metadata: [String: [String]]
+        var data: TraceData
+    }
+
     let config: BatchProcessorConfig
     let next: any TraceConsumer
     let logger: Logger
     let counters: BatchCounters
-    private var pending = TraceData()
-    private var pendingSpans = 0
-    /// Pieces of a batch the next consumer refused, waiting to be offered again.
-    private var stuck: [TraceData] = []
-    /// Identifies the current batch, so a timer only flushes the batch it was started for.
-    private var generation = 0
-    private var timer: Task<Void, Never>?
+    let metadataKeys: [String]
+    /// Batches being collected, by their metadata (one, keyed `[:]`, without metadata_keys).
+    /// A shard exists only while it holds spans, so tenants that went quiet cost nothing.
+    private var shards: [[String: [String]]: Shard] = [:]
+    private var nextBatchID = 0
+    private var stuck: [Held] = []
     private var retrier: Task<Void, Never>?
     private var stopped = false
     static let retryInterval = Duration.milliseconds(200)
@@ -60,6 +80,7 @@ public actor BatchProcessor: Processor {
         self.next = next
         self.logger = context.logger
         self.counters = TelemetryRegistry.shared.batch(context.id)
+        self.metadataKeys = RequestMetadata.normalized(config.metadataKeys)
     }
 
     public func start(_ host: ComponentHost) async throws {}
@@ -73,65 +94,79 @@ public actor BatchProcessor: Processor {
                 throw PipelineError.refused("the exporters are not taking data (batch processor holds a refused batch)", retryAfter: .seconds(1))
             }
         }
+        let metadata = metadataKeys.isEmpty ? [:] : RequestMetadata.subset(RequestMetadata.current, keys: metadataKeys)
         if stopped || config.timeout.isZero {
             // No batching: the caller gets the downstream outcome directly.
             var firstError: (any Error)?
             for piece in data.split(maxSpans: config.sendBatchMaxSize) {
-                do { try await next.consume(piece) } catch { if firstError == nil { firstError = error } }
+                do { try await deliver(piece, metadata: metadata) } catch { if firstError == nil { firstError = error } }
             }
             if let firstError { throw firstError }
             return
         }
-        pending.append(data)
-        pendingSpans += spans
-        if pendingSpans >= config.sendBatchSize {
+        if shards[metadata] == nil {
+            let limit = config.metadataCardinalityLimit
+            if limit > 0 && shards.count >= limit {
+                throw PipelineError.permanent("too many batcher metadata-value combinations (metadata_cardinality_limit is \(limit))")
+            }
+            nextBatchID += 1
+            shards[metadata] = Shard(id: nextBatchID)
+            counters.metadataCardinality.store(shards.count, ordering: .relaxed)
+        }
+        shards[metadata]!.pending.append(data)
+        shards[metadata]!.spans += spans
+        let shard = shards[metadata]!
+        if shard.spans >= config.sendBatchSize {
             counters.sizeTriggerSend.wrappingIncrement(ordering: .relaxed)
-            await flushPending()
-        } else if pendingSpans == spans {
-            startTimer()
+            await flush(metadata)
+        } else if shard.spans == spans {
+            shards[metadata]!.timer = timer(for: metadata, batch: shard.id)
         }
     }
 
-    private func startTimer() {
-        let g = generation
+    private func timer(for metadata: [String: [String]], batch id: Int) -> Task<Void, Never> {
         let timeout = config.timeout.duration
-        timer = Task { [weak self] in
+        return Task { [weak self] in
             try? await Task.sleep(for: timeout)
             guard !Task.isCancelled else { return }
-            await self?.timerFired(generation: g)
+            await self?.timerFired(metadata, batch: id)
         }
     }
 
-    private func timerFired(generation g: Int) async {
-        guard g == generation, pendingSpans > 0 else { return }
+    private func timerFired(_ metadata: [String: [String]], batch id: Int) async {
+        guard let shard = shards[metadata], shard.id == id, shard.spans > 0 else { return }
         counters.timeoutTriggerSend.wrappingIncrement(ordering: .relaxed)
-        await flushPending()
+        await flush(metadata)
     }
 
-    /// Hands the pending batch on; what the next consumer refuses is kept for another try.
-    private func flushPending() async {
-        let batch = pending
-        pending = TraceData()
-        pendingSpans = 0
-        generation += 1
-        timer?.cancel()
-        timer = nil
-        let pieces = batch.split(maxSpans: config.sendBatchMaxSize)
+    /// Hands a shard's batch on; what the next consumer refuses is kept for another try.
+    private func flush(_ metadata: [String: [String]]) async {
+        guard let shard = shards.removeValue(forKey: metadata) else { return }
+        counters.metadataCardinality.store(shards.count, ordering: .relaxed)
+        shard.timer?.cancel()
+        let pieces = shard.pending.split(maxSpans: config.sendBatchMaxSize)
         for piece in pieces { counters.sendSize.record(Double(piece.spanCount)) }
-        stuck += await offer(pieces)
+        stuck += await offer(pieces.map { Held(metadata: metadata, data: $0) })
         if !stuck.isEmpty { startRetrier() }
+    }
+
+    /// The next consumer sees the batch's metadata as the request metadata.
+    private func deliver(_ data: TraceData, metadata: [String: [String]]) async throws {
+        try await RequestMetadata.$current.withValue(metadata) {
+            try await next.consume(data)
+        }
     }
 
     /// Offers pieces in order; returns those not taken (retryable refusals). Pieces refused for
     /// good are dropped with an error log: retrying cannot deliver them.
-    private func offer(_ pieces: [TraceData]) async -> [TraceData] {
+    private func offer(_ pieces: [Held]) async -> [Held] {
         for (i, piece) in pieces.enumerated() {
             do {
-                try await next.consume(piece)
+                try await deliver(piece.data, metadata: piece.metadata)
             } catch PipelineError.refused {
                 return Array(pieces[i...])
             } catch {
-                logger.error("dropping a batch the exporters refused for good", metadata: ["error": "\(error)", "spans": "\(piece.spanCount)"])
+                logger.error("dropping a batch the exporters refused for good", metadata: ["error": "\(error)", "spans": "\(piece.data.spanCount)"])
             }
         }
         return []
@@ -154,7 +189,7 @@ public actor BatchProcessor: Processor {
         }
     }
 
-    /// One retry of the held batch; false once nothing is held any more.
+    /// One retry of the held batches; false once nothing is held any more.
     private func retryOnce() async -> Bool {
         await offerStuck()
         if stuck.isEmpty {
@@ -168,10 +203,9 @@ public actor BatchProcessor: Processor {
     /// straight through.
     public func shutdown() async {
         stopped = true
-        timer?.cancel()
         retrier?.cancel()
         retrier = nil
-        if pendingSpans > 0 { await flushPending() }
+        for metadata in Array(shards.keys) { await flush(metadata) }
         retrier?.cancel()
         retrier = nil
         let deadline = ContinuousClock.now + Self.shutdownDeadline
@@ -180,7 +214,7 @@ public actor BatchProcessor: Processor {
             if !stuck.isEmpty { try? await Task.sleep(for: Self.retryInterval) }
         }
         if !stuck.isEmpty {
-            let lost = stuck.reduce(0) { $0 + $1.spanCount }
+            let lost = stuck.reduce(0) { $0 + $1.data.spanCount }
             logger.error("shutdown: the exporters did not take the last batch; spans lost", metadata: ["spans": "\(lost)"])
             stuck = []
         }

@@ -61,6 +61,8 @@ public enum PrometheusMetrics {
                    batches.map { ([("processor", "\($0.id)")], "\($0.sizeTriggerSend.load(ordering: .relaxed))") })
             family("otelcol_processor_batch_timeout_trigger_send", "counter", "Batches sent because the timeout expired.",
                    batches.map { ([("processor", "\($0.id)")], "\($0.timeoutTriggerSend.load(ordering: .relaxed))") })
+            family("otelcol_processor_batch_metadata_cardinality", "gauge", "Metadata-value combinations with a batch being collected.",
+                   batches.map { ([("processor", "\($0.id)")], "\($0.metadataCardinality.load(ordering: .relaxed))") })
             family("otelcol_processor_probabilistic_sampler_count_traces_sampled", "counter", "Spans sampled or not by the probabilistic sampler.",
                    snap.samplers.flatMap { s in [
                        ([("processor", "\(s.id)"), ("policy", "trace_id_hash"), ("sampled", "true")], "\(s.sampled.load(ordering: .relaxed))"),

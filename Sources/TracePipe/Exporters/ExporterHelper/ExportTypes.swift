@@ -33,7 +33,8 @@ public struct ExportOutcome: Sendable {
 /// compressor) and is the only caller of `send`. `close` may come from any task: shutdown uses
 /// it to abort a send that outlives the drain deadline.
 public protocol ExportLane: AnyObject, Sendable {
-    func send(_ data: TraceData, timeout: Duration?) async throws(ExportError) -> ExportOutcome
+    /// `headerEdits` come from the exporter's authenticator (`auth`), per request.
+    func send(_ data: TraceData, headerEdits: [HeaderEdit], timeout: Duration?) async throws(ExportError) -> ExportOutcome
     func close()
 }
 
@@ -48,6 +49,9 @@ struct QueueItem: Sendable {
     var data: TraceData
     var spans: Int
     var bytes: Int
+    /// The request metadata the exporter's authenticator or batch partitioning reads (only
+    /// those keys, so requests that do not differ in them can be merged).
+    var metadata: [String: [String]] = [:]
     /// The records that hold it on disk, for a persistent queue.
     var records: [FileQueueStore.Record] = []
     /// Set when the caller waits for the outcome (`wait_for_result`).

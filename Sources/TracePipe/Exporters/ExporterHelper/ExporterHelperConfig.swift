@@ -9,10 +9,14 @@ public struct ExporterHelperConfig: Sendable, Equatable {
         public var minSize = 8192
         public var maxSize = 0
         public var sizer = Sizer.items
+        /// `partition.metadata_keys`: requests whose values of these request-metadata keys
+        /// differ are never merged into one batch.
+        public var partitionKeys: [String] = []
 
         public init() {}
 
         enum Keys: String, CodingKey { case flush_timeout, min_size, max_size, sizer, partition }
+        enum PartitionKeys: String, CodingKey { case metadata_keys }
 
         public init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: Keys.self)
@@ -26,7 +30,13 @@ public struct ExporterHelperConfig: Sendable, Equatable {
             if maxSize > 0 && maxSize < minSize { throw decoder.invalid("max_size", "must be at least min_size (\(minSize))") }
             if sizer == .requests { throw decoder.invalid("sizer", "\"requests\" is not a batch sizer (use items or bytes)") }
             if sizer == .bytes { decoder.reportUnsupported("sizer", "batching by bytes is not supported yet; use items") }
-            if c.contains(.partition) { decoder.reportUnsupported("partition", "batch partitioning by metadata is not supported yet") }
+            if c.contains(.partition) {
+                let p = try c.nestedContainer(keyedBy: PartitionKeys.self, forKey: .partition)
+                partitionKeys = try p.value(.metadata_keys, or: [])
+                if let dup = RequestMetadata.caseInsensitiveDuplicate(in: partitionKeys) {
+                    throw decoder.invalid("partition", "duplicate entry in metadata_keys: \"\(dup)\" (case-insensitive)")
+                }
+            }
         }
     }
 

@@ -2,11 +2,15 @@ import CZlib
 import Foundation
 
 /// The on-disk side of a persistent queue: one file per queued request in the client's directory,
-/// named `<sequence>-<spans>.rec` and holding `TPQ1`, the payload length, its CRC-32 and the
-/// payload (the request as OTLP protobuf). A record is written to a `.tmp` file and renamed into
-/// place, so a crash mid-write leaves a `.tmp` that is ignored (and removed) at the next start;
-/// a record whose length or checksum does not match (a torn or corrupted write) is reported and
-/// skipped without touching the records around it.
+/// named `<sequence>-<spans>.rec`. A record holds `TPQ1`, the payload length, its CRC-32 and the
+/// payload (the request as OTLP protobuf); a request that carries request metadata (for an
+/// authenticator such as headers_setter) is written as `TPQ2`: magic, metadata length, payload
+/// length, one CRC-32 over both, the metadata, the payload.
+///
+/// A record is written to a `.tmp` file and renamed into place, so a crash mid-write leaves a
+/// `.tmp` that is ignored (and removed) at the next start; a record whose lengths or checksum do
+/// not match (a torn or corrupted write) is reported and skipped without touching the records
+/// around it.
 struct FileQueueStore: Sendable {
     struct Record: Sendable, Equatable {
         var sequence: UInt64
@@ -21,6 +25,7 @@ struct FileQueueStore: Sendable {
     }
 
     static let magic: [UInt8] = Array("TPQ1".utf8)
+    static let magicWithMetadata: [UInt8] = Array("TPQ2".utf8)
     let directory: String
     let fsync: Bool
 
@@ -56,12 +61,20 @@ struct FileQueueStore: Sendable {
     }
 
     /// Writes a record durably enough for a process crash (and, with fsync, a power loss).
-    func write(sequence: UInt64, spans: Int, payload: [UInt8]) throws -> Record {
-        var header = Self.magic
-        let length = UInt32(payload.count)
-        let crc = payload.withUnsafeBytes { UInt32(crc32(0, $0.baseAddress?.assumingMemoryBound(to: Bytef.self), uInt($0.count))) }
-        withUnsafeBytes(of: length.bigEndian) { header.append(contentsOf: $0) }
-        withUnsafeBytes(of: crc.bigEndian) { header.append(contentsOf: $0) }
+    func write(sequence: UInt64, spans: Int, payload: [UInt8], metadata: [String: [String]] = [:]) throws -> Record {
+        var header: [UInt8]
+        let meta = Self.encode(metadata)
+        var crc = Self.crc(meta, 0)
+        crc = Self.crc(payload, crc)
+        if metadata.isEmpty {
+            header = Self.magic
+        } else {
+            header = Self.magicWithMetadata
+            Self.appendUInt32(UInt32(meta.count), to: &header)
+        }
+        Self.appendUInt32(UInt32(payload.count), to: &header)
+        Self.appendUInt32(crc, to: &header)
+        header += meta
         let record = Record(sequence: sequence, spans: spans, bytes: header.count + payload.count)
         let final = path(record)
         let tmp = directory + "/" + String(format: "%020llu.tmp", sequence)
@@ -102,21 +115,86 @@ struct FileQueueStore: Sendable {
         }
     }
 
-    /// Reads and checks a record's payload.
-    func read(_ r: Record) throws -> [UInt8] {
+    /// Reads and checks a record: its payload and the request metadata it was queued with.
+    func read(_ r: Record) throws -> (payload: [UInt8], metadata: [String: [String]]) {
         let p = path(r)
         guard let data = FileManager.default.contents(atPath: p) else { throw Corrupt(file: p, reason: "missing or unreadable") }
         let bytes = [UInt8](data)
-        guard bytes.count >= 12, Array(bytes[0..<4]) == Self.magic else { throw Corrupt(file: p, reason: "not a queue record (bad header)") }
-        let length = Int(UInt32(bytes[4]) << 24 | UInt32(bytes[5]) << 16 | UInt32(bytes[6]) << 8 | UInt32(bytes[7]))
-        let crc = UInt32(bytes[8]) << 24 | UInt32(bytes[9]) << 16 | UInt32(bytes[10]) << 8 | UInt32(bytes[11])
-        guard bytes.count - 12 == length else {
-            throw Corrupt(file: p, reason: "truncated record: header says \(length) bytes, file holds \(bytes.count - 12)")
+        guard bytes.count >= 12 else { throw Corrupt(file: p, reason: "not a queue record (too short)") }
+        let magic = Array(bytes[0..<4])
+        let metaLength: Int
+        var offset = 4
+        if magic == Self.magic {
+            metaLength = 0
+        } else if magic == Self.magicWithMetadata, bytes.count >= 16 {
+            metaLength = Int(Self.uint32(bytes, at: offset))
+            offset += 4
+        } else {
+            throw Corrupt(file: p, reason: "not a queue record (bad header)")
         }
-        let payload = Array(bytes[12...])
-        let actual = payload.withUnsafeBytes { UInt32(crc32(0, $0.baseAddress?.assumingMemoryBound(to: Bytef.self), uInt($0.count))) }
-        guard actual == crc else { throw Corrupt(file: p, reason: "checksum mismatch") }
-        return payload
+        let length = Int(Self.uint32(bytes, at: offset))
+        let crc = Self.uint32(bytes, at: offset + 4)
+        offset += 8
+        guard bytes.count - offset == metaLength + length else {
+            throw Corrupt(file: p, reason: "truncated record: header says \(metaLength + length) bytes, file holds \(bytes.count - offset)")
+        }
+        let meta = Array(bytes[offset..<(offset + metaLength)])
+        let payload = Array(bytes[(offset + metaLength)...])
+        guard Self.crc(payload, Self.crc(meta, 0)) == crc else { throw Corrupt(file: p, reason: "checksum mismatch") }
+        guard let metadata = Self.decode(meta) else { throw Corrupt(file: p, reason: "unreadable request metadata") }
+        return (payload, metadata)
+    }
+
+    private static func crc(_ bytes: [UInt8], _ start: UInt32) -> UInt32 {
+        bytes.withUnsafeBytes { UInt32(crc32(uLong(start), $0.baseAddress?.assumingMemoryBound(to: Bytef.self), uInt($0.count))) }
+    }
+
+    private static func appendUInt32(_ v: UInt32, to out: inout [UInt8]) {
+        withUnsafeBytes(of: v.bigEndian) { out.append(contentsOf: $0) }
+    }
+
+    private static func uint32(_ b: [UInt8], at i: Int) -> UInt32 {
+        UInt32(b[i]) << 24 | UInt32(b[i + 1]) << 16 | UInt32(b[i + 2]) << 8 | UInt32(b[i + 3])
+    }
+
+    /// Metadata as length-prefixed strings: per key, the key, the number of values, the values.
+    static func encode(_ metadata: [String: [String]]) -> [UInt8] {
+        var out: [UInt8] = []
+        for (key, values) in metadata.sorted(by: { $0.key < $1.key }) {
+            appendUInt32(UInt32(key.utf8.count), to: &out)
+            out += key.utf8
+            appendUInt32(UInt32(values.count), to: &out)
+            for v in values {
+                appendUInt32(UInt32(v.utf8.count), to: &out)
+                out += v.utf8
+            }
+        }
+        return out
+    }
+
+    static func decode(_ bytes: [UInt8]) -> [String: [String]]? {
+        var i = 0
+        func next() -> UInt32? {
+            guard bytes.count - i >= 4 else { return nil }
+            defer { i += 4 }
+            return uint32(bytes, at: i)
+        }
+        func string() -> String? {
+            guard let n = next().map(Int.init), bytes.count - i >= n else { return nil }
+            defer { i += n }
+            return String(decoding: bytes[i..<(i + n)], as: UTF8.self)
+        }
+        var out: [String: [String]] = [:]
+        while i < bytes.count {
+            guard let key = string(), let count = next(), Int(count) <= bytes.count else { return nil }
+            var values: [String] = []
+            for _ in 0..<count {
+                guard let v = string() else { return nil }
+                values.append(v)
+            }
+            out[key] = values
+        }
+        return out
     }
 
     func delete(_ r: Record) {

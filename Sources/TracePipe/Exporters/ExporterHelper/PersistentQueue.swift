@@ -52,19 +52,20 @@ actor PersistentQueue: QueueWithTakers {
         }
     }
 
-    func offer(_ data: TraceData, spans: Int) throws(OfferError) {
+    func offer(_ data: TraceData, spans: Int, metadata: [String: [String]]) throws(OfferError) {
         if closed { throw .closed }
         let payload = OTLPProtobufEncoder.encode(data)
+        let meta = FileQueueStore.encode(metadata)
         let newUnits: Int
         switch sizer {
         case .requests: newUnits = 1
         case .items: newUnits = spans
-        case .bytes: newUnits = payload.count + 12
+        case .bytes: newUnits = payload.count + meta.count + (metadata.isEmpty ? 12 : 16)
         }
         if count > 0 && size + newUnits > capacity { throw .full }
         let record: FileQueueStore.Record
         do {
-            record = try store.write(sequence: nextSequence, spans: spans, payload: payload)
+            record = try store.write(sequence: nextSequence, spans: spans, payload: payload, metadata: metadata)
         } catch {
             throw .storage("\(error)")
         }
@@ -99,10 +100,10 @@ actor PersistentQueue: QueueWithTakers {
                 head = 0
             }
             do {
-                let payload = try store.read(r)
+                let (payload, metadata) = try store.read(r)
                 let data = try OTLPProtobufDecoder.decode(payload)
                 inFlight += 1
-                return QueueItem(data: data, spans: r.spans, bytes: r.bytes, records: [r])
+                return QueueItem(data: data, spans: r.spans, bytes: r.bytes, metadata: metadata, records: [r])
             } catch {
                 logger.error("skipping a corrupted persistent queue record (kept as .corrupt)",
                              metadata: ["error": "\(error)", "spans": "\(r.spans)"])

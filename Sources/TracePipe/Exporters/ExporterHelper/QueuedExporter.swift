@@ -13,7 +13,8 @@ public final class QueuedExporter: Exporter {
     let sender: any ExportSender
     let context: ComponentContext
     public let counters: ExporterCounters
-    private let queue = NIOLockedValueBox<Backend?>(nil)
+    let authenticatorID: ComponentID?
+    private let queue = NIOLockedValueBox<Running?>(nil)
     private let consumers = NIOLockedValueBox<[Task<Void, Never>]>([])
     private let stopping = ManagedAtomic(false)
     private let drainDeadline = NIOLockedValueBox<ContinuousClock.Instant?>(nil)
@@ -29,7 +30,18 @@ public final class QueuedExporter: Exporter {
         case persistent(PersistentQueue)
     }
 
-    public init(config: ExporterHelperConfig, sender: any ExportSender, context: ComponentContext) {
+    /// What `start` set up.
+    struct Running: Sendable {
+        var backend: Backend
+        var authenticator: (any ClientAuthenticator)?
+        /// The request-metadata keys kept with each queued request: those the authenticator
+        /// reads and those `sending_queue.batch.partition` splits by.
+        var metadataKeys: [String]
+    }
+
+    /// `authenticator`: the exporter's `auth.authenticator`, resolved among the running
+    /// extensions at start.
+    public init(config: ExporterHelperConfig, sender: any ExportSender, context: ComponentContext, authenticator: ComponentID? = nil) {
         var c = config
         if !c.queue.enabled {
             // No queue: the caller waits for its export, with num_consumers sends in flight at most.
@@ -42,13 +54,26 @@ public final class QueuedExporter: Exporter {
         self.config = c
         self.sender = sender
         self.context = context
+        self.authenticatorID = authenticator
         self.counters = TelemetryRegistry.shared.exporter(context.id)
     }
 
-    private var backend: Backend? { queue.withLockedValue { $0 } }
+    private var running: Running? { queue.withLockedValue { $0 } }
+    private var backend: Backend? { running?.backend }
 
     public func start(_ host: ComponentHost) async throws {
         let q = config.queue
+        var authenticator: (any ClientAuthenticator)?
+        if let id = authenticatorID {
+            guard let ext = host.extensions[id] else {
+                throw StartError(message: "auth.authenticator: extension \"\(id)\" is not running (define it under extensions and list it in service.extensions)")
+            }
+            guard let a = ext as? any ClientAuthenticator else {
+                throw StartError(message: "auth.authenticator: extension \"\(id)\" is not a client authenticator (headers_setter is)")
+            }
+            authenticator = a
+        }
+        let metadataKeys = RequestMetadata.normalized((authenticator?.metadataKeys ?? []) + (q.batch?.partitionKeys ?? []))
         let backend: Backend
         if let storageID = q.storage {
             guard let ext = host.extensions[storageID] else {
@@ -63,7 +88,7 @@ public final class QueuedExporter: Exporter {
         } else {
             backend = .memory(MemoryQueue(capacity: q.queueSize, sizer: q.sizer, memoryLimit: q.memoryLimitBytes))
         }
-        queue.withLockedValue { $0 = backend }
+        queue.withLockedValue { $0 = Running(backend: backend, authenticator: authenticator, metadataKeys: metadataKeys) }
         counters.queueCapacity.store(q.queueSize, ordering: .relaxed)
         // Fail fast on a sender that cannot be built (bad TLS files, …).
         try sender.makeLane().close()
@@ -75,12 +100,13 @@ public final class QueuedExporter: Exporter {
     }
 
     public func consume(_ data: TraceData) async throws {
-        guard let backend else { throw PipelineError.refused("exporter \(context.id) is not running", retryAfter: .seconds(1)) }
+        guard let running else { throw PipelineError.refused("exporter \(context.id) is not running", retryAfter: .seconds(1)) }
         let spans = data.spanCount
-        switch backend {
+        let metadata = running.metadataKeys.isEmpty ? [:] : RequestMetadata.subset(RequestMetadata.current, keys: running.metadataKeys)
+        switch running.backend {
         case .memory(let q):
             let completion = config.queue.waitForResult ? CompletionBox() : nil
-            let item = QueueItem(data: data, spans: spans, bytes: data.estimatedByteSize, completion: completion)
+            let item = QueueItem(data: data, spans: spans, bytes: data.estimatedByteSize, metadata: metadata, completion: completion)
             do {
                 try await q.offer(item, blockFor: config.queue.blockOnOverflow ? .seconds(5) : nil)
             } catch {
@@ -100,7 +126,7 @@ public final class QueuedExporter: Exporter {
             }
         case .persistent(let q):
             do {
-                try await q.offer(data, spans: spans)
+                try await q.offer(data, spans: spans, metadata: metadata)
             } catch {
                 counters.enqueueFailedSpans.wrappingIncrement(by: spans, ordering: .relaxed)
                 let message: String
@@ -157,21 +183,41 @@ public final class QueuedExporter: Exporter {
             lanes.withLockedValue { _ = $0.removeValue(forKey: ObjectIdentifier(lane)) }
             lane.close()
         }
-        while let first = await take(backend) {
+        let authenticator = running?.authenticator
+        // A request taken while gathering a batch that may not join it (other metadata) starts the next one.
+        var carried: QueueItem?
+        while true {
+            let first: QueueItem
+            if let c = carried {
+                first = c
+                carried = nil
+            } else if let taken = await take(backend) {
+                first = taken
+            } else {
+                break
+            }
             var item = first
             if let b = config.queue.batch {
-                item = await gather(item, backend: backend, batch: b)
+                (item, carried) = await gather(item, backend: backend, batch: b)
             }
             await updateQueueSize()
             let pieces = config.queue.batch.map { item.data.split(maxSpans: $0.maxSize) } ?? [item.data]
             var result: Result<Void, ExportError> = .success(())
             var interrupted = false
-            for piece in pieces {
-                switch await sendWithRetry(piece, lane: lane) {
-                case .delivered: break
-                case .failed(let e): result = .failure(e)
-                case .interrupted: interrupted = true
+            do throws(ExportError) {
+                let edits = try authenticator?.headerEdits(for: item.metadata) ?? []
+                for piece in pieces {
+                    switch await sendWithRetry(piece, headerEdits: edits, lane: lane) {
+                    case .delivered: break
+                    case .failed(let e): result = .failure(e)
+                    case .interrupted: interrupted = true
+                    }
                 }
+            } catch {
+                counters.addFailed(item.spans, reason: "permanent")
+                logs.log(context.logger, .error, key: "auth", "dropping data: the authenticator cannot set this request's headers",
+                         metadata: ["error": "\(error)", "dropped_spans": "\(item.spans)"])
+                result = .failure(error)
             }
             item.completion?.finish(interrupted ? .failure(.retryable("shut down before the export finished", retryAfter: nil)) : result)
             switch backend {
@@ -184,12 +230,14 @@ public final class QueuedExporter: Exporter {
         }
     }
 
-    /// Merges queued requests until `min_size` spans or `flush_timeout`.
-    private func gather(_ first: QueueItem, backend: Backend, batch: ExporterHelperConfig.Batch) async -> QueueItem {
+    /// Merges queued requests until `min_size` spans or `flush_timeout`. Only requests with the
+    /// same metadata merge; the first one that differs is returned to start the next batch.
+    private func gather(_ first: QueueItem, backend: Backend, batch: ExporterHelperConfig.Batch) async -> (QueueItem, carried: QueueItem?) {
         var item = first
         let deadline = ContinuousClock.now + batch.flushTimeout.duration
         while item.spans < batch.minSize {
             guard let next = await take(backend, until: deadline) else { break }
+            guard next.metadata == item.metadata else { return (item, next) }
             item.data.append(next.data)
             item.spans += next.spans
             item.bytes += next.bytes
@@ -206,7 +254,7 @@ public final class QueuedExporter: Exporter {
                 item.completion = merged
             }
         }
-        return item
+        return (item, nil)
     }
 
     enum SendResult {
@@ -220,7 +268,7 @@ public final class QueuedExporter: Exporter {
         return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
     }
 
-    private func sendWithRetry(_ data: TraceData, lane: any ExportLane) async -> SendResult {
+    private func sendWithRetry(_ data: TraceData, headerEdits: [HeaderEdit], lane: any ExportLane) async -> SendResult {
         let spans = data.spanCount
         let policy = RetryPolicy(config: config.retry)
         let started = ContinuousClock.now
@@ -229,7 +277,7 @@ public final class QueuedExporter: Exporter {
         while true {
             let attemptStarted = ContinuousClock.now
             do {
-                let outcome = try await lane.send(data, timeout: timeout)
+                let outcome = try await lane.send(data, headerEdits: headerEdits, timeout: timeout)
                 counters.sendDuration.record(Self.seconds(since: attemptStarted))
                 counters.recordSendSuccess()
                 counters.sentSpans.wrappingIncrement(by: spans - outcome.rejectedSpans, ordering: .relaxed)

@@ -85,9 +85,3 @@ public final class ResourceProcessor: Processor {
         try await next.consume(out)
     }
 }
-
-/// Request headers of the request being processed (when the receiver has `include_metadata`),
-/// lower-cased names, for `from_context: metadata.<header>`.
-public enum RequestMetadata {
-    @TaskLocal public static var current: [String: [String]] = [:]
-}
