@@ -69,9 +69,9 @@ extension RedactionProcessorTests {
             (#"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"#, "@"),
         ]
         for (pattern, want) in cases {
-            XCTAssertEqual(NSRegularExpressionBox.requiredLiteral(pattern), want, pattern)
+            XCTAssertEqual(RegexPattern.requiredLiteral(pattern), want, pattern)
         }
-        let box = try! NSRegularExpressionBox.re2("(?i)bearer\\s+x")
+        let box = try! RegexPattern.re2("(?i)bearer\\s+x")
         XCTAssertTrue(box.matches("Authorization: BEARER x"))
         XCTAssertFalse(box.mayMatch("no token here"))
         XCTAssertTrue(box.mayMatch("x bEaReR y"))

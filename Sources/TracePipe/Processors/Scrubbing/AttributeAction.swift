@@ -14,7 +14,7 @@ public struct AttributeAction: Sendable {
     public var key: String?
     public var source: Source?
     public var defaultValue: AnyValue?
-    var pattern: NSRegularExpressionBox?
+    var pattern: RegexPattern?
     public var convertedType: String?
 }
 
@@ -36,7 +36,7 @@ extension AttributeAction: Decodable {
         defaultValue = c.contains(.default_value) ? try c.decodeIfPresent(ConfigNode.self, forKey: .default_value)?.attributeValue : nil
         if let p = try c.decodeIfPresent(String.self, forKey: .pattern), !p.isEmpty {
             do {
-                pattern = try NSRegularExpressionBox.re2(p)
+                pattern = try RegexPattern.re2(p)
             } catch {
                 throw decoder.invalid("pattern", "invalid regular expression \"\(p)\": \(error.localizedDescription)")
             }

@@ -7,18 +7,36 @@ import TraceModel
 struct AttributeActionRunner: Sendable {
     let actions: [AttributeAction]
 
-    /// Pattern verdicts per (action, key): keys repeat in every span.
+    /// Which actions' key patterns match a key: keys repeat in every span.
     let keyCache = KeyMatchCache()
 
     init(_ actions: [AttributeAction]) {
         self.actions = actions
     }
 
-    private func keyMatches(_ p: NSRegularExpressionBox, _ action: Int, _ key: String) -> Bool {
-        keyCache.matches(action, key) { p.matches(key) }
+    /// Bit `a` set: action `a` has a key pattern and it matches `key`.
+    private func patternMatches(_ key: String) -> UInt64 {
+        keyCache.matches(key) {
+            var mask: UInt64 = 0
+            for (a, action) in actions.enumerated() where a < 64 && (action.kind == .delete || action.kind == .hash) {
+                if let p = action.pattern, p.matches(key) { mask |= 1 << UInt64(a) }
+            }
+            return mask
+        }
+    }
+
+    private func keyMatches(_ action: Int, _ key: String, _ memo: inout KeyMemo<UInt64>) -> Bool {
+        guard action < 64 else { return actions[action].pattern?.matches(key) ?? false }
+        return memo.value(for: key) { patternMatches(key) } & (1 << UInt64(action)) != 0
     }
 
     func apply(to attrs: inout [KeyValue], metadata: [String: [String]] = [:]) {
+        var memo = KeyMemo<UInt64>()
+        apply(to: &attrs, metadata: metadata, memo: &memo)
+    }
+
+    /// `memo` carries key decisions from one attribute list to the next within a request.
+    func apply(to attrs: inout [KeyValue], metadata: [String: [String]], memo: inout KeyMemo<UInt64>) {
         for (i, a) in actions.enumerated() {
             switch a.kind {
             case .insert, .update, .upsert:
@@ -32,17 +50,19 @@ struct AttributeActionRunner: Sendable {
             case .delete:
                 // By key the collector swap-removes; by pattern it removes in place (order kept).
                 if let key = a.key { Self.swapRemove(&attrs) { $0.key == key } }
-                if let p = a.pattern { attrs.removeAll { keyMatches(p, i, $0.key) } }
+                if a.pattern != nil { attrs.removeAll { keyMatches(i, $0.key, &memo) } }
             case .hash:
-                for j in attrs.indices where attrs[j].key == a.key || (a.pattern.map { keyMatches($0, i, attrs[j].key) } ?? false) {
+                for j in attrs.indices where attrs[j].key == a.key || (a.pattern != nil && keyMatches(i, attrs[j].key, &memo)) {
                     attrs[j].value = .string(Self.sha256(attrs[j].value))
                 }
             case .extract:
                 guard let key = a.key, let p = a.pattern, let source = attrs[attribute: key]?.stringValue else { continue }
-                guard let m = p.regex.firstMatch(in: source, range: NSRange(source.startIndex..., in: source)) else { continue }
-                for (name, icuName) in p.namedGroups {
-                    guard let r = Range(m.range(withName: icuName), in: source) else { continue }
-                    let v = AnyValue.string(String(source[r]))
+                guard let m = p.firstMatch(in: source) else { continue }
+                let utf8 = Array(source.utf8)
+                for g in m.named {
+                    let name = g.name
+                    guard let r = g.range else { continue }
+                    let v = AnyValue.string(String(decoding: utf8[r], as: UTF8.self))
                     if let j = attrs.firstIndex(where: { $0.key == name }) { attrs[j].value = v } else { attrs.append(KeyValue(name, v)) }
                 }
             case .convert:
@@ -120,17 +140,16 @@ struct AttributeActionRunner: Sendable {
     }
 }
 
-/// Remembers whether an action's key pattern matched a key (bounded).
+/// Remembers, per attribute key, which actions' key patterns match it (bounded).
 final class KeyMatchCache: Sendable {
-    private let cache = NIOLockedValueBox<[String: Bool]>([:])
+    private let cache = NIOLockedValueBox<[String: UInt64]>([:])
 
-    func matches(_ action: Int, _ key: String, compute: () -> Bool) -> Bool {
-        let k = "\(action)\u{0}\(key)"
-        if let v = cache.withLockedValue({ $0[k] }) { return v }
+    func matches(_ key: String, compute: () -> UInt64) -> UInt64 {
+        if let v = cache.withLockedValue({ $0[key] }) { return v }
         let v = compute()
         cache.withLockedValue { c in
             if c.count >= 10_000 { c.removeAll(keepingCapacity: true) }
-            c[k] = v
+            c[key] = v
         }
         return v
     }

@@ -35,6 +35,7 @@ public final class AttributesProcessor: Processor {
     public func consume(_ data: TraceData) async throws {
         var out = data
         let metadata = RequestMetadata.current
+        var memo = KeyMemo<UInt64>()
         for r in out.resourceSpans.indices {
             let resource = out.resourceSpans[r].resource
             for s in out.resourceSpans[r].scopeSpans.indices {
@@ -43,7 +44,7 @@ public final class AttributesProcessor: Processor {
                     let span = out.resourceSpans[r].scopeSpans[s].spans[i]
                     if let inc = config.include, !inc.matches(span, resource: resource, scope: scope) { continue }
                     if let exc = config.exclude, exc.matches(span, resource: resource, scope: scope) { continue }
-                    runner.apply(to: &out.resourceSpans[r].scopeSpans[s].spans[i].attributes, metadata: metadata)
+                    runner.apply(to: &out.resourceSpans[r].scopeSpans[s].spans[i].attributes, metadata: metadata, memo: &memo)
                 }
             }
         }

@@ -9,7 +9,7 @@ struct MatchProperties: Decodable, Sendable {
 
     struct Matcher: Sendable {
         let strict: String?
-        let regex: NSRegularExpressionBox?
+        let regex: RegexPattern?
         func matches(_ s: String) -> Bool { regex?.matches(s) ?? (s == strict) }
     }
 
@@ -52,7 +52,7 @@ struct MatchProperties: Decodable, Sendable {
         func matcher(_ s: String, _ path: String) throws -> Matcher {
             guard type == .regexp else { return Matcher(strict: s, regex: nil) }
             do {
-                return Matcher(strict: nil, regex: try NSRegularExpressionBox.re2(s))
+                return Matcher(strict: nil, regex: try RegexPattern.re2(s))
             } catch {
                 throw decoder.invalid(path, "invalid regular expression \"\(s)\"")
             }

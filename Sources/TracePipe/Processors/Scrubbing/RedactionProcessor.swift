@@ -13,10 +13,10 @@ public struct RedactionConfig: Decodable, Sendable {
     var allowAllKeys = false
     var allowedKeys: Set<String> = []
     var ignoredKeys: Set<String> = []
-    var ignoredKeyPatterns: [NSRegularExpressionBox] = []
-    var blockedValues: [NSRegularExpressionBox] = []
-    var allowedValues: [NSRegularExpressionBox] = []
-    var blockedKeyPatterns: [NSRegularExpressionBox] = []
+    var ignoredKeyPatterns: [RegexPattern] = []
+    var blockedValues: [RegexPattern] = []
+    var allowedValues: [RegexPattern] = []
+    var blockedKeyPatterns: [RegexPattern] = []
     var redactAllTypes = false
     var hashFunction: HashFunction?
     var summary = Summary.silent
@@ -35,9 +35,9 @@ public struct RedactionConfig: Decodable, Sendable {
         allowAllKeys = try c.value(.allow_all_keys, or: false)
         allowedKeys = Set(try c.value(.allowed_keys, or: [String]()))
         ignoredKeys = Set(try c.value(.ignored_keys, or: [String]()))
-        func regexes(_ key: Keys) throws -> [NSRegularExpressionBox] {
+        func regexes(_ key: Keys) throws -> [RegexPattern] {
             try (try c.value(key, or: [String]())).enumerated().map { i, p in
-                do { return try NSRegularExpressionBox.re2(p) } catch {
+                do { return try RegexPattern.re2(p) } catch {
                     throw decoder.invalid(key.rawValue, "[\(i)] invalid regular expression \"\(p)\"")
                 }
             }
@@ -82,16 +82,17 @@ public final class RedactionProcessor: Processor {
 
     public func consume(_ data: TraceData) async throws {
         var out = data
+        var memo = KeyMemo<KeyVerdictCache.Verdict>()
         for r in out.resourceSpans.indices {
-            redact(&out.resourceSpans[r].resource.attributes, summarize: true)
+            redact(&out.resourceSpans[r].resource.attributes, summarize: true, memo: &memo)
             for s in out.resourceSpans[r].scopeSpans.indices {
                 for i in out.resourceSpans[r].scopeSpans[s].spans.indices {
-                    redact(&out.resourceSpans[r].scopeSpans[s].spans[i].attributes, summarize: true)
+                    redact(&out.resourceSpans[r].scopeSpans[s].spans[i].attributes, summarize: true, memo: &memo)
                     for e in out.resourceSpans[r].scopeSpans[s].spans[i].events.indices {
-                        redact(&out.resourceSpans[r].scopeSpans[s].spans[i].events[e].attributes, summarize: false)
+                        redact(&out.resourceSpans[r].scopeSpans[s].spans[i].events[e].attributes, summarize: false, memo: &memo)
                     }
                     for l in out.resourceSpans[r].scopeSpans[s].spans[i].links.indices {
-                        redact(&out.resourceSpans[r].scopeSpans[s].spans[i].links[l].attributes, summarize: false)
+                        redact(&out.resourceSpans[r].scopeSpans[s].spans[i].links[l].attributes, summarize: false, memo: &memo)
                     }
                 }
             }
@@ -100,17 +101,19 @@ public final class RedactionProcessor: Processor {
     }
 
     /// Scrubs one attribute list in place and appends the summary attributes.
-    func redact(_ attrs: inout [KeyValue], summarize: Bool) {
+    func redact(_ attrs: inout [KeyValue], summarize: Bool, memo: inout KeyMemo<KeyVerdictCache.Verdict>) {
         var redacted: [String] = []
         var masked: [String] = []
         var allowed: [String] = []
         var ignored = 0
         for i in attrs.indices {
             let key = attrs[i].key
-            let verdict = keyVerdicts.verdict(key) {
-                if config.ignoredKeys.contains(key) || config.ignoredKeyPatterns.contains(where: { $0.matches(key) }) { return .ignored }
-                if !config.allowAllKeys && !config.allowedKeys.contains(key) { return .redacted }
-                return config.blockedKeyPatterns.contains(where: { $0.matches(key) }) ? .blockedKey : .checkValue
+            let verdict = memo.value(for: key) {
+                keyVerdicts.verdict(key) {
+                    if config.ignoredKeys.contains(key) || config.ignoredKeyPatterns.contains(where: { $0.matches(key) }) { return .ignored }
+                    if !config.allowAllKeys && !config.allowedKeys.contains(key) { return .redacted }
+                    return config.blockedKeyPatterns.contains(where: { $0.matches(key) }) ? .blockedKey : .checkValue
+                }
             }
             if verdict == .ignored {
                 ignored += 1
@@ -134,8 +137,7 @@ public final class RedactionProcessor: Processor {
             } else if config.allowedValues.contains(where: { $0.matches(text) }) {
                 allowed.append(key)
             } else {
-                let scrubbed = maskMatches(text)
-                if scrubbed != text {
+                if let scrubbed = maskMatches(text) {
                     attrs[i].value = .string(scrubbed)
                     masked.append(key)
                 }
@@ -159,42 +161,51 @@ public final class RedactionProcessor: Processor {
         if ignored > 0 { attrs.append(KeyValue("redaction.ignored.count", .int(Int64(ignored)))) }
     }
 
-    /// Every match of every blocked value pattern replaced by the mask (or its hash).
-    func maskMatches(_ text: String) -> String {
+    /// Every match of every blocked value pattern replaced by the mask (or its hash); nil when
+    /// nothing matched.
+    func maskMatches(_ text: String) -> String? {
         var result = text
+        var changed = false
         for re in config.blockedValues where re.mayMatch(result) {
-            let ns = result as NSString
-            let matches = re.regex.matches(in: result, range: NSRange(location: 0, length: ns.length))
+            let matches = re.allMatches(in: result)
             guard !matches.isEmpty else { continue }
-            var rebuilt = ""
+            let bytes = Array(result.utf8)
+            var rebuilt: [UInt8] = []
+            rebuilt.reserveCapacity(bytes.count)
             var last = 0
             for m in matches {
                 // A group named `secret` narrows what is masked (tracepipe): the rest of the match
                 // is context, like `password=` before the value.
-                var r = m.range
-                if re.hasSecretGroup {
-                    let g = re.range(of: "secret", in: m) ?? m.range(withName: "secret")
-                    if g.location != NSNotFound { r = g }
-                }
-                rebuilt += ns.substring(with: NSRange(location: last, length: r.location - last))
-                rebuilt += replacement(for: ns.substring(with: r))
-                last = r.location + r.length
+                var r = m.whole
+                if re.hasSecretGroup, let g = m.group("secret") { r = g }
+                guard r.lowerBound >= last else { continue }
+                rebuilt += bytes[last..<r.lowerBound]
+                rebuilt += replacement(for: String(decoding: bytes[r], as: UTF8.self)).utf8
+                last = r.upperBound
             }
-            rebuilt += ns.substring(from: last)
-            result = rebuilt
+            rebuilt += bytes[last...]
+            result = String(decoding: rebuilt, as: UTF8.self)
+            changed = true
         }
-        if config.maskCardNumbers { result = maskLuhnNumbers(result) }
-        return result
+        if config.maskCardNumbers, let masked = maskLuhnNumbers(result) {
+            result = masked
+            changed = true
+        }
+        return changed ? result : nil
     }
 
     /// Masks digit runs of card-number length (13–19 digits, single spaces or dashes allowed
     /// between them, not touching other digits) whose digits pass the Luhn check. A byte scan,
-    /// no regex: it runs on every string value.
-    func maskLuhnNumbers(_ text: String) -> String {
+    /// no regex: it runs on every string value. nil when nothing was masked.
+    func maskLuhnNumbers(_ text: String) -> String? {
+        // Most values have too few digits to hold a card number: count them without copying.
+        let digits = RegexPattern.withUTF8(text) { h in
+            var d = 0
+            for b in h where b &- 0x30 < 10 { d += 1 }
+            return d
+        }
+        guard digits >= 13 else { return nil }
         let bytes = Array(text.utf8)
-        var digits = 0
-        for b in bytes where b &- 0x30 < 10 { digits += 1 }
-        guard digits >= 13 else { return text }
         var out: [UInt8] = []
         var copied = 0
         var i = 0
@@ -227,7 +238,7 @@ public final class RedactionProcessor: Processor {
             }
             i = lastDigitEnd
         }
-        guard copied > 0 else { return text }
+        guard copied > 0 else { return nil }
         out.append(contentsOf: bytes[copied...])
         return String(decoding: out, as: UTF8.self)
     }

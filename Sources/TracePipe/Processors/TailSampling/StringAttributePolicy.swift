@@ -6,7 +6,7 @@ import TraceModel
 struct StringAttributePolicy: SamplingPolicy {
     let key: String
     let values: Set<String>
-    let regexes: [NSRegularExpressionBox]
+    let regexes: [RegexPattern]
     let invert: Bool
 
     func evaluate(_ id: TraceID, _ t: TraceBuffer, now: ContinuousClock.Instant) -> SamplingDecision {

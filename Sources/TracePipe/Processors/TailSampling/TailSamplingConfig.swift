@@ -136,10 +136,10 @@ enum PolicyDecoding {
             let values: [String] = try k.value(AnyKey("values"), or: [])
             let regex = try k.value(AnyKey("enabled_regex_matching"), or: false)
             _ = try k.decodeIfPresent(Int.self, forKey: AnyKey("cache_max_size"))
-            var compiled: [NSRegularExpressionBox] = []
+            var compiled: [RegexPattern] = []
             if regex {
                 for v in values {
-                    do { compiled.append(try NSRegularExpressionBox.re2(v)) } catch {
+                    do { compiled.append(try RegexPattern.re2(v)) } catch {
                         throw s.invalid("values", "invalid regular expression \"\(v)\": \(error.localizedDescription)")
                     }
                 }

@@ -1,11 +1,15 @@
 import Foundation
 import TraceModel
 
-/// A compiled regular expression that may be shared across tasks (NSRegularExpression is
-/// immutable and documented as thread-safe once created), with a cheap pre-check: a literal the
-/// pattern cannot match without, so most strings never reach the (slow) regex engine.
-struct NSRegularExpressionBox: @unchecked Sendable {
+/// A compiled collector (RE2) pattern that may be shared across tasks. It runs on the native
+/// `ByteRegex` when the pattern is within what that engine handles (nearly every pattern in real
+/// configs) and on NSRegularExpression otherwise (or for a text too long for the native state
+/// table); NSRegularExpression is immutable and documented as thread-safe once created. A cheap
+/// pre-check comes first: a literal the pattern cannot match without, so most strings never
+/// reach either engine.
+final class RegexPattern: @unchecked Sendable {
     let regex: NSRegularExpression
+    let native: ByteRegex?
     /// UTF-8 of a substring every match contains (lower-cased when the pattern is case-insensitive).
     let requiredLiteral: [UInt8]?
     let caseInsensitive: Bool
@@ -14,8 +18,9 @@ struct NSRegularExpressionBox: @unchecked Sendable {
     /// Named groups in order: the name the config wrote and the name ICU knows it by.
     let namedGroups: [(name: String, icuName: String)]
 
-    init(regex: NSRegularExpression, namedGroups: [(name: String, icuName: String)] = []) {
+    init(regex: NSRegularExpression, native: ByteRegex? = nil, namedGroups: [(name: String, icuName: String)] = []) {
         self.regex = regex
+        self.native = native
         self.namedGroups = namedGroups
         let insensitive = regex.pattern.hasPrefix("(?i)")
         caseInsensitive = insensitive
@@ -30,34 +35,133 @@ struct NSRegularExpressionBox: @unchecked Sendable {
     /// ASCII case-folded for `(?i)` patterns, with no allocation.
     @inline(__always)
     func mayMatch(_ s: String) -> Bool {
-        guard let lit = requiredLiteral, let first = lit.first else { return true }
-        let found: Bool? = s.utf8.withContiguousStorageIfAvailable { h in
-            let n = h.count, m = lit.count
-            guard n >= m else { return false }
-            var i = 0
-            while i <= n - m {
-                var c = h[i]
+        guard let lit = requiredLiteral else { return true }
+        return Self.withUTF8(s) { Self.contains($0, literal: lit, caseInsensitive: caseInsensitive) }
+    }
+
+    /// Whether `h` contains `lit` (`lit` lower-cased when `caseInsensitive`). Candidates for the
+    /// first byte are found eight bytes at a time (the "has zero byte" bit trick), then checked.
+    static func contains(_ h: UnsafeBufferPointer<UInt8>, literal lit: [UInt8], caseInsensitive: Bool) -> Bool {
+        let n = h.count, m = lit.count
+        guard m > 0 else { return true }
+        guard n >= m, let base = h.baseAddress else { return false }
+        let first = lit[0]
+        let foldFirst = caseInsensitive && first &- 0x61 < 26
+        let fold: UInt64 = foldFirst ? 0x2020_2020_2020_2020 : 0
+        let pattern = UInt64(first) &* 0x0101_0101_0101_0101
+        let last = n - m  // the last position a match can start at
+        @inline(__always) func matchesAt(_ p: Int) -> Bool {
+            var k = 1
+            while k < m {
+                var c = base[p + k]
                 if caseInsensitive && c &- 0x41 < 26 { c |= 0x20 }
-                if c == first {
-                    var k = 1
-                    while k < m {
-                        var d = h[i + k]
-                        if caseInsensitive && d &- 0x41 < 26 { d |= 0x20 }
-                        if d != lit[k] { break }
-                        k += 1
-                    }
-                    if k == m { return true }
-                }
-                i += 1
+                if c != lit[k] { return false }
+                k += 1
             }
-            return false
+            return true
         }
-        return found ?? true
+        var i = 0
+        while i + 8 <= n && i <= last {
+            let x = (UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self) | fold) ^ pattern
+            var z = (x &- 0x0101_0101_0101_0101) & ~x & 0x8080_8080_8080_8080
+            while z != 0 {
+                let p = i + z.trailingZeroBitCount / 8
+                // The bit trick can flag a byte above a real hit: check the byte itself too.
+                if p <= last && base[p] | (foldFirst ? 0x20 : 0) == first && matchesAt(p) { return true }
+                z &= z &- 1
+            }
+            i += 8
+        }
+        while i <= last {
+            var c = base[i]
+            if caseInsensitive && c &- 0x41 < 26 { c |= 0x20 }
+            if c == first && matchesAt(i) { return true }
+            i += 1
+        }
+        return false
     }
 
     func matches(_ s: String) -> Bool {
         guard mayMatch(s) else { return false }
-        return regex.firstMatch(in: s, range: NSRange(s.startIndex..., in: s)) != nil
+        return firstMatch(in: s) != nil
+    }
+
+    /// One match: UTF-8 byte ranges of the whole match and of each named group (nil: the group
+    /// did not take part).
+    struct Match {
+        struct Group {
+            var name: String
+            var range: Range<Int>?
+        }
+
+        var whole: Range<Int>
+        var named: [Group]
+
+        func group(_ name: String) -> Range<Int>? {
+            named.first { $0.name == name }?.range ?? nil
+        }
+    }
+
+    /// The leftmost-first match, if any.
+    func firstMatch(in s: String) -> Match? {
+        if let native {
+            var tooLarge = false
+            let found = Self.withUTF8(s) { text -> ByteRegex.Slots? in native.firstMatch(in: text, from: 0, tooLarge: &tooLarge) }
+            if !tooLarge { return found.map { match($0, native) } }
+        }
+        return regex.firstMatch(in: s, range: NSRange(s.startIndex..., in: s)).map { convert($0, in: s) }
+    }
+
+    /// Every non-overlapping match, left to right (an empty match right after the previous match
+    /// is skipped, as Go's regexp does).
+    func allMatches(in s: String) -> [Match] {
+        if let native {
+            var tooLarge = false
+            let found = Self.withUTF8(s) { text -> [Match] in
+                var out: [Match] = []
+                var from = 0
+                var lastEnd = -1
+                var search = ByteRegex.Search()
+                while from <= text.count, let slots = native.firstMatch(in: text, from: from, search: &search, tooLarge: &tooLarge) {
+                    let m = match(slots, native)
+                    let next = m.whole.isEmpty ? Self.nextScalar(after: m.whole.upperBound, in: text) : m.whole.upperBound
+                    if !(m.whole.isEmpty && m.whole.lowerBound == lastEnd) {
+                        out.append(m)
+                        lastEnd = m.whole.upperBound
+                    }
+                    from = next
+                }
+                return out
+            }
+            if !tooLarge { return found }
+        }
+        return regex.matches(in: s, range: NSRange(s.startIndex..., in: s)).map { convert($0, in: s) }
+    }
+
+    private static func nextScalar(after i: Int, in text: UnsafeBufferPointer<UInt8>) -> Int {
+        var j = i + 1
+        while j < text.count, text[j] & 0xC0 == 0x80 { j += 1 }
+        return j
+    }
+
+    private func match(_ slots: ByteRegex.Slots, _ native: ByteRegex) -> Match {
+        Match(whole: slots[0]..<slots[1], named: native.groupNames.map { g in
+            let a = slots[2 * g.index], b = slots[2 * g.index + 1]
+            return Match.Group(name: g.name, range: a >= 0 && b >= 0 ? a..<b : nil)
+        })
+    }
+
+    private func convert(_ r: NSTextCheckingResult, in s: String) -> Match {
+        func bytes(_ ns: NSRange) -> Range<Int>? {
+            guard ns.location != NSNotFound, let range = Range(ns, in: s) else { return nil }
+            return s.utf8.distance(from: s.startIndex, to: range.lowerBound)..<s.utf8.distance(from: s.startIndex, to: range.upperBound)
+        }
+        return Match(whole: bytes(r.range) ?? 0..<0, named: namedGroups.map { Match.Group(name: $0.name, range: bytes(r.range(withName: $0.icuName))) })
+    }
+
+    static func withUTF8<R>(_ s: String, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+        if let r = s.utf8.withContiguousStorageIfAvailable(body) { return r }
+        return Array(s.utf8).withUnsafeBufferPointer(body)
     }
 
     /// The longest literal run that any match must contain, found conservatively: outside
@@ -152,11 +256,11 @@ struct NSRegularExpressionBox: @unchecked Sendable {
     }
 }
 
-extension NSRegularExpressionBox {
+extension RegexPattern {
     /// Compiles a collector (RE2) pattern. RE2 writes named groups `(?P<name>…)` and allows `_`
     /// in names; ICU wants `(?<name>…)` with letters and digits only, so every named group is
     /// renamed (`g1n`, `g2n`, …) and `namedGroups` maps the names back.
-    static func re2(_ pattern: String) throws -> NSRegularExpressionBox {
+    static func re2(_ pattern: String) throws -> RegexPattern {
         let finder = try! NSRegularExpression(pattern: #"\(\?P?<([A-Za-z_][A-Za-z0-9_]*)>"#)
         var translated = ""
         var groups: [(name: String, icuName: String)] = []
@@ -171,11 +275,9 @@ extension NSRegularExpressionBox {
             last = whole.upperBound
         }
         translated += pattern[last...]
-        return NSRegularExpressionBox(regex: try NSRegularExpression(pattern: translated), namedGroups: groups)
-    }
-
-    /// The range of the group the config named `name`, in a match of this pattern.
-    func range(of name: String, in match: NSTextCheckingResult) -> NSRange? {
-        namedGroups.first { $0.name == name }.map { match.range(withName: $0.icuName) }
+        // NSRegularExpression decides what is valid (its errors name the problem); the native
+        // engine runs whatever it can.
+        let regex = try NSRegularExpression(pattern: translated)
+        return RegexPattern(regex: regex, native: ByteRegex(pattern), namedGroups: groups)
     }
 }

@@ -1,13 +1,17 @@
-"""OTLP/gRPC against OTLP/HTTP protobuf on the same tracepipe build: the reference workload of
-../shared/bench (100-span protobuf requests, batch 8192, gzip'd export) in three set-ups, with
-tracepipe pinned to CPU 1 and load and sinks on CPU 0:
+"""Set-ups of one tracepipe build against the reference one: the workload of ../shared/bench
+(100-span protobuf requests, batch 8192, gzip'd export), tracepipe pinned to CPU 1, load and
+sinks on CPU 0:
 
   http      wrk → OTLP/HTTP receiver → batch → otlphttp exporter → nginx   (the reference, variant a)
   grpc-in   grpc-load → OTLP/gRPC receiver → batch → otlphttp exporter → nginx
   grpc-out  wrk → OTLP/HTTP receiver → batch → otlp (gRPC) exporter → grpc-load sink
+  scrub     as http, with the processors of pipelines/scrub-secrets.yaml before the batch
+            (the preset file itself, merged with an override for ports and batch size)
 
-For each: accepted spans/s over window + drain, tracepipe CPU-seconds per million spans, peak RSS.
-Usage: scripts/bench-grpc [--duration 20] [--rounds 1]  (builds release binaries first)
+For each: accepted spans/s over window + drain, tracepipe CPU-seconds per million spans, peak RSS,
+and the median of each against http's.
+Usage: scripts/bench-grpc, scripts/bench-scrub (wrappers that build the release binaries), or
+       python3 scripts/bench-setups.py --setups http,scrub [--duration 20] [--rounds 1]
 """
 import argparse
 import json
@@ -24,6 +28,20 @@ import bench as B  # noqa: E402  (the reference harness's helpers: nginx sink, w
 RECV, GRPC_RECV, SINK, GRPC_SINK, METRICS = 14318, 14317, 14380, 14381, 18888
 TP = os.path.join(ROOT, ".build/release/tracepipe")
 LOAD = os.path.join(ROOT, ".build/release/grpc-load")
+
+
+def scrub_override():
+    """Merged over pipelines/scrub-secrets.yaml: the bench's ports, batch size and telemetry."""
+    return f"""receivers: {{otlp: {{protocols: {{http: {{endpoint: 127.0.0.1:{RECV}}}}}}}}}
+processors: {{batch: {{send_batch_size: 8192, timeout: 200ms}}}}
+exporters: {{otlphttp/tempo: {{endpoint: http://127.0.0.1:{SINK}, compression: gzip, encoding: proto}}}}
+service:
+  extensions: []
+  telemetry:
+    logs: {{level: warn}}
+    metrics: {{readers: [{{pull: {{exporter: {{prometheus: {{host: 127.0.0.1, port: {METRICS}}}}}}}}}]}}
+  pipelines: {{traces: {{receivers: [otlp]}}}}
+"""
 
 
 def config(setup):
@@ -90,8 +108,10 @@ def run(setup, a):
             if setup == "grpc-out" else B.start_sink(rundir, SINK, "0", False))
     B.wait_port(GRPC_SINK if setup == "grpc-out" else SINK, 10)
     cfg = os.path.join(rundir, "config.yaml")
-    open(cfg, "w").write(config(setup))
-    tp = B.start(f"{shlex.quote(TP)} --config {shlex.quote(cfg)}", os.path.join(rundir, "tracepipe.log"), "1", shell=True)
+    open(cfg, "w").write(scrub_override() if setup == "scrub" else config(setup))
+    configs = ([os.path.join(ROOT, "pipelines", "scrub-secrets.yaml")] if setup == "scrub" else []) + [cfg]
+    args = " ".join(f"--config {shlex.quote(c)}" for c in configs)
+    tp = B.start(f"{shlex.quote(TP)} {args}", os.path.join(rundir, "tracepipe.log"), "1", shell=True)
     if not B.wait_port(GRPC_RECV if setup == "grpc-in" else RECV, 30, tp):
         B.cleanup()
         sys.exit(f"tracepipe did not start; see {rundir}/tracepipe.log")

@@ -1,0 +1,30 @@
+/// A small memo of per-key decisions for the duration of one request. The keys of a decoded
+/// request share their storage (the decoders intern them), so a key is recognised by its two
+/// machine words — no hashing of its text and no lock — and only the first sight of each key
+/// goes to the processor's shared (locked, hashed) cache.
+struct KeyMemo<Value> {
+    private static var size: Int { 64 }
+    /// The memo keeps each key it saw alive, so equal words always mean the same string.
+    private var keys: [String?]
+    private var values: [Value?]
+
+    init() {
+        keys = Array(repeating: nil, count: Self.size)
+        values = Array(repeating: nil, count: Self.size)
+    }
+
+    @inline(__always)
+    private static func words(_ s: String) -> (UInt64, UInt64) {
+        unsafeBitCast(s, to: (UInt64, UInt64).self)
+    }
+
+    mutating func value(for key: String, compute: () -> Value) -> Value {
+        let w = Self.words(key)
+        let slot = Int(truncatingIfNeeded: ((w.0 ^ (w.1 &* 0x9E37_79B9_7F4A_7C15)) &* 0xBF58_476D_1CE4_E5B9) >> 58)
+        if let k = keys[slot], Self.words(k) == w, let v = values[slot] { return v }
+        let v = compute()
+        keys[slot] = key
+        values[slot] = v
+        return v
+    }
+}

@@ -1,0 +1,299 @@
+/// A compiled RE2 pattern run natively on UTF-8 bytes: a bit-state backtracker (as RE2's
+/// BitState) over a small instruction program. It finds the same leftmost-first matches and
+/// submatches as RE2, never revisits a (instruction, position) pair — so its time is linear in
+/// program size × text length, whatever the pattern — and works on the string's own UTF-8
+/// without the UTF-16 conversions NSRegularExpression needs.
+final class ByteRegex: Sendable {
+    enum Instruction: Sendable {
+        /// One character of class `classes[i]`.
+        case cls(Int)
+        /// Continue at both, preferring the first.
+        case split(Int, Int)
+        case jump(Int)
+        /// Record the position in capture slot `n`.
+        case save(Int)
+        case assertion(RegexAssertion)
+        case match
+    }
+
+    /// A character class: ASCII members, and whether non-ASCII scalars belong.
+    struct CharClass: Sendable, Equatable {
+        var set: ASCIISet
+        var nonASCII: Bool
+    }
+
+    let program: [Instruction]
+    let classes: [CharClass]
+    /// Capture groups, without the whole match.
+    let groupCount: Int
+    let groupNames: [(name: String, index: Int)]
+    /// A match can only start at the beginning of the text.
+    let anchoredAtStart: Bool
+    /// The bytes a match can start with (nil when a match may be empty): other start positions
+    /// are skipped without running the program.
+    let firstBytes: CharClass?
+
+    /// The largest visited-state table a search may use (bits); longer texts go to the fallback.
+    static let maxStates = 1 << 23
+
+    init?(_ pattern: String) {
+        guard let parsed = RegexParser.parse(pattern) else { return nil }
+        var compiler = Compiler()
+        compiler.emit(.save(0))
+        compiler.compile(parsed.node)
+        compiler.emit(.save(1))
+        compiler.emit(.match)
+        program = compiler.program
+        classes = compiler.classes
+        groupCount = parsed.groups
+        groupNames = parsed.names
+        anchoredAtStart = Self.startsAnchored(parsed.node)
+        let first = Self.first(parsed.node)
+        firstBytes = first.nullable ? nil : CharClass(set: first.set, nonASCII: first.nonASCII)
+    }
+
+    /// What a match of `node` can start with, and whether it can be empty.
+    private static func first(_ node: RegexNode) -> (set: ASCIISet, nonASCII: Bool, nullable: Bool) {
+        switch node {
+        case .empty, .assertion:
+            return (ASCIISet(), false, true)
+        case .cls(let set, let nonASCII):
+            return (set, nonASCII, false)
+        case .capture(let inner, _):
+            return first(inner)
+        case .repetition(let inner, let min, _, _):
+            let f = first(inner)
+            return (f.set, f.nonASCII, f.nullable || min == 0)
+        case .alternate(let branches):
+            var out = (set: ASCIISet(), nonASCII: false, nullable: false)
+            for b in branches {
+                let f = first(b)
+                out.set.formUnion(f.set)
+                out.nonASCII = out.nonASCII || f.nonASCII
+                out.nullable = out.nullable || f.nullable
+            }
+            return out
+        case .concat(let items):
+            var out = (set: ASCIISet(), nonASCII: false, nullable: true)
+            for item in items {
+                let f = first(item)
+                out.set.formUnion(f.set)
+                out.nonASCII = out.nonASCII || f.nonASCII
+                if !f.nullable {
+                    out.nullable = false
+                    break
+                }
+            }
+            return out
+        }
+    }
+
+    private static func startsAnchored(_ node: RegexNode) -> Bool {
+        switch node {
+        case .assertion(.beginText): return true
+        case .concat(let items): return items.first.map(startsAnchored) ?? false
+        case .capture(let inner, _): return startsAnchored(inner)
+        default: return false
+        }
+    }
+
+    struct Compiler {
+        var program: [Instruction] = []
+        var classes: [CharClass] = []
+
+        @discardableResult
+        mutating func emit(_ i: Instruction) -> Int {
+            program.append(i)
+            return program.count - 1
+        }
+
+        mutating func compile(_ node: RegexNode) {
+            switch node {
+            case .empty:
+                break
+            case .cls(let set, let nonASCII):
+                let c = CharClass(set: set, nonASCII: nonASCII)
+                let k = classes.firstIndex(of: c) ?? {
+                    classes.append(c)
+                    return classes.count - 1
+                }()
+                emit(.cls(k))
+            case .concat(let items):
+                for item in items { compile(item) }
+            case .alternate(let branches):
+                // split L1, next; L1: a; jump end; next: split L2, … ; last branch
+                var jumps: [Int] = []
+                for (n, b) in branches.enumerated() {
+                    if n < branches.count - 1 {
+                        let split = emit(.split(0, 0))
+                        compile(b)
+                        jumps.append(emit(.jump(0)))
+                        program[split] = .split(split + 1, program.count)
+                    } else {
+                        compile(b)
+                    }
+                }
+                for j in jumps { program[j] = .jump(program.count) }
+            case .capture(let inner, let index):
+                emit(.save(2 * index))
+                compile(inner)
+                emit(.save(2 * index + 1))
+            case .assertion(let a):
+                emit(.assertion(a))
+            case .repetition(let inner, let min, let max, let greedy):
+                for _ in 0..<min { compile(inner) }
+                if let max {
+                    // Each optional copy: split (take, skip) in greedy order.
+                    var splits: [Int] = []
+                    for _ in min..<max {
+                        splits.append(emit(.split(0, 0)))
+                        compile(inner)
+                    }
+                    let end = program.count
+                    for s in splits { program[s] = greedy ? .split(s + 1, end) : .split(end, s + 1) }
+                } else {
+                    // loop: split body, end; body; jump loop
+                    let loop = emit(.split(0, 0))
+                    compile(inner)
+                    emit(.jump(loop))
+                    program[loop] = greedy ? .split(loop + 1, program.count) : .split(program.count, loop + 1)
+                }
+            }
+        }
+    }
+
+    /// Capture slots of a match: `slots[2k]`, `slots[2k + 1]` bound group k (0: the whole
+    /// match), -1 when the group did not take part. Byte offsets into the text.
+    typealias Slots = [Int]
+
+    /// A pending branch of the search, or (restoreSlot ≥ 0) a capture to undo, whose old value
+    /// is in `pc`.
+    struct Job {
+        var pc: Int
+        var pos: Int
+        var restoreSlot: Int
+    }
+
+    /// The working memory of searches in one text, reused from one match to the next.
+    struct Search {
+        var visited: [UInt64] = []
+        var slots: Slots = []
+        var stack: [Job] = []
+    }
+
+    /// The leftmost-first match starting at or after `from`, or nil. nil is also returned (with
+    /// `tooLarge` set) when the text is too long for the state table.
+    func firstMatch(in text: UnsafeBufferPointer<UInt8>, from: Int, tooLarge: inout Bool) -> Slots? {
+        var search = Search()
+        return firstMatch(in: text, from: from, search: &search, tooLarge: &tooLarge)
+    }
+
+    func firstMatch(in text: UnsafeBufferPointer<UInt8>, from: Int, search: inout Search, tooLarge: inout Bool) -> Slots? {
+        let n = text.count
+        let states = program.count * (n + 1)
+        guard states <= Self.maxStates else {
+            tooLarge = true
+            return nil
+        }
+        let words = (states + 63) / 64
+        if search.visited.count < words {
+            search.visited = [UInt64](repeating: 0, count: words)
+        } else {
+            search.visited.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+        }
+        if search.slots.count == 2 * (groupCount + 1) {
+            search.slots.withUnsafeMutableBufferPointer { $0.update(repeating: -1) }
+        } else {
+            search.slots = Slots(repeating: -1, count: 2 * (groupCount + 1))
+        }
+        var start = from
+        while start <= n {
+            if anchoredAtStart && start > 0 { return nil }
+            if let f = firstBytes {
+                // Skip to a byte a match can begin with.
+                while start < n {
+                    let b = text[start]
+                    if b < 0x80 ? f.set.contains(b) : (f.nonASCII && b & 0xC0 != 0x80) { break }
+                    start += 1
+                }
+                if start == n { return nil }
+            }
+            let matched = search.visited.withUnsafeMutableBufferPointer { seen in
+                run(text, start: start, seen: seen, slots: &search.slots, stack: &search.stack)
+            }
+            if matched { return search.slots }
+            // Only valid starts: the first byte of a scalar.
+            start += 1
+            while start < n, text[start] & 0xC0 == 0x80 { start += 1 }
+        }
+        return nil
+    }
+
+    /// Depth-first search from `start` in priority order; true with `slots` set on a match.
+    private func run(_ text: UnsafeBufferPointer<UInt8>, start: Int, seen: UnsafeMutableBufferPointer<UInt64>,
+                     slots: inout Slots, stack: inout [Job]) -> Bool {
+        let n = text.count
+        let width = n + 1
+        stack.removeAll(keepingCapacity: true)
+        stack.append(Job(pc: 0, pos: start, restoreSlot: -1))
+        while let job = stack.popLast() {
+            if job.restoreSlot >= 0 {
+                // Undo a capture on the way back (pc holds the old value).
+                slots[job.restoreSlot] = job.pc
+                continue
+            }
+            var pc = job.pc
+            var pos = job.pos
+            thread: while true {
+                let state = pc &* width &+ pos
+                let word = state >> 6, bit = UInt64(1) << UInt64(state & 63)
+                if seen[word] & bit != 0 { break thread }
+                seen[word] |= bit
+                switch program[pc] {
+                case .cls(let k):
+                    guard pos < n else { break thread }
+                    let b = text[pos]
+                    if b < 0x80 {
+                        guard classes[k].set.contains(b) else { break thread }
+                        pos &+= 1
+                    } else {
+                        guard classes[k].nonASCII else { break thread }
+                        pos &+= b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : 2
+                        if pos > n { break thread }
+                    }
+                    pc &+= 1
+                case .split(let a, let b):
+                    stack.append(Job(pc: b, pos: pos, restoreSlot: -1))
+                    pc = a
+                case .jump(let a):
+                    pc = a
+                case .save(let k):
+                    stack.append(Job(pc: slots[k], pos: 0, restoreSlot: k))
+                    slots[k] = pos
+                    pc &+= 1
+                case .assertion(let a):
+                    guard Self.holds(a, text, pos) else { break thread }
+                    pc &+= 1
+                case .match:
+                    return true
+                }
+            }
+        }
+        return false
+    }
+
+    @inline(__always)
+    private static func holds(_ a: RegexAssertion, _ text: UnsafeBufferPointer<UInt8>, _ pos: Int) -> Bool {
+        let n = text.count
+        switch a {
+        case .beginText: return pos == 0
+        case .endText: return pos == n
+        case .beginLine: return pos == 0 || text[pos - 1] == 0x0A
+        case .endLine: return pos == n || text[pos] == 0x0A
+        case .wordBoundary, .notWordBoundary:
+            let before = pos > 0 && ASCIISet.word.contains(text[pos - 1])
+            let after = pos < n && ASCIISet.word.contains(text[pos])
+            return (before != after) == (a == .wordBoundary)
+        }
+    }
+}
