@@ -17,7 +17,7 @@ func rssMB() -> Double { Double(ProcessMemory.residentBytes()) / 1_048_576 }
 actor Sink: TraceConsumer {
     var spans = 0
     var firstArrival: Double?
-    func consume(_ data: TraceData) async throws {
+    func consume(_ data: consuming TraceData) async throws {
         spans += data.spanCount
         if firstArrival == nil { firstArrival = now() }
     }

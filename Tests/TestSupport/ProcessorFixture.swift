@@ -35,7 +35,7 @@ public actor CollectingConsumer: TraceConsumer {
 
     public init() {}
 
-    public func consume(_ data: TraceData) async throws { received.append(data) }
+    public func consume(_ data: consuming TraceData) async throws { received.append(data) }
 
     /// The last request (empty when none arrived).
     public var last: TraceData { received.last ?? TraceData() }

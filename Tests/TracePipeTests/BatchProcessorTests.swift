@@ -11,7 +11,7 @@ final class BatchProcessorTests: XCTestCase {
         /// The request metadata each batch arrived with.
         var metadata: [[String: [String]]] = []
         var fail: (any Error)?
-        func consume(_ data: TraceData) async throws {
+        func consume(_ data: consuming TraceData) async throws {
             if let fail { throw fail }
             batches.append(data.spanCount)
             metadata.append(RequestMetadata.current)

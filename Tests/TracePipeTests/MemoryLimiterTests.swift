@@ -9,7 +9,7 @@ import XCTest
 final class MemoryLimiterTests: XCTestCase {
     final class Passed: TraceConsumer {
         let count = ManagedAtomic(0)
-        func consume(_ data: TraceData) async throws { count.wrappingIncrement(ordering: .relaxed) }
+        func consume(_ data: consuming TraceData) async throws { count.wrappingIncrement(ordering: .relaxed) }
     }
 
     func testRefusesAboveTheSoftLimitAndRecovers() async throws {

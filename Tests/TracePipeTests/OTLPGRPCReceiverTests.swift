@@ -16,9 +16,10 @@ final class OTLPGRPCReceiverTests: XCTestCase {
         let metadata = NIOLockedValueBox<[[String: [String]]]>([])
         let failure = NIOLockedValueBox<PipelineError?>(nil)
 
-        func consume(_ data: TraceData) async throws {
+        func consume(_ data: consuming TraceData) async throws {
             if let f = failure.withLockedValue({ $0 }) { throw f }
-            received.withLockedValue { $0.append(data) }
+            let d = data
+            received.withLockedValue { $0.append(d) }
             metadata.withLockedValue { $0.append(RequestMetadata.current) }
         }
     }

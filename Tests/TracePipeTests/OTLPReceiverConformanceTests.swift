@@ -29,7 +29,7 @@ final class OTLPReceiverConformanceTests: XCTestCase {
     final class Collect: TraceConsumer, @unchecked Sendable {
         // Only written by the single request a test makes at a time.
         var received: [TraceData] = []
-        func consume(_ data: TraceData) async throws { received.append(data) }
+        func consume(_ data: consuming TraceData) async throws { received.append(data) }
     }
 
     /// Cases where tracepipe deliberately answers differently, and why.

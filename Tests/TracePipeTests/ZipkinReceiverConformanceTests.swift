@@ -25,7 +25,7 @@ final class ZipkinReceiverConformanceTests: XCTestCase {
     final class Collect: TraceConsumer, @unchecked Sendable {
         // Written by the one request a test makes at a time.
         var received: [TraceData] = []
-        func consume(_ data: TraceData) async throws { received.append(data) }
+        func consume(_ data: consuming TraceData) async throws { received.append(data) }
     }
 
     /// Sorts what the collector emits in random order so that equal data compares equal.

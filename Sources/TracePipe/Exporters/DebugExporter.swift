@@ -58,7 +58,7 @@ public final class DebugExporter: Exporter {
     public func start(_ host: ComponentHost) async throws {}
     public func shutdown() async {}
 
-    public func consume(_ data: TraceData) async throws {
+    public func consume(_ data: consuming TraceData) async throws {
         TelemetryRegistry.shared.exporter(context.id).sentSpans.wrappingIncrement(by: data.spanCount, ordering: .relaxed)
         guard sampler.allow() else { return }
         let fields = "\"otelcol.component.id\": \"\(context.id)\", \"otelcol.component.kind\": \"exporter\", \"otelcol.signal\": \"traces\""

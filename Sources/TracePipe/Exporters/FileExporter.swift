@@ -39,7 +39,7 @@ public final class FileExporter: Exporter {
         }
     }
 
-    public func consume(_ data: TraceData) async throws {
+    public func consume(_ data: consuming TraceData) async throws {
         // Encode outside the sink's actor so several requests encode in parallel.
         var line = [UInt8]()
         line.reserveCapacity(4096)

@@ -3,9 +3,23 @@ import NIOCore
 import TraceModel
 
 /// Every pipeline edge is this one call. A thrown error travels back to the receiver, which turns
-/// it into the answer its client gets (see `PipelineError`).
+/// it into the answer its client gets (see `PipelineError`). The data is handed over, not lent:
+/// a processor that owns the only reference changes it in place instead of copying every span.
 public protocol TraceConsumer: Sendable {
-    func consume(_ data: TraceData) async throws
+    func consume(_ data: consuming TraceData) async throws
+}
+
+extension TraceConsumer {
+    /// Hands `data` on with `metadata` as its request metadata (see `RequestMetadata`), still
+    /// as the only reference to it.
+    public func consume(_ data: consuming TraceData, metadata: [String: [String]]) async throws {
+        var pending: TraceData? = consume data
+        try await RequestMetadata.$current.withValue(metadata) {
+            let owned = pending!
+            pending = nil
+            try await self.consume(owned)
+        }
+    }
 }
 
 /// Anything with a lifecycle: started in dependency order, shut down in reverse.

@@ -10,15 +10,14 @@ public struct FanOutConsumer: TraceConsumer {
         self.consumers = consumers
     }
 
-    public func consume(_ data: TraceData) async throws {
+    public func consume(_ data: consuming TraceData) async throws {
+        guard let last = consumers.last else { return }
         var firstError: (any Error)?
-        for c in consumers {
-            do {
-                try await c.consume(data)
-            } catch {
-                if firstError == nil { firstError = error }
-            }
+        // The others share the data (copy on write); the last consumer gets it itself.
+        for c in consumers.dropLast() {
+            do { try await c.consume(copy data) } catch { if firstError == nil { firstError = error } }
         }
+        do { try await last.consume(data) } catch { if firstError == nil { firstError = error } }
         if let firstError { throw firstError }
     }
 }

@@ -85,7 +85,7 @@ public actor BatchProcessor: Processor {
 
     public func start(_ host: ComponentHost) async throws {}
 
-    public func consume(_ data: TraceData) async throws {
+    public func consume(_ data: consuming TraceData) async throws {
         let spans = data.spanCount
         guard spans > 0 else { return }
         if !stuck.isEmpty {

@@ -109,7 +109,7 @@ public final class MemoryLimiterProcessor: Processor {
         }
     }
 
-    public func consume(_ data: TraceData) async throws {
+    public func consume(_ data: consuming TraceData) async throws {
         if refusing.load(ordering: .relaxed) {
             throw PipelineError.refused("memory usage is above the memory_limiter's soft limit", retryAfter: config.checkInterval.duration)
         }

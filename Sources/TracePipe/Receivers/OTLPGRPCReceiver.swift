@@ -56,9 +56,7 @@ public final class OTLPGRPCReceiver: Receiver, GRPCExportService {
         let spans = data.spanCount
         guard spans > 0 else { return .ok(ExportTraceResponse(partialSuccess: .init())) }
         do {
-            try await RequestMetadata.$current.withValue(metadata) {
-                try await next.consume(data)
-            }
+            try await next.consume(consume data, metadata: metadata)
             counters.acceptedSpans.wrappingIncrement(by: spans, ordering: .relaxed)
             return .ok(ExportTraceResponse(partialSuccess: .init()))
         } catch {

@@ -104,9 +104,7 @@ public final class OTLPHTTPReceiver: Receiver {
         let spans = data.spanCount
         if spans > 0 {
             do {
-                try await RequestMetadata.$current.withValue(config.server.includeMetadata ? Self.metadata(request) : [:]) {
-                    try await next.consume(data)
-                }
+                try await next.consume(consume data, metadata: config.server.includeMetadata ? Self.metadata(request) : [:])
                 counters.acceptedSpans.wrappingIncrement(by: spans, ordering: .relaxed)
             } catch let e as PipelineError {
                 counters.refusedSpans.wrappingIncrement(by: spans, ordering: .relaxed)

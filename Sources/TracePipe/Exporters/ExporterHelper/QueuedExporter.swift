@@ -99,7 +99,7 @@ public final class QueuedExporter: Exporter {
         consumers.withLockedValue { $0 = tasks }
     }
 
-    public func consume(_ data: TraceData) async throws {
+    public func consume(_ data: consuming TraceData) async throws {
         guard let running else { throw PipelineError.refused("exporter \(context.id) is not running", retryAfter: .seconds(1)) }
         let spans = data.spanCount
         let metadata = running.metadataKeys.isEmpty ? [:] : RequestMetadata.subset(RequestMetadata.current, keys: running.metadataKeys)

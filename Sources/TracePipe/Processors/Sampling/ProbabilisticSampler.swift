@@ -84,7 +84,7 @@ public final class ProbabilisticSampler: Processor {
         return t
     }
 
-    public func consume(_ data: TraceData) async throws {
+    public func consume(_ data: consuming TraceData) async throws {
         var out = data
         var kept = 0
         var total = 0

@@ -32,7 +32,7 @@ public final class AttributesProcessor: Processor {
     public func start(_ host: ComponentHost) async throws {}
     public func shutdown() async {}
 
-    public func consume(_ data: TraceData) async throws {
+    public func consume(_ data: consuming TraceData) async throws {
         var out = data
         let metadata = RequestMetadata.current
         var memo = KeyMemo<UInt64>()
@@ -77,7 +77,7 @@ public final class ResourceProcessor: Processor {
     public func start(_ host: ComponentHost) async throws {}
     public func shutdown() async {}
 
-    public func consume(_ data: TraceData) async throws {
+    public func consume(_ data: consuming TraceData) async throws {
         var out = data
         let metadata = RequestMetadata.current
         for r in out.resourceSpans.indices {

@@ -80,7 +80,7 @@ public final class RedactionProcessor: Processor {
     public func start(_ host: ComponentHost) async throws {}
     public func shutdown() async {}
 
-    public func consume(_ data: TraceData) async throws {
+    public func consume(_ data: consuming TraceData) async throws {
         var out = data
         var memo = KeyMemo<KeyVerdictCache.Verdict>()
         for r in out.resourceSpans.indices {

@@ -50,7 +50,7 @@ public actor TailSamplingProcessor: Processor {
         }
     }
 
-    public func consume(_ data: TraceData) async throws {
+    public func consume(_ data: consuming TraceData) async throws {
         let now = ContinuousClock.now
         var forward = TraceBuffer()
         for rs in data.resourceSpans {
