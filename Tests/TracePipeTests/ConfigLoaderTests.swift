@@ -1,5 +1,6 @@
 import Foundation
 import TracePipe
+import TraceModel
 import XCTest
 
 final class ConfigLoaderTests: XCTestCase {
@@ -310,6 +311,20 @@ final class ConfigLoaderTests: XCTestCase {
         XCTAssertEqual(f?.append, true)
         XCTAssertEqual(f?.rotation?.maxMegabytes, 5)
         XCTAssertEqual(f?.rotation?.maxBackups, 100)
+    }
+
+    /// Plain YAML scalars become attribute values of the type YAML's core schema gives them.
+    func testPlainScalarsAsAttributeValues() {
+        let cases: [(String, AnyValue)] = [
+            ("42", .int(42)), ("-7", .int(-7)), ("+3", .int(3)), ("0x1F", .int(31)), ("1.5", .double(1.5)), (".5", .double(0.5)),
+            ("-2.", .double(-2)), ("1e3", .double(1000)), ("6.02E+23", .double(6.02e23)), ("true", .bool(true)),
+            ("1.2.3", .string("1.2.3")), ("0x", .string("0x")), ("e5", .string("e5")), ("1e", .string("1e")), ("-", .string("-")),
+            ("12abc", .string("12abc")), ("", .string("")), ("99999999999999999999", .double(1e20)),
+        ]
+        for (text, want) in cases {
+            XCTAssertEqual(ConfigNode.scalar(text, quoted: false).attributeValue, want, text)
+        }
+        XCTAssertEqual(ConfigNode.scalar("42", quoted: true).attributeValue, .string("42"))
     }
 
     func testEndpoints() {

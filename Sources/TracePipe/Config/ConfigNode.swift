@@ -147,16 +147,62 @@ extension ConfigNode {
             case ".nan", ".NaN", ".NAN": return .double(.nan)
             default: break
             }
-            if s.range(of: #"^[-+]?[0-9]+$"#, options: .regularExpression) != nil, let i = Int64(s) { return .int(i) }
-            if s.range(of: #"^0x[0-9a-fA-F]+$"#, options: .regularExpression) != nil, let i = Int64(s.dropFirst(2), radix: 16) { return .int(i) }
-            if s.range(of: #"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$"#, options: .regularExpression) != nil, let d = Double(s) {
-                return .double(d)
-            }
+            if YAMLNumberSyntax.isInteger(s), let i = Int64(s) { return .int(i) }
+            if YAMLNumberSyntax.isHexInteger(s), let i = Int64(s.dropFirst(2), radix: 16) { return .int(i) }
+            if YAMLNumberSyntax.isFloat(s), let d = Double(s) { return .double(d) }
             return .string(s)
         case .sequence(let items):
             return .array(items.map(\.attributeValue))
         case .mapping(let pairs):
             return .kvlist(pairs.map { KeyValue($0.key, $0.value.attributeValue) })
         }
+    }
+}
+
+/// The plain scalars YAML's core schema reads as numbers, checked byte by byte (a regular
+/// expression here would load ICU at every start, for nothing).
+enum YAMLNumberSyntax {
+    private static func isDigit(_ b: UInt8) -> Bool { b &- 0x30 < 10 }
+
+    /// `[-+]?[0-9]+`
+    static func isInteger(_ s: String) -> Bool {
+        var u = Substring(s).utf8[...]
+        if let f = u.first, f == UInt8(ascii: "-") || f == UInt8(ascii: "+") { u = u.dropFirst() }
+        return !u.isEmpty && u.allSatisfy(isDigit)
+    }
+
+    /// `0x[0-9a-fA-F]+`
+    static func isHexInteger(_ s: String) -> Bool {
+        let u = Array(s.utf8)
+        guard u.count > 2, u[0] == UInt8(ascii: "0"), u[1] == UInt8(ascii: "x") else { return false }
+        return u[2...].allSatisfy { isDigit($0) || ($0 | 0x20) &- 0x61 < 6 }
+    }
+
+    /// `[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?`
+    static func isFloat(_ s: String) -> Bool {
+        let u = Array(s.utf8)
+        var i = 0
+        func digits() -> Int {
+            let start = i
+            while i < u.count, isDigit(u[i]) { i += 1 }
+            return i - start
+        }
+        if i < u.count, u[i] == UInt8(ascii: "-") || u[i] == UInt8(ascii: "+") { i += 1 }
+        if i < u.count, u[i] == UInt8(ascii: ".") {
+            i += 1
+            guard digits() > 0 else { return false }
+        } else {
+            guard digits() > 0 else { return false }
+            if i < u.count, u[i] == UInt8(ascii: ".") {
+                i += 1
+                _ = digits()
+            }
+        }
+        if i < u.count, u[i] | 0x20 == UInt8(ascii: "e") {
+            i += 1
+            if i < u.count, u[i] == UInt8(ascii: "-") || u[i] == UInt8(ascii: "+") { i += 1 }
+            guard digits() > 0 else { return false }
+        }
+        return i == u.count
     }
 }
