@@ -60,6 +60,16 @@ final class RegexPattern: @unchecked Sendable {
             }
             return true
         }
+        if !foldFirst {
+            // An exact first byte: libc's vectorised memchr finds the candidates.
+            var i = 0
+            while i <= last, let hit = memchr(base + i, Int32(first), last - i + 1) {
+                let p = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+                if matchesAt(p) { return true }
+                i = p + 1
+            }
+            return false
+        }
         var i = 0
         while i + 8 <= n && i <= last {
             let x = (UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self) | fold) ^ pattern
