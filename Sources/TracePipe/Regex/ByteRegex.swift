@@ -190,6 +190,11 @@ final class ByteRegex: Sendable {
 
     func firstMatch(in text: UnsafeBufferPointer<UInt8>, from: Int, search: inout Search, tooLarge: inout Bool) -> Slots? {
         let n = text.count
+        var start = from
+        // Most texts that reach the engine have no place a match can begin: find the first one
+        // before setting anything up.
+        guard let first = nextStart(text, from: start) else { return nil }
+        start = first
         let states = program.count * (n + 1)
         guard states <= Self.maxStates else {
             tooLarge = true
@@ -206,25 +211,30 @@ final class ByteRegex: Sendable {
         } else {
             search.slots = Slots(repeating: -1, count: 2 * (groupCount + 1))
         }
-        var start = from
-        while start <= n {
-            if anchoredAtStart && start > 0 { return nil }
-            if let f = firstBytes {
-                // Skip to a byte a match can begin with.
-                while start < n {
-                    let b = text[start]
-                    if b < 0x80 ? f.set.contains(b) : (f.nonASCII && b & 0xC0 != 0x80) { break }
-                    start += 1
-                }
-                if start == n { return nil }
-            }
+        while true {
             let matched = search.visited.withUnsafeMutableBufferPointer { seen in
                 run(text, start: start, seen: seen, slots: &search.slots, stack: &search.stack)
             }
             if matched { return search.slots }
             // Only valid starts: the first byte of a scalar.
-            start += 1
-            while start < n, text[start] & 0xC0 == 0x80 { start += 1 }
+            var next = start + 1
+            while next < n, text[next] & 0xC0 == 0x80 { next += 1 }
+            guard next <= n, let s = nextStart(text, from: next) else { return nil }
+            start = s
+        }
+    }
+
+    /// The first position at or after `from` where a match may begin, if any.
+    @inline(__always)
+    private func nextStart(_ text: UnsafeBufferPointer<UInt8>, from: Int) -> Int? {
+        let n = text.count
+        if anchoredAtStart && from > 0 { return nil }
+        guard let f = firstBytes else { return from <= n ? from : nil }
+        var i = from
+        while i < n {
+            let b = text[i]
+            if b < 0x80 ? f.set.contains(b) : (f.nonASCII && b & 0xC0 != 0x80) { return i }
+            i += 1
         }
         return nil
     }
