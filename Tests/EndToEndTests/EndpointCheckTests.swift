@@ -17,15 +17,17 @@ final class EndpointCheckTests: XCTestCase {
         defer { try? FileManager.default.removeItem(atPath: path) }
         func config(extra: String) -> String {
             """
+            extensions: {bearertokenauth: {token: check-token}}
             receivers: {otlp: {protocols: {http: {endpoint: "127.0.0.1:0"}}}}
             exporters:
               otlphttp/good: {endpoint: "http://127.0.0.1:\(plain.port)"}
               otlphttp/trusted: {endpoint: "https://127.0.0.1:\(tlsTempo.port)", tls: {ca_file: "\(certs.caCert)"}}
-              otlp/grpc: {endpoint: "127.0.0.1:\(grpcTempo.port)", tls: {insecure: true}}
+              otlp/grpc: {endpoint: "127.0.0.1:\(grpcTempo.port)", tls: {insecure: true}, auth: {authenticator: bearertokenauth}}
               otlp/grpcs: {endpoint: "localhost:\(grpcTLSTempo.port)", tls: {ca_file: "\(certs.caCert)"}}
             \(extra)
               debug: {}
             service:
+              extensions: [bearertokenauth]
               pipelines:
                 traces: {receivers: [otlp], exporters: [otlphttp/good, otlphttp/trusted, otlp/grpc, otlp/grpcs\(extra.isEmpty ? "" : ", otlphttp/untrusted, otlphttp/closed, otlphttp/nohost, otlp/plain-to-tls"), debug]}
             """
@@ -37,6 +39,8 @@ final class EndpointCheckTests: XCTestCase {
         XCTAssertTrue(good.output.contains("otlphttp/good → http://127.0.0.1:\(plain.port)/v1/traces: ok: DNS"), good.output)
         XCTAssertTrue(good.output.contains("otlphttp/trusted") && good.output.contains("TLS handshake, HTTP answer"), good.output)
         XCTAssertTrue(good.output.contains("otlp/grpc → grpc://127.0.0.1:\(grpcTempo.port): ok: DNS"), good.output)
+        XCTAssertEqual(grpcTempo.received.first?.metadata["authorization"].map { "\($0)" }, ["Bearer check-token"],
+                       "the check's call carries the auth.authenticator's headers")
         XCTAssertTrue(good.output.contains("otlp/grpcs → grpcs://localhost:\(grpcTLSTempo.port): ok: DNS") && good.output.contains("an Export call with no spans answered OK"), good.output)
 
         try config(extra: """

@@ -24,7 +24,8 @@ public enum EndpointCheck {
             if let c = component.config as? OTLPHTTPExporterConfig {
                 out.append(await check(id: id, config: c, group: group, timeout: timeout))
             } else if let c = component.config as? OTLPGRPCExporterConfig {
-                out.append(await check(id: id, config: c, group: group, timeout: timeout))
+                out.append(await check(id: id, config: c, auth: c.auth.flatMap { config.extensions[$0.authenticator]?.config },
+                                       group: group, timeout: timeout))
             }
         }
         return out
@@ -55,7 +56,22 @@ public enum EndpointCheck {
         }
     }
 
-    static func check(id: ComponentID, config c: OTLPGRPCExporterConfig, group: any EventLoopGroup, timeout: Duration) async -> Outcome {
+    /// The headers an exporter's authenticator sets on a request without request metadata
+    /// (a `from_context` header gets its default), so the check's call is authorised like a real one.
+    static func authenticatorEdits(_ config: (any Sendable)?) async throws -> [HeaderEdit] {
+        let authenticator: (any ClientAuthenticator)?
+        switch config {
+        case let c as HeadersSetterConfig: authenticator = HeadersSetterExtension(config: c)
+        case let c as BasicAuthConfig: authenticator = BasicAuthExtension(config: c)
+        case let c as BearerTokenAuthConfig: authenticator = BearerTokenAuthExtension(config: c)
+        default: authenticator = nil
+        }
+        guard let authenticator else { return [] }
+        try await authenticator.start(ComponentHost(extensions: [:], status: ServiceStatus()))
+        return try authenticator.headerEdits(for: [:])
+    }
+
+    static func check(id: ComponentID, config c: OTLPGRPCExporterConfig, auth: (any Sendable)? = nil, group: any EventLoopGroup, timeout: Duration) async -> Outcome {
         let endpoint = "\(c.plaintext ? "grpc" : "grpcs")://\(c.host.contains(":") ? "[\(c.host)]" : c.host):\(c.port)"
         func fail(_ step: String, _ why: String) -> Outcome {
             Outcome(exporter: id, endpoint: endpoint, ok: false, detail: "\(step) failed: \(why)")
@@ -69,8 +85,14 @@ public enum EndpointCheck {
             return fail("loading the TLS settings", "\(error)")
         }
         defer { lane.close() }
+        let edits: [HeaderEdit]
         do {
-            _ = try await lane.send(TraceData(), headerEdits: [], timeout: timeout)
+            edits = try await authenticatorEdits(auth)
+        } catch {
+            return fail("preparing the auth.authenticator headers", "\(error)")
+        }
+        do {
+            _ = try await lane.send(TraceData(), headerEdits: edits, timeout: timeout)
             let steps = c.plaintext ? "TCP connect" : "TCP connect, TLS handshake"
             return Outcome(exporter: id, endpoint: endpoint, ok: true,
                            detail: "ok: DNS (\(addresses) address\(addresses == 1 ? "" : "es")), \(steps), an Export call with no spans answered OK")
