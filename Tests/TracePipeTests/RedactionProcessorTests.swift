@@ -71,6 +71,16 @@ extension RedactionProcessorTests {
         for (pattern, want) in cases {
             XCTAssertEqual(RegexPattern.requiredLiteral(pattern), want, pattern)
         }
+        // Every top-level run is required, not only the longest.
+        XCTAssertEqual(RegexPattern.requiredLiterals(#"://(?P<secret>[^/\s:@]+:[^/\s@]+)@"#), ["://", "@"])
+        XCTAssertEqual(RegexPattern.requiredLiterals(#"ab?cd+e"#), ["cd", "a", "e"], "d+ may repeat: cd and e, not cde")
+        let creds = try! RegexPattern.re2(#"://(?P<secret>[^/\s:@]+:[^/\s@]+)@"#)
+        XCTAssertFalse(creds.mayMatch("https://shop.example.com/a:b"), "no @: ruled out without running the pattern")
+        XCTAssertTrue(creds.mayMatch("https://u:p@shop.example.com/"))
+        // A flag group later in the pattern makes the pre-check case-insensitive.
+        XCTAssertTrue(try! RegexPattern.re2("x=(?i)secret").mayMatch("x=SECRET"))
+        XCTAssertTrue(try! RegexPattern.re2("x=(?i:secret)").matches("x=SeCrEt"))
+        XCTAssertFalse(RegexPattern.hasCaseInsensitiveFlag("(?s)a(?-i)b\\(?i)"))
         let box = try! RegexPattern.re2("(?i)bearer\\s+x")
         XCTAssertTrue(box.matches("Authorization: BEARER x"))
         XCTAssertFalse(box.mayMatch("no token here"))

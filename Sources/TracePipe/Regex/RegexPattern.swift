@@ -10,8 +10,9 @@ import TraceModel
 final class RegexPattern: @unchecked Sendable {
     let regex: NSRegularExpression
     let native: ByteRegex?
-    /// UTF-8 of a substring every match contains (lower-cased when the pattern is case-insensitive).
-    let requiredLiteral: [UInt8]?
+    /// UTF-8 of substrings every match contains, longest first (lower-cased when the pattern is
+    /// case-insensitive anywhere).
+    let requiredLiterals: [[UInt8]]
     let caseInsensitive: Bool
     /// Whether the pattern has a group named `secret`: then only that group is masked.
     let hasSecretGroup: Bool
@@ -22,21 +23,48 @@ final class RegexPattern: @unchecked Sendable {
         self.regex = regex
         self.native = native
         self.namedGroups = namedGroups
-        let insensitive = regex.pattern.hasPrefix("(?i)")
+        // An `i` flag anywhere makes the whole pre-check case-insensitive (a superset: safe).
+        let insensitive = Self.hasCaseInsensitiveFlag(regex.pattern)
         caseInsensitive = insensitive
         // Only ASCII literals: case-folding other scripts is not a byte comparison.
-        requiredLiteral = Self.requiredLiteral(regex.pattern).flatMap { lit in
+        requiredLiterals = Self.requiredLiterals(regex.pattern).compactMap { lit in
             lit.unicodeScalars.allSatisfy(\.isASCII) ? Array((insensitive ? lit.lowercased() : lit).utf8) : nil
         }
         hasSecretGroup = namedGroups.contains { $0.name == "secret" } || regex.pattern.contains("<secret>")
     }
 
-    /// Whether `s` might match: false only when the required literal is absent. A byte search,
-    /// ASCII case-folded for `(?i)` patterns, with no allocation.
+    /// Whether `s` might match: false when a required literal is absent. Byte searches, ASCII
+    /// case-folded for case-insensitive patterns, with no allocation.
     @inline(__always)
     func mayMatch(_ s: String) -> Bool {
-        guard let lit = requiredLiteral else { return true }
-        return Self.withUTF8(s) { Self.contains($0, literal: lit, caseInsensitive: caseInsensitive) }
+        guard !requiredLiterals.isEmpty else { return true }
+        return Self.withUTF8(s) { h in
+            for lit in requiredLiterals where !Self.contains(h, literal: lit, caseInsensitive: caseInsensitive) { return false }
+            return true
+        }
+    }
+
+    /// Whether a flag group (`(?i)`, `(?si:…)`, …) turns on case-insensitive matching anywhere.
+    static func hasCaseInsensitiveFlag(_ pattern: String) -> Bool {
+        let u = Array(pattern.utf8)
+        var i = 0
+        while i + 1 < u.count {
+            if u[i] == UInt8(ascii: "\\") {
+                i += 2
+                continue
+            }
+            if u[i] == UInt8(ascii: "("), u[i + 1] == UInt8(ascii: "?") {
+                var j = i + 2
+                while j < u.count, u[j] != UInt8(ascii: ")"), u[j] != UInt8(ascii: ":") {
+                    if u[j] == UInt8(ascii: "-") { break }  // flags after '-' are turned off
+                    if u[j] == UInt8(ascii: "i") { return true }
+                    guard (u[j] | 0x20) &- 0x61 < 26 else { break }  // not a flag group
+                    j += 1
+                }
+            }
+            i += 1
+        }
+        return false
     }
 
     /// Whether `h` contains `lit` (`lit` lower-cased when `caseInsensitive`). Candidates for the
@@ -174,20 +202,25 @@ final class RegexPattern: @unchecked Sendable {
         return Array(s.utf8).withUnsafeBufferPointer(body)
     }
 
-    /// The longest literal run that any match must contain, found conservatively: outside
-    /// character classes and optional parts, in the top level or in lookaround groups, and only
-    /// when the pattern has no top-level alternation. nil when there is none.
+    /// The longest literal run that any match must contain (see `requiredLiterals`).
     static func requiredLiteral(_ pattern: String) -> String? {
+        requiredLiterals(pattern).first
+    }
+
+    /// Literal runs that any match must contain, longest first, found conservatively: outside
+    /// character classes and optional parts, in the top level or in lookaround groups, and only
+    /// when the pattern has no top-level alternation. Empty when there is none.
+    static func requiredLiterals(_ pattern: String) -> [String] {
         var p = Substring(pattern)
         if p.hasPrefix("(?i)") { p = p.dropFirst(4) }
         let chars = Array(p)
-        var best = ""
+        var runs: [String] = []
         var current = ""
         var depth = 0
         var lookaroundDepth: Int?
         var i = 0
         func flush() {
-            if current.count > best.count { best = current }
+            if !current.isEmpty { runs.append(current) }
             current = ""
         }
         while i < chars.count {
@@ -195,7 +228,7 @@ final class RegexPattern: @unchecked Sendable {
             let countsHere = depth == 0 || lookaroundDepth == depth
             switch c {
             case "\\":
-                guard i + 1 < chars.count else { return nil }
+                guard i + 1 < chars.count else { return [] }
                 let e = chars[i + 1]
                 if countsHere, !e.isLetter, !e.isNumber {
                     current.append(e)
@@ -243,7 +276,7 @@ final class RegexPattern: @unchecked Sendable {
                 depth -= 1
                 // A quantified group: what was inside may be absent, but we only count top level anyway.
             case "|":
-                if depth == 0 { return nil }
+                if depth == 0 { return [] }
                 flush()
                 // An alternative inside a counted lookaround makes its literals optional.
                 if lookaroundDepth == depth { lookaroundDepth = nil }
@@ -262,7 +295,8 @@ final class RegexPattern: @unchecked Sendable {
             i += 1
         }
         flush()
-        return best.isEmpty ? nil : best
+        // Longest first: the rarest text is the quickest way to rule a string out.
+        return runs.enumerated().sorted { ($0.element.count, -$0.offset) > ($1.element.count, -$1.offset) }.map(\.element)
     }
 }
 
