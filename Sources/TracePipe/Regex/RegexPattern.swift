@@ -38,10 +38,13 @@ final class RegexPattern: @unchecked Sendable {
     @inline(__always)
     func mayMatch(_ s: String) -> Bool {
         guard !requiredLiterals.isEmpty else { return true }
-        return Self.withUTF8(s) { h in
-            for lit in requiredLiterals where !Self.contains(h, literal: lit, caseInsensitive: caseInsensitive) { return false }
-            return true
-        }
+        return Self.withUTF8(s) { mayMatch(utf8: $0) }
+    }
+
+    @inline(__always)
+    func mayMatch(utf8 h: UnsafeBufferPointer<UInt8>) -> Bool {
+        for lit in requiredLiterals where !Self.contains(h, literal: lit, caseInsensitive: caseInsensitive) { return false }
+        return true
     }
 
     /// Whether a flag group (`(?i)`, `(?si:…)`, …) turns on case-insensitive matching anywhere.

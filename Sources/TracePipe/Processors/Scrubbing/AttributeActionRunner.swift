@@ -37,26 +37,27 @@ struct AttributeActionRunner: Sendable {
 
     /// `memo` carries key decisions from one attribute list to the next within a request.
     func apply(to attrs: inout [KeyValue], metadata: [String: [String]], memo: inout KeyMemo<UInt64>) {
-        for (i, a) in actions.enumerated() {
-            switch a.kind {
+        // Fields are read through the array, not a copy of each action (a copy retains all of them).
+        for i in actions.indices {
+            switch actions[i].kind {
             case .insert, .update, .upsert:
-                guard let key = a.key, let v = value(a, attrs, metadata) else { continue }
+                guard let key = actions[i].key, let v = value(actions[i], attrs, metadata) else { continue }
                 let index = attrs.firstIndex { $0.key == key }
-                switch (a.kind, index) {
+                switch (actions[i].kind, index) {
                 case (.insert, nil), (.upsert, nil): attrs.append(KeyValue(key, v))
                 case (.update, let j?), (.upsert, let j?): attrs[j].value = v
                 default: break
                 }
             case .delete:
                 // By key the collector swap-removes; by pattern it removes in place (order kept).
-                if let key = a.key { Self.swapRemove(&attrs) { $0.key == key } }
-                if a.pattern != nil { attrs.removeAll { keyMatches(i, $0.key, &memo) } }
+                if let key = actions[i].key { Self.swapRemove(&attrs) { $0.key == key } }
+                if actions[i].pattern != nil { attrs.removeAll { keyMatches(i, $0.key, &memo) } }
             case .hash:
-                for j in attrs.indices where attrs[j].key == a.key || (a.pattern != nil && keyMatches(i, attrs[j].key, &memo)) {
+                for j in attrs.indices where attrs[j].key == actions[i].key || (actions[i].pattern != nil && keyMatches(i, attrs[j].key, &memo)) {
                     attrs[j].value = .string(Self.sha256(attrs[j].value))
                 }
             case .extract:
-                guard let key = a.key, let p = a.pattern, let source = attrs[attribute: key]?.stringValue else { continue }
+                guard let key = actions[i].key, let p = actions[i].pattern, let source = attrs[attribute: key]?.stringValue else { continue }
                 guard let m = p.firstMatch(in: source) else { continue }
                 let utf8 = Array(source.utf8)
                 for g in m.named {
@@ -66,7 +67,7 @@ struct AttributeActionRunner: Sendable {
                     if let j = attrs.firstIndex(where: { $0.key == name }) { attrs[j].value = v } else { attrs.append(KeyValue(name, v)) }
                 }
             case .convert:
-                guard let key = a.key, let j = attrs.firstIndex(where: { $0.key == key }), let t = a.convertedType else { continue }
+                guard let key = actions[i].key, let j = attrs.firstIndex(where: { $0.key == key }), let t = actions[i].convertedType else { continue }
                 if let converted = Self.convert(attrs[j].value, to: t) { attrs[j].value = converted }
             }
         }

@@ -164,9 +164,20 @@ public final class RedactionProcessor: Processor {
     /// Every match of every blocked value pattern replaced by the mask (or its hash); nil when
     /// nothing matched.
     func maskMatches(_ text: String) -> String? {
+        // One look at the bytes first: in most values no pattern's literals and too few digits
+        // for a card number, and then nothing else runs.
+        let patterns = config.blockedValues
+        let (candidates, digits) = RegexPattern.withUTF8(text) { h -> (UInt64, Int) in
+            var mask: UInt64 = 0
+            for (k, re) in patterns.enumerated() where k >= 64 || re.mayMatch(utf8: h) { mask |= k < 64 ? 1 << UInt64(k) : 0 }
+            var d = 0
+            if config.maskCardNumbers { for b in h where b &- 0x30 < 10 { d += 1 } }
+            return (mask, d)
+        }
+        guard candidates != 0 || patterns.count > 64 || digits >= 13 else { return nil }
         var result = text
         var changed = false
-        for re in config.blockedValues where re.mayMatch(result) {
+        for (k, re) in patterns.enumerated() where (k >= 64 || candidates & (1 << UInt64(k)) != 0) && re.mayMatch(result) {
             let matches = re.allMatches(in: result)
             guard !matches.isEmpty else { continue }
             let bytes = Array(result.utf8)
@@ -187,7 +198,7 @@ public final class RedactionProcessor: Processor {
             result = String(decoding: rebuilt, as: UTF8.self)
             changed = true
         }
-        if config.maskCardNumbers, let masked = maskLuhnNumbers(result) {
+        if digits >= 13, let masked = maskLuhnNumbers(result) {
             result = masked
             changed = true
         }
