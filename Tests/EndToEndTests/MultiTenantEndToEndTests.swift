@@ -13,6 +13,7 @@ final class MultiTenantEndToEndTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: dir) }
         let otlpPort = TestHTTPClient.freePort()
         let healthPort = TestHTTPClient.freePort()
+        let zipkinPort = TestHTTPClient.freePort()
         let tempo = try await FakeTempo.start()
         let path = dir.appendingPathComponent("config.yaml").path
         try """
@@ -29,6 +30,7 @@ final class MultiTenantEndToEndTests: XCTestCase {
               otlp:
                 protocols:
                   http: {endpoint: "127.0.0.1:\(otlpPort)", include_metadata: true}
+              zipkin: {endpoint: "127.0.0.1:\(zipkinPort)", include_metadata: true}
             processors:
               batch: {timeout: 300ms, metadata_keys: [X-Scope-OrgID]}
             exporters:
@@ -39,7 +41,7 @@ final class MultiTenantEndToEndTests: XCTestCase {
             service:
               extensions: [health_check, headers_setter, file_storage]
               pipelines:
-                traces: {receivers: [otlp], processors: [batch], exporters: [otlphttp]}
+                traces: {receivers: [otlp, zipkin], processors: [batch], exporters: [otlphttp]}
             """.write(toFile: path, atomically: true, encoding: .utf8)
         let tp = try TracePipeProcess(arguments: ["--config", path])
         try tp.waitHealthy(port: healthPort)
@@ -52,7 +54,11 @@ final class MultiTenantEndToEndTests: XCTestCase {
             let r = try TestHTTPClient.request(port: otlpPort, method: "POST", path: "/v1/traces", headers: headers, body: OTLPProtobufEncoder.encode(data))
             XCTAssertEqual(r.status, 200)
         }
-        let arrived = await tempo.wait { $0.spans.count >= 7 }
+        let zipkin = #"[{"traceId":"00000000000000000000000000000abc","id":"0000000000000001","name":"z","timestamp":1700000000000000,"duration":5,"localEndpoint":{"serviceName":"tenant-c"}}]"#
+        let z = try TestHTTPClient.request(port: zipkinPort, method: "POST", path: "/api/v2/spans",
+                                           headers: ["Content-Type": "application/json", "X-Scope-OrgID": "tenant-c"], body: Array(zipkin.utf8))
+        XCTAssertEqual(z.status, 202)
+        let arrived = await tempo.wait { $0.spans.count >= 8 }
         _ = tp.terminate()
         await tempo.stop()
         XCTAssertTrue(arrived, "spans at Tempo: \(tempo.spans.count)")
@@ -68,6 +74,6 @@ final class MultiTenantEndToEndTests: XCTestCase {
             }
             spansByHeader[tenant, default: 0] += data.spanCount
         }
-        XCTAssertEqual(spansByHeader, ["tenant-a": 3, "tenant-b": 3, "anonymous": 1])
+        XCTAssertEqual(spansByHeader, ["tenant-a": 3, "tenant-b": 3, "anonymous": 1, "tenant-c": 1])
     }
 }

@@ -9,6 +9,7 @@ struct KeyMemo<Value> {
     private var values: [Value?]
 
     init() {
+        assert(MemoryLayout<String>.size == 16, "a String is two machine words")
         keys = Array(repeating: nil, count: Self.size)
         values = Array(repeating: nil, count: Self.size)
     }
