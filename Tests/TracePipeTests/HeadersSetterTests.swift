@@ -64,6 +64,8 @@ final class HeadersSetterTests: XCTestCase {
         XCTAssertTrue(error("    headers: [{action: upsert, key: a, value: x, from_context: y}]").contains("headers[0]: invalid header source"))
         XCTAssertTrue(error("    headers: [{action: replace, key: a, value: x}]").contains("extensions.headers_setter.headers[0].action"))
         XCTAssertEqual(error("    headers: [{action: delete, key: a}]"), "")
+        XCTAssertTrue(error("    headers: [{action: upsert, key: \"X Tenant\", value: x}]").contains("headers[0].key: \"X Tenant\" is not a valid header name"))
+        XCTAssertTrue(error("    headers: [{action: upsert, key: a, value: \"x\\r\\nEvil: 1\"}]").contains("headers[0].value: a header value must not contain line breaks"))
         XCTAssertTrue(error("    headers: [{action: upsert, key: a, value: x}]", exporter: "auth: {authenticator: basicauth}")
             .contains(#"exporters.otlphttp.auth.authenticator: references extension "basicauth" which is not configured in extensions"#))
         XCTAssertTrue(error("    headers: [{action: upsert, key: a, value: x}]", exporter: "auth: {}")

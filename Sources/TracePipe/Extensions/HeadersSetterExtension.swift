@@ -20,6 +20,10 @@ public struct HeadersSetterConfig: Decodable, Sendable {
             let c = try decoder.container(keyedBy: Keys.self)
             key = try c.value(.key, or: "")
             guard !key.isEmpty else { throw decoder.invalid("key", "missing header name") }
+            // An HTTP field name is a token: no spaces, colons or control characters.
+            guard key.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && !"\"(),/:;<=>?@[\\]{}".utf8.contains($0) }) else {
+                throw decoder.invalid("key", "\"\(key)\" is not a valid header name")
+            }
             if c.contains(.action) {
                 action = try c.decode(HeaderEdit.Action.self, forKey: .action)
             } else {
@@ -30,6 +34,12 @@ public struct HeadersSetterConfig: Decodable, Sendable {
             let fromContext = try c.decodeIfPresent(String.self, forKey: .from_context)
             let fromAttribute = try c.decodeIfPresent(String.self, forKey: .from_attribute)
             let defaultValue = try c.decodeIfPresent(String.self, forKey: .default_value)
+            // A line break or NUL in a header value would corrupt the request (or inject headers).
+            for (k, v) in [(Keys.value, value), (.default_value, defaultValue)] {
+                if let v, v.utf8.contains(where: { $0 == 0x0A || $0 == 0x0D || $0 == 0 }) {
+                    throw decoder.invalid(k.rawValue, "a header value must not contain line breaks or NUL")
+                }
+            }
             let sources = [value, fromContext, fromAttribute].compactMap { $0 }.count
             if action == .delete {
                 source = .none
