@@ -27,9 +27,24 @@ enum Digest {
         0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
     ]
 
+    /// The words as bytes, most significant first.
+    private static func bigEndianBytes(_ words: [UInt32]) -> [UInt8] {
+        var out = [UInt8]()
+        out.reserveCapacity(words.count * 4)
+        for v in words {
+            out.append(UInt8(truncatingIfNeeded: v >> 24))
+            out.append(UInt8(truncatingIfNeeded: v >> 16))
+            out.append(UInt8(truncatingIfNeeded: v >> 8))
+            out.append(UInt8(truncatingIfNeeded: v))
+        }
+        return out
+    }
+
     /// Message padding shared by SHA-1, SHA-256 (big-endian length) and MD5 (little-endian).
     private static func pad(_ message: [UInt8], bigEndianLength: Bool) -> [UInt8] {
-        var m = message
+        var m = [UInt8]()
+        m.reserveCapacity((message.count + 72) / 64 * 64)
+        m += message
         let bits = UInt64(message.count) &* 8
         m.append(0x80)
         while m.count % 64 != 56 { m.append(0) }
@@ -60,7 +75,7 @@ enum Digest {
             }
             h[0] &+= a; h[1] &+= b; h[2] &+= c; h[3] &+= d; h[4] &+= e; h[5] &+= f; h[6] &+= g; h[7] &+= hh
         }
-        return h.flatMap { v in (0..<4).map { UInt8(truncatingIfNeeded: v >> UInt32(24 - 8 * $0)) } }
+        return bigEndianBytes(h)
     }
 
     // MARK: SHA-1
@@ -88,7 +103,7 @@ enum Digest {
             }
             h[0] &+= a; h[1] &+= b; h[2] &+= c; h[3] &+= d; h[4] &+= e
         }
-        return h.flatMap { v in (0..<4).map { UInt8(truncatingIfNeeded: v >> UInt32(24 - 8 * $0)) } }
+        return bigEndianBytes(h)
     }
 
     // MARK: MD5
@@ -120,7 +135,12 @@ enum Digest {
             }
             a0 &+= a; b0 &+= b; c0 &+= c; d0 &+= d
         }
-        return [a0, b0, c0, d0].flatMap { v in (0..<4).map { UInt8(truncatingIfNeeded: v >> UInt32(8 * $0)) } }
+        var out = [UInt8]()
+        out.reserveCapacity(16)
+        for v in [a0, b0, c0, d0] {
+            for i in 0..<4 { out.append(UInt8(truncatingIfNeeded: v >> UInt32(8 * i))) }
+        }
+        return out
     }
 
     // MARK: SHA3-256 (Keccak-f[1600], rate 136 bytes)
