@@ -71,7 +71,8 @@ final class RegexPattern: @unchecked Sendable {
     }
 
     /// Whether `h` contains `lit` (`lit` lower-cased when `caseInsensitive`). Candidates for the
-    /// first byte are found eight bytes at a time (the "has zero byte" bit trick), then checked.
+    /// first byte are found by memchr, or for a case-folded letter eight bytes at a time (the
+    /// "has zero byte" bit trick), then checked.
     static func contains(_ h: UnsafeBufferPointer<UInt8>, literal lit: [UInt8], caseInsensitive: Bool) -> Bool {
         let n = h.count, m = lit.count
         guard m > 0 else { return true }
