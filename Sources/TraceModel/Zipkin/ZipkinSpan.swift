@@ -59,7 +59,8 @@ enum ZipkinIDs {
     /// A Zipkin id: up to 16 (span) or 32 (trace) hex digits, read as a number, so shorter ids
     /// are left-padded with zeros (as the collector does).
     static func parse(_ raw: UnsafeRawBufferPointer, maxDigits: Int) throws(ZipkinDecodingError) -> (high: UInt64, low: UInt64) {
-        let text = { String(decoding: raw, as: UTF8.self) }
+        // A local function, not a closure value: nothing is allocated unless an error needs the text.
+        func text() -> String { String(decoding: raw, as: UTF8.self) }
         guard raw.count <= maxDigits else { throw ZipkinDecodingError("strconv.ParseUint: parsing \"\(text())\": value out of range") }
         var high: UInt64 = 0
         var low: UInt64 = 0
