@@ -1,5 +1,4 @@
 import Foundation
-import NIOConcurrencyHelpers
 import TraceModel
 
 /// Applies a list of actions to an attribute list, in order, the way the collector does
@@ -8,7 +7,7 @@ struct AttributeActionRunner: Sendable {
     let actions: [AttributeAction]
 
     /// Which actions' key patterns match a key: keys repeat in every span.
-    let keyCache = KeyMatchCache()
+    let keyCache = KeyCache<UInt64>()
 
     init(_ actions: [AttributeAction]) {
         self.actions = actions
@@ -16,7 +15,7 @@ struct AttributeActionRunner: Sendable {
 
     /// Bit `a` set: action `a` has a key pattern and it matches `key`.
     private func patternMatches(_ key: String) -> UInt64 {
-        keyCache.matches(key) {
+        keyCache.value(for: key) {
             var mask: UInt64 = 0
             for (a, action) in actions.enumerated() where a < 64 && (action.kind == .delete || action.kind == .hash) {
                 if let p = action.pattern, p.matches(key) { mask |= 1 << UInt64(a) }
@@ -138,20 +137,5 @@ struct AttributeActionRunner: Sendable {
         case .bytes(let b): return Base64.encode(b)
         case .array, .kvlist: return TraceTextFormat.rawJSON(v)
         }
-    }
-}
-
-/// Remembers, per attribute key, which actions' key patterns match it (bounded).
-final class KeyMatchCache: Sendable {
-    private let cache = NIOLockedValueBox<[String: UInt64]>([:])
-
-    func matches(_ key: String, compute: () -> UInt64) -> UInt64 {
-        if let v = cache.withLockedValue({ $0[key] }) { return v }
-        let v = compute()
-        cache.withLockedValue { c in
-            if c.count >= 10_000 { c.removeAll(keepingCapacity: true) }
-            c[key] = v
-        }
-        return v
     }
 }

@@ -1,5 +1,4 @@
 import Foundation
-import NIOConcurrencyHelpers
 import TraceModel
 
 /// `processors.redaction`: keeps only allowed attribute keys, masks sensitive values
@@ -70,7 +69,9 @@ public final class RedactionProcessor: Processor {
     static let mask = "****"
     /// What each attribute key is (ignored, redacted, blocked by pattern): keys repeat in every
     /// span, so their regexes run once per key, not once per attribute.
-    private let keyVerdicts = KeyVerdictCache()
+    /// What an attribute key is for this processor.
+    enum KeyVerdict: Sendable { case ignored, redacted, blockedKey, checkValue }
+    private let keyVerdicts = KeyCache<KeyVerdict>()
 
     public init(config: RedactionConfig, next: any TraceConsumer) {
         self.config = config
@@ -82,7 +83,7 @@ public final class RedactionProcessor: Processor {
 
     public func consume(_ data: consuming TraceData) async throws {
         var out = data
-        var memo = KeyMemo<KeyVerdictCache.Verdict>()
+        var memo = KeyMemo<KeyVerdict>()
         for r in out.resourceSpans.indices {
             redact(&out.resourceSpans[r].resource.attributes, summarize: true, memo: &memo)
             for s in out.resourceSpans[r].scopeSpans.indices {
@@ -101,7 +102,7 @@ public final class RedactionProcessor: Processor {
     }
 
     /// Scrubs one attribute list in place and appends the summary attributes.
-    func redact(_ attrs: inout [KeyValue], summarize: Bool, memo: inout KeyMemo<KeyVerdictCache.Verdict>) {
+    func redact(_ attrs: inout [KeyValue], summarize: Bool, memo: inout KeyMemo<KeyVerdict>) {
         var redacted: [String] = []
         var masked: [String] = []
         var allowed: [String] = []
@@ -109,7 +110,7 @@ public final class RedactionProcessor: Processor {
         for i in attrs.indices {
             let key = attrs[i].key
             let verdict = memo.value(for: key) {
-                keyVerdicts.verdict(key) {
+                keyVerdicts.value(for: key) {
                     if config.ignoredKeys.contains(key) || config.ignoredKeyPatterns.contains(where: { $0.matches(key) }) { return .ignored }
                     if !config.allowAllKeys && !config.allowedKeys.contains(key) { return .redacted }
                     return config.blockedKeyPatterns.contains(where: { $0.matches(key) }) ? .blockedKey : .checkValue
@@ -277,21 +278,5 @@ public final class RedactionProcessor: Processor {
         case .sha1: return Digest.hex(Digest.sha1(bytes))
         case .sha3: return Digest.hex(Digest.sha3_256(bytes))
         }
-    }
-}
-
-/// Per-key decisions of a redaction processor, remembered (bounded) across spans.
-final class KeyVerdictCache: Sendable {
-    enum Verdict: Sendable { case ignored, redacted, blockedKey, checkValue }
-    private let cache = NIOLockedValueBox<[String: Verdict]>([:])
-
-    func verdict(_ key: String, compute: () -> Verdict) -> Verdict {
-        if let v = cache.withLockedValue({ $0[key] }) { return v }
-        let v = compute()
-        cache.withLockedValue { c in
-            if c.count >= 10_000 { c.removeAll(keepingCapacity: true) }
-            c[key] = v
-        }
-        return v
     }
 }
