@@ -29,6 +29,25 @@ final class RedactionProcessorTests: XCTestCase {
         }
     }
 
+    /// Patterns apply in order, each to what the ones before left: a later pattern sees (and
+    /// may mask) an earlier pattern's hash.
+    func testPatternsApplyInOrderToTheResultOfTheOnesBefore() async throws {
+        let sink = CollectingConsumer()
+        let p = try Self.processor("""
+            processors:
+              redaction:
+                allow_all_keys: true
+                # The second needs an "a", which only the first one's hash brings.
+                blocked_values: ["secret-[0-9]+", "[0-9a-f]*a[0-9a-f]*"]
+                hash_function: sha1
+            """, next: sink)
+        let span = Span(attributes: [KeyValue("a", .string("x secret-1 y"))])
+        try await p.consume(TraceData(resourceSpans: [ResourceSpans(scopeSpans: [ScopeSpans(spans: [span])])]))
+        let out = await sink.last.resourceSpans[0].scopeSpans[0].spans[0]
+        let once = Digest.hex(Digest.sha1(Array("secret-1".utf8)))
+        XCTAssertEqual(out.attributes[attribute: "a"], .string("x \(Digest.hex(Digest.sha1(Array(once.utf8)))) y"))
+    }
+
     func testHashFunctionsEventsAndLinks() async throws {
         let sink = CollectingConsumer()
         let p = try Self.processor("""

@@ -178,7 +178,10 @@ public final class RedactionProcessor: Processor {
         guard candidates != 0 || patterns.count > 64 || digits >= 13 else { return nil }
         var result = text
         var changed = false
-        for (k, re) in patterns.enumerated() where (k >= 64 || candidates & (1 << UInt64(k)) != 0) && re.mayMatch(result) {
+        for (k, re) in patterns.enumerated() {
+            // The first look holds while the text is unchanged; a replacement (a hash) may give
+            // a later pattern something to match, so then it looks again.
+            guard changed ? re.mayMatch(result) : (k >= 64 || candidates & (1 << UInt64(k)) != 0) else { continue }
             let matches = re.allMatches(in: result)
             guard !matches.isEmpty else { continue }
             let bytes = Array(result.utf8)
@@ -199,7 +202,7 @@ public final class RedactionProcessor: Processor {
             result = String(decoding: rebuilt, as: UTF8.self)
             changed = true
         }
-        if digits >= 13, let masked = maskLuhnNumbers(result) {
+        if config.maskCardNumbers && (changed || digits >= 13), let masked = maskLuhnNumbers(result) {
             result = masked
             changed = true
         }
