@@ -152,9 +152,7 @@ public actor BatchProcessor: Processor {
 
     /// The next consumer sees the batch's metadata as the request metadata.
     private func deliver(_ data: TraceData, metadata: [String: [String]]) async throws {
-        try await RequestMetadata.$current.withValue(metadata) {
-            try await next.consume(data)
-        }
+        try await next.consume(data, metadata: metadata)
     }
 
     /// Offers pieces in order; returns those not taken (retryable refusals). Pieces refused for

@@ -60,22 +60,38 @@ struct FileQueueStore: Sendable {
         return (records, removed)
     }
 
+    /// A request in its on-disk form, before it is written: the header (with any metadata) and
+    /// the payload. `size` is what the record will take on disk.
+    struct Prepared {
+        var header: [UInt8]
+        var payload: [UInt8]
+        var size: Int { header.count + payload.count }
+    }
+
+    static func prepare(payload: [UInt8], metadata: [String: [String]] = [:]) -> Prepared {
+        var header: [UInt8]
+        let meta = encode(metadata)
+        let crc = crc(payload, crc(meta, 0))
+        if metadata.isEmpty {
+            header = magic
+        } else {
+            header = magicWithMetadata
+            appendUInt32(UInt32(meta.count), to: &header)
+        }
+        appendUInt32(UInt32(payload.count), to: &header)
+        appendUInt32(crc, to: &header)
+        header += meta
+        return Prepared(header: header, payload: payload)
+    }
+
     /// Writes a record durably enough for a process crash (and, with fsync, a power loss).
     func write(sequence: UInt64, spans: Int, payload: [UInt8], metadata: [String: [String]] = [:]) throws -> Record {
-        var header: [UInt8]
-        let meta = Self.encode(metadata)
-        var crc = Self.crc(meta, 0)
-        crc = Self.crc(payload, crc)
-        if metadata.isEmpty {
-            header = Self.magic
-        } else {
-            header = Self.magicWithMetadata
-            Self.appendUInt32(UInt32(meta.count), to: &header)
-        }
-        Self.appendUInt32(UInt32(payload.count), to: &header)
-        Self.appendUInt32(crc, to: &header)
-        header += meta
-        let record = Record(sequence: sequence, spans: spans, bytes: header.count + payload.count)
+        try write(sequence: sequence, spans: spans, Self.prepare(payload: payload, metadata: metadata))
+    }
+
+    func write(sequence: UInt64, spans: Int, _ prepared: Prepared) throws -> Record {
+        let (header, payload) = (prepared.header, prepared.payload)
+        let record = Record(sequence: sequence, spans: spans, bytes: prepared.size)
         let final = path(record)
         let tmp = directory + "/" + String(format: "%020llu.tmp", sequence)
         let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)

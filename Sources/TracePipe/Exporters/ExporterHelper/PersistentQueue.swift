@@ -54,18 +54,17 @@ actor PersistentQueue: QueueWithTakers {
 
     func offer(_ data: TraceData, spans: Int, metadata: [String: [String]]) throws(OfferError) {
         if closed { throw .closed }
-        let payload = OTLPProtobufEncoder.encode(data)
-        let meta = FileQueueStore.encode(metadata)
+        let prepared = FileQueueStore.prepare(payload: OTLPProtobufEncoder.encode(data), metadata: metadata)
         let newUnits: Int
         switch sizer {
         case .requests: newUnits = 1
         case .items: newUnits = spans
-        case .bytes: newUnits = payload.count + meta.count + (metadata.isEmpty ? 12 : 16)
+        case .bytes: newUnits = prepared.size
         }
         if count > 0 && size + newUnits > capacity { throw .full }
         let record: FileQueueStore.Record
         do {
-            record = try store.write(sequence: nextSequence, spans: spans, payload: payload, metadata: metadata)
+            record = try store.write(sequence: nextSequence, spans: spans, prepared)
         } catch {
             throw .storage("\(error)")
         }
