@@ -24,7 +24,7 @@ public enum EndpointCheck {
             if let c = component.config as? OTLPHTTPExporterConfig {
                 out.append(await check(id: id, config: c, group: group, timeout: timeout))
             } else if let c = component.config as? OTLPGRPCExporterConfig {
-                out.append(await check(id: id, config: c, auth: c.auth.flatMap { config.extensions[$0.authenticator]?.config },
+                out.append(await check(id: id, config: c, auth: c.auth.flatMap { config.extensions[$0.authenticator] },
                                        group: group, timeout: timeout))
             }
         }
@@ -58,20 +58,19 @@ public enum EndpointCheck {
 
     /// The headers an exporter's authenticator sets on a request without request metadata
     /// (a `from_context` header gets its default), so the check's call is authorised like a real one.
-    static func authenticatorEdits(_ config: (any Sendable)?) async throws -> [HeaderEdit] {
-        let authenticator: (any ClientAuthenticator)?
-        switch config {
-        case let c as HeadersSetterConfig: authenticator = HeadersSetterExtension(config: c)
-        case let c as BasicAuthConfig: authenticator = BasicAuthExtension(config: c)
-        case let c as BearerTokenAuthConfig: authenticator = BearerTokenAuthExtension(config: c)
-        default: authenticator = nil
-        }
-        guard let authenticator else { return [] }
+    /// The extension is built by its own factory, as the service would build it.
+    static func authenticatorEdits(_ extensionConfig: ConfiguredComponent?, group: any EventLoopGroup) async throws -> [HeaderEdit] {
+        guard let c = extensionConfig else { return [] }
+        let context = ComponentContext(id: c.id, kind: .extension, logger: Logger(label: "check-endpoints"),
+                                       eventLoopGroup: group, status: ServiceStatus())
+        guard let authenticator = try c.instantiate(context, next: nil) as? any ClientAuthenticator else { return [] }
         try await authenticator.start(ComponentHost(extensions: [:], status: ServiceStatus()))
-        return try authenticator.headerEdits(for: [:])
+        let edits = Result { () throws(ExportError) in try authenticator.headerEdits(for: [:]) }
+        await authenticator.shutdown()
+        return try edits.get()
     }
 
-    static func check(id: ComponentID, config c: OTLPGRPCExporterConfig, auth: (any Sendable)? = nil, group: any EventLoopGroup, timeout: Duration) async -> Outcome {
+    static func check(id: ComponentID, config c: OTLPGRPCExporterConfig, auth: ConfiguredComponent? = nil, group: any EventLoopGroup, timeout: Duration) async -> Outcome {
         let endpoint = "\(c.plaintext ? "grpc" : "grpcs")://\(c.host.contains(":") ? "[\(c.host)]" : c.host):\(c.port)"
         func fail(_ step: String, _ why: String) -> Outcome {
             Outcome(exporter: id, endpoint: endpoint, ok: false, detail: "\(step) failed: \(why)")
@@ -87,7 +86,7 @@ public enum EndpointCheck {
         defer { lane.close() }
         let edits: [HeaderEdit]
         do {
-            edits = try await authenticatorEdits(auth)
+            edits = try await authenticatorEdits(auth, group: group)
         } catch {
             return fail("preparing the auth.authenticator headers", "\(error)")
         }
