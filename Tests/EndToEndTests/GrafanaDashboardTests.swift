@@ -76,7 +76,15 @@ final class GrafanaDashboardTests: XCTestCase {
         let delivered = await tempo.wait { $0.spans.count == 5 }
         XCTAssertTrue(delivered, tp.log)
 
-        let metrics = try TestHTTPClient.request(port: metricsPort, path: "/metrics").text
+        // The exporter records a send's duration after Tempo answered, so Tempo can hold the spans
+        // a moment before /metrics shows that send: poll until the histograms have their observation.
+        let batchObserved = #"otelcol_processor_batch_batch_send_size_count{processor="batch"} 1"#
+        let sendObserved = #"tracepipe_exporter_send_duration_seconds_count{exporter="otlphttp"} 1"#
+        var metrics = ""
+        _ = await eventually(timeout: .seconds(10)) {
+            metrics = (try? TestHTTPClient.request(port: metricsPort, path: "/metrics").text) ?? ""
+            return metrics.contains(batchObserved) && metrics.contains(sendObserved)
+        }
         let served = Set(metrics.split(separator: "\n").compactMap { line -> String? in
             guard line.hasPrefix("# TYPE ") else { return nil }
             return line.split(separator: " ").dropFirst(2).first.map(String.init)
@@ -85,8 +93,8 @@ final class GrafanaDashboardTests: XCTestCase {
             XCTAssertTrue(served.contains(name), "the dashboard queries \(name), which tracepipe does not serve")
         }
         // The histograms the dashboard reads quantiles from carry observations.
-        XCTAssertTrue(metrics.contains(#"otelcol_processor_batch_batch_send_size_count{processor="batch"} 1"#), metrics)
-        XCTAssertTrue(metrics.contains(#"tracepipe_exporter_send_duration_seconds_count{exporter="otlphttp"} 1"#), metrics)
+        XCTAssertTrue(metrics.contains(batchObserved), metrics)
+        XCTAssertTrue(metrics.contains(sendObserved), metrics)
         XCTAssertEqual(tp.terminate(), 0, tp.log)
         await tempo.stop()
     }
