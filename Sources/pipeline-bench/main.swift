@@ -121,6 +121,10 @@ func scrubbing() async throws {
     let preset = try ConfigLoader(registry: .builtIn, environment: [:]).load(files: [root.appendingPathComponent("pipelines/scrub-secrets.yaml").path])
     var scrubOnly = preset
     scrubOnly.pipelines[0].processors = preset.pipelines[0].processors.filter { $0.type != "batch" }
+    // PIPELINE_BENCH_ONLY=redaction/emails: just that processor of the preset (for a profiler).
+    if let only = ProcessInfo.processInfo.environment["PIPELINE_BENCH_ONLY"] {
+        scrubOnly.pipelines[0].processors = scrubOnly.pipelines[0].processors.filter { $0.description == only }
+    }
     // The reference payloads (../shared/bench/gen_payload.py: 12 attributes per span, secrets
     // among them) when they are there, else synthetic requests.
     let dir = "/tmp/tpbench/payloads/n100"
@@ -153,6 +157,16 @@ func scrubbing() async throws {
     let shape = files.isEmpty ? "synthetic spans: 6 attributes, 3 of them secrets" : "\(files.count) reference payloads from \(dir): 12 attributes per span"
     print(String(format: "scrubbing preset (attributes + 2 × redaction): %.2f µs per span (%.0f spans/s through the processors alone; %@)",
                  (w - d) * 1e6, 1 / (w - d), shape))
+    // Each processor of the preset alone, to show where the time goes.
+    for id in scrubOnly.pipelines[0].processors {
+        var alone = preset
+        alone.pipelines[0].processors = [id]
+        let (one, _) = try chain(alone, Sink())
+        _ = try await run(one)
+        var times: [Double] = []
+        for _ in 0..<3 { times.append(try await run(one)) }
+        print(String(format: "  %@ alone: %.2f µs per span", id.description as NSString, (times.sorted()[1] - d) * 1e6))
+    }
 }
 
 let which = CommandLine.arguments.count > 2 ? CommandLine.arguments[2] : "all"

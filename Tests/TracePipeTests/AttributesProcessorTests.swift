@@ -92,6 +92,32 @@ final class AttributesProcessorTests: XCTestCase {
         XCTAssertEqual(Digest.hex(Digest.sha256(long)), "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3")
     }
 
+    /// Lengths around every padding boundary (one or two tail blocks; SHA3's 136-byte rate):
+    /// the SHA-256 of all digests concatenated, as Python's hashlib computes it.
+    func testDigestsAcrossBlockBoundaries() {
+        let lengths = [0, 1, 55, 56, 57, 63, 64, 65, 119, 120, 127, 128, 135, 136, 137, 200, 272, 300]
+        let expected: [(Digest.Kind, String)] = [
+            (.md5, "62655acbc8d63104fad59fe1b274a014449c166a4ab077fc97e85b0246e17252"),
+            (.sha1, "367317302bb7f7d9de8044cbb0b1a2cfd141705d5d34a52b10d2365d1fdaea10"),
+            (.sha256, "ab66b1987f976219a7e4dccc4ff2a901af7692378dcf4a45a276dc2e6031ae89"),
+            (.sha3_256, "168f2e62a34dfad5712994ef729ee9706b07b8bf5181d79aba4bced5871e96e0"),
+        ]
+        for (kind, want) in expected {
+            var all: [UInt8] = []
+            for n in lengths {
+                let data = (0..<n).map { UInt8(($0 * 7 + 3) % 256) }
+                let one = [UInt8](unsafeUninitializedCapacity: kind.length) { out, count in
+                    data.withUnsafeBytes { Digest.digest(kind, of: $0, into: UnsafeMutableRawPointer(out.baseAddress!)) }
+                    count = kind.length
+                }
+                // The hex form and the raw form agree.
+                XCTAssertEqual(data.withUnsafeBytes { Digest.hex(kind, of: $0) }, Digest.hex(one), "\(kind) of \(n) bytes")
+                all += one
+            }
+            XCTAssertEqual(Digest.hex(Digest.sha256(all)), want, "\(kind)")
+        }
+    }
+
     func testConfigErrors() {
         for (yaml, message) in [
             ("{actions: [{key: a, action: frobnicate}]}", "unknown action \"frobnicate\""),

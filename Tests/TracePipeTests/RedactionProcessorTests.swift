@@ -66,6 +66,30 @@ final class RedactionProcessorTests: XCTestCase {
         XCTAssertEqual(out.events[0].attributes[attribute: "b"], .string(Digest.hex(Digest.sha1(Array("secret-22".utf8)))))
         XCTAssertEqual(out.links[0].attributes[attribute: "c"], .string(Digest.hex(Digest.sha1(Array("secret-333".utf8)))))
     }
+
+    /// Several matches in one value, only their `secret` groups masked; and the same in a value
+    /// too long for the native engine's state table, which the fallback engine scrubs alike.
+    func testSecretGroupsInShortAndVeryLongValues() async throws {
+        let sink = CollectingConsumer()
+        let p = try Self.processor("""
+            processors:
+              redaction:
+                allow_all_keys: true
+                blocked_values: ['[?&](?:token|sig)=(?P<secret>[^&]+)']
+                summary: debug
+            """, next: sink)
+        let short = "/a?token=abc&x=1&sig=zz9"
+        let filler = String(repeating: "x", count: 2_000_000)
+        let long = "/a?token=abc&" + filler + "&sig=zz9"
+        let span = Span(attributes: [KeyValue("short", .string(short)), KeyValue("long", .string(long)), KeyValue("plain", .string("/a?x=1"))])
+        try await p.consume(TraceData(resourceSpans: [ResourceSpans(scopeSpans: [ScopeSpans(spans: [span])])]))
+        let out = await sink.last.resourceSpans[0].scopeSpans[0].spans[0]
+        XCTAssertEqual(out.attributes[attribute: "short"], .string("/a?token=****&x=1&sig=****"))
+        XCTAssertEqual(out.attributes[attribute: "long"], .string("/a?token=****&" + filler + "&sig=****"))
+        XCTAssertEqual(out.attributes[attribute: "plain"], .string("/a?x=1"))
+        XCTAssertEqual(out.attributes[attribute: "redaction.masked.keys"], .string("long,short"))
+        XCTAssertEqual(out.attributes[attribute: "redaction.masked.count"], .int(2))
+    }
 }
 
 extension RedactionProcessorTests {

@@ -158,26 +158,56 @@ final class RegexPattern: @unchecked Sendable {
     /// is skipped, as Go's regexp does).
     func allMatches(in s: String) -> [Match] {
         if let native {
-            var tooLarge = false
-            let found = Self.withUTF8(s) { text -> [Match] in
-                var out: [Match] = []
-                var from = 0
-                var lastEnd = -1
-                var search = ByteRegex.Search()
-                while from <= text.count, let slots = native.firstMatch(in: text, from: from, search: &search, tooLarge: &tooLarge) {
-                    let m = match(slots, native)
-                    let next = m.whole.isEmpty ? Self.nextScalar(after: m.whole.upperBound, in: text) : m.whole.upperBound
-                    if !(m.whole.isEmpty && m.whole.lowerBound == lastEnd) {
-                        out.append(m)
-                        lastEnd = m.whole.upperBound
-                    }
-                    from = next
-                }
-                return out
+            var search = ByteRegex.Search()
+            var out: [Match] = []
+            let done = Self.withUTF8(s) { text in
+                forEachNativeMatch(native, in: text, search: &search) { out.append(match($0, native)) }
             }
-            if !tooLarge { return found }
+            if done { return out }
         }
         return regex.matches(in: s, range: NSRange(s.startIndex..., in: s)).map { convert($0, in: s) }
+    }
+
+    /// Appends the UTF-8 byte range to mask of each match of `s` (whose UTF-8 is `text`): the
+    /// whole match, or its group named `secret` when the pattern has one and it took part.
+    /// Left to right, the matches `allMatches` finds; `search` is working memory the caller
+    /// reuses, so a scrubbed value costs no allocation here.
+    func appendMaskRanges(of s: String, utf8 text: UnsafeBufferPointer<UInt8>, search: inout ByteRegex.Search, to ranges: inout [Range<Int>]) {
+        if let native {
+            let start = ranges.count
+            let secret = native.groupNames.first { $0.name == "secret" }?.index
+            let done = forEachNativeMatch(native, in: text, search: &search) { slots in
+                if let g = secret, slots[2 * g] >= 0, slots[2 * g + 1] >= 0 {
+                    ranges.append(slots[2 * g]..<slots[2 * g + 1])
+                } else {
+                    ranges.append(slots[0]..<slots[1])
+                }
+            }
+            if done { return }
+            ranges.removeSubrange(start...)
+        }
+        for m in allMatches(in: s) { ranges.append(hasSecretGroup ? m.group("secret") ?? m.whole : m.whole) }
+    }
+
+    /// Runs `body` on the capture slots of each match in `text` (the Go rule for empty matches
+    /// applied); false when the text is too long for the native state table (then the caller
+    /// must use the fallback engine, and `body` has seen nothing).
+    private func forEachNativeMatch(_ native: ByteRegex, in text: UnsafeBufferPointer<UInt8>, search: inout ByteRegex.Search,
+                                    _ body: (ByteRegex.Slots) -> Void) -> Bool {
+        var tooLarge = false
+        var from = 0
+        var lastEnd = -1
+        while from <= text.count, let slots = native.firstMatch(in: text, from: from, search: &search, tooLarge: &tooLarge) {
+            let lower = slots[0], upper = slots[1]
+            let next = lower == upper ? Self.nextScalar(after: upper, in: text) : upper
+            if !(lower == upper && lower == lastEnd) {
+                body(slots)
+                lastEnd = upper
+            }
+            from = next
+        }
+        // Too large is only ever found before the first match (the table size depends on the text alone).
+        return !tooLarge
     }
 
     private static func nextScalar(after i: Int, in text: UnsafeBufferPointer<UInt8>) -> Int {

@@ -100,15 +100,13 @@ struct AttributeActionRunner: Sendable {
     /// The collector's hash input per type: UTF-8 for strings, 8 little-endian bytes for
     /// numbers, one byte for booleans; bytes, lists and maps hash to the empty string.
     static func sha256(_ v: AnyValue) -> String {
-        let bytes: [UInt8]
         switch v {
-        case .string(let s): bytes = Array(s.utf8)
-        case .int(let i): bytes = withUnsafeBytes(of: i.littleEndian) { Array($0) }
-        case .double(let d): bytes = withUnsafeBytes(of: d.bitPattern.littleEndian) { Array($0) }
-        case .bool(let b): bytes = [b ? 1 : 0]
+        case .string(let s): return Digest.hex(.sha256, of: s)
+        case .int(let i): return withUnsafeBytes(of: i.littleEndian) { Digest.hex(.sha256, of: $0) }
+        case .double(let d): return withUnsafeBytes(of: d.bitPattern.littleEndian) { Digest.hex(.sha256, of: $0) }
+        case .bool(let b): return withUnsafeBytes(of: UInt8(b ? 1 : 0)) { Digest.hex(.sha256, of: $0) }
         default: return ""
         }
-        return Digest.hex(Digest.sha256(bytes))
     }
 
     static func convert(_ v: AnyValue, to type: String) -> AnyValue? {

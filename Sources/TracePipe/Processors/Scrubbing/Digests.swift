@@ -1,17 +1,114 @@
+import Foundation
+
 /// The hash functions the scrubbing processors offer (`attributes` hash: SHA-256; `redaction`
 /// `hash_function`: MD5, SHA-1, SHA3-256), written out from their specifications (FIPS 180-4,
 /// RFC 1321, FIPS 202) so that no cryptography package has to be built for four digests. They
-/// make values unreadable and joinable, not secret-keyed.
+/// make values unreadable and joinable, not secret-keyed. They run on every masked value, so
+/// they read the input in place and keep their state on the stack: no allocation but the
+/// resulting string.
 enum Digest {
-    static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out = [UInt8]()
-        out.reserveCapacity(bytes.count * 2)
-        for b in bytes {
-            out.append(digits[Int(b >> 4)])
-            out.append(digits[Int(b & 0xF)])
+    enum Kind: Sendable {
+        case md5, sha1, sha256, sha3_256
+
+        /// Digest length in bytes.
+        var length: Int {
+            switch self {
+            case .md5: 16
+            case .sha1: 20
+            case .sha256, .sha3_256: 32
+            }
         }
-        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The lower-case hex digest of `bytes`.
+    static func hex(_ kind: Kind, of bytes: UnsafeRawBufferPointer) -> String {
+        let n = kind.length
+        return withUnsafeTemporaryAllocation(byteCount: 32, alignment: 8) { raw in
+            digest(kind, of: bytes, into: raw.baseAddress!)
+            return String(unsafeUninitializedCapacity: 2 * n) { out in
+                writeHex(UnsafeRawBufferPointer(start: raw.baseAddress!, count: n), to: out.baseAddress!)
+                return 2 * n
+            }
+        }
+    }
+
+    static func hex(_ kind: Kind, of text: String) -> String {
+        var text = text
+        return text.withUTF8 { hex(kind, of: UnsafeRawBufferPointer($0)) }
+    }
+
+    static func hex(_ bytes: [UInt8]) -> String {
+        String(unsafeUninitializedCapacity: 2 * bytes.count) { out in
+            bytes.withUnsafeBytes { writeHex($0, to: out.baseAddress!) }
+            return 2 * bytes.count
+        }
+    }
+
+    /// Writes `2 * bytes.count` lower-case hex digits at `out`.
+    @inline(__always)
+    static func writeHex(_ bytes: UnsafeRawBufferPointer, to out: UnsafeMutablePointer<UInt8>) {
+        for (i, b) in bytes.enumerated() {
+            out[2 &* i] = hexDigit(b >> 4)
+            out[2 &* i &+ 1] = hexDigit(b & 0xF)
+        }
+    }
+
+    @inline(__always)
+    private static func hexDigit(_ v: UInt8) -> UInt8 { v < 10 ? 0x30 &+ v : 0x57 &+ v }
+
+    /// Writes the `kind.length` digest bytes of `bytes` at `out`.
+    static func digest(_ kind: Kind, of bytes: UnsafeRawBufferPointer, into out: UnsafeMutableRawPointer) {
+        switch kind {
+        case .md5: md5(bytes, into: out)
+        case .sha1: sha1(bytes, into: out)
+        case .sha256: sha256(bytes, into: out)
+        case .sha3_256: sha3_256(bytes, into: out)
+        }
+    }
+
+    // The array forms, for tests and one-off callers.
+    static func md5(_ message: [UInt8]) -> [UInt8] { array(.md5, message) }
+    static func sha1(_ message: [UInt8]) -> [UInt8] { array(.sha1, message) }
+    static func sha256(_ message: [UInt8]) -> [UInt8] { array(.sha256, message) }
+    static func sha3_256(_ message: [UInt8]) -> [UInt8] { array(.sha3_256, message) }
+
+    private static func array(_ kind: Kind, _ message: [UInt8]) -> [UInt8] {
+        [UInt8](unsafeUninitializedCapacity: kind.length) { out, count in
+            message.withUnsafeBytes { digest(kind, of: $0, into: UnsafeMutableRawPointer(out.baseAddress!)) }
+            count = kind.length
+        }
+    }
+
+    // MARK: Merkle–Damgård padding (MD5, SHA-1, SHA-256)
+
+    /// Calls `block` for each 64-byte block of the padded message: whole blocks straight from
+    /// the input, the padded tail (one or two blocks) from a stack buffer.
+    @inline(__always)
+    private static func forEachBlock(_ message: UnsafeRawBufferPointer, bigEndianLength: Bool, _ block: (UnsafeRawPointer) -> Void) {
+        let n = message.count
+        let whole = n / 64 * 64
+        var at = 0
+        while at < whole {
+            block(message.baseAddress! + at)
+            at += 64
+        }
+        withUnsafeTemporaryAllocation(byteCount: 128, alignment: 8) { tail in
+            let t = tail.baseAddress!
+            t.initializeMemory(as: UInt8.self, repeating: 0, count: 128)
+            let rest = n - whole
+            if rest > 0 { t.copyMemory(from: message.baseAddress! + whole, byteCount: rest) }
+            t.storeBytes(of: 0x80, toByteOffset: rest, as: UInt8.self)
+            let blocks = rest + 9 <= 64 ? 1 : 2
+            let bits = UInt64(n) &* 8
+            t.storeBytes(of: bigEndianLength ? bits.bigEndian : bits.littleEndian, toByteOffset: blocks * 64 - 8, as: UInt64.self)
+            block(UnsafeRawPointer(t))
+            if blocks == 2 { block(UnsafeRawPointer(t + 64)) }
+        }
+    }
+
+    @inline(__always)
+    private static func store(bigEndian words: UnsafeMutableBufferPointer<UInt32>, to out: UnsafeMutableRawPointer) {
+        for (i, w) in words.enumerated() { out.storeBytes(of: w.bigEndian, toByteOffset: 4 * i, as: UInt32.self) }
     }
 
     // MARK: SHA-256
@@ -27,83 +124,59 @@ enum Digest {
         0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
     ]
 
-    /// The words as bytes, most significant first.
-    private static func bigEndianBytes(_ words: [UInt32]) -> [UInt8] {
-        var out = [UInt8]()
-        out.reserveCapacity(words.count * 4)
-        for v in words {
-            out.append(UInt8(truncatingIfNeeded: v >> 24))
-            out.append(UInt8(truncatingIfNeeded: v >> 16))
-            out.append(UInt8(truncatingIfNeeded: v >> 8))
-            out.append(UInt8(truncatingIfNeeded: v))
-        }
-        return out
-    }
-
-    /// Message padding shared by SHA-1, SHA-256 (big-endian length) and MD5 (little-endian).
-    private static func pad(_ message: [UInt8], bigEndianLength: Bool) -> [UInt8] {
-        var m = [UInt8]()
-        m.reserveCapacity((message.count + 72) / 64 * 64)
-        m += message
-        let bits = UInt64(message.count) &* 8
-        m.append(0x80)
-        while m.count % 64 != 56 { m.append(0) }
-        for i in 0..<8 {
-            m.append(UInt8(truncatingIfNeeded: bigEndianLength ? bits >> UInt64(56 - 8 * i) : bits >> UInt64(8 * i)))
-        }
-        return m
-    }
-
-    static func sha256(_ message: [UInt8]) -> [UInt8] {
-        var h: [UInt32] = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19]
-        let m = pad(message, bigEndianLength: true)
-        var w = [UInt32](repeating: 0, count: 64)
-        for chunk in stride(from: 0, to: m.count, by: 64) {
-            for i in 0..<16 {
-                w[i] = UInt32(m[chunk + 4 * i]) << 24 | UInt32(m[chunk + 4 * i + 1]) << 16 | UInt32(m[chunk + 4 * i + 2]) << 8 | UInt32(m[chunk + 4 * i + 3])
+    private static func sha256(_ message: UnsafeRawBufferPointer, into out: UnsafeMutableRawPointer) {
+        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 72) { scratch in
+            let h = UnsafeMutableBufferPointer(rebasing: scratch[64..<72])
+            (h[0], h[1], h[2], h[3]) = (0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a)
+            (h[4], h[5], h[6], h[7]) = (0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19)
+            let w = scratch
+            k256.withUnsafeBufferPointer { k in
+                forEachBlock(message, bigEndianLength: true) { block in
+                    for i in 0..<16 { w[i] = UInt32(bigEndian: block.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)) }
+                    for i in 16..<64 {
+                        let s0 = w[i - 15].rotr(7) ^ w[i - 15].rotr(18) ^ (w[i - 15] >> 3)
+                        let s1 = w[i - 2].rotr(17) ^ w[i - 2].rotr(19) ^ (w[i - 2] >> 10)
+                        w[i] = w[i - 16] &+ s0 &+ w[i - 7] &+ s1
+                    }
+                    var (a, b, c, d, e, f, g, hh) = (h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7])
+                    for i in 0..<64 {
+                        let t1 = hh &+ (e.rotr(6) ^ e.rotr(11) ^ e.rotr(25)) &+ ((e & f) ^ (~e & g)) &+ k[i] &+ w[i]
+                        let t2 = (a.rotr(2) ^ a.rotr(13) ^ a.rotr(22)) &+ ((a & b) ^ (a & c) ^ (b & c))
+                        (hh, g, f, e, d, c, b, a) = (g, f, e, d &+ t1, c, b, a, t1 &+ t2)
+                    }
+                    h[0] &+= a; h[1] &+= b; h[2] &+= c; h[3] &+= d; h[4] &+= e; h[5] &+= f; h[6] &+= g; h[7] &+= hh
+                }
             }
-            for i in 16..<64 {
-                let s0 = w[i - 15].rotr(7) ^ w[i - 15].rotr(18) ^ (w[i - 15] >> 3)
-                let s1 = w[i - 2].rotr(17) ^ w[i - 2].rotr(19) ^ (w[i - 2] >> 10)
-                w[i] = w[i - 16] &+ s0 &+ w[i - 7] &+ s1
-            }
-            var (a, b, c, d, e, f, g, hh) = (h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7])
-            for i in 0..<64 {
-                let t1 = hh &+ (e.rotr(6) ^ e.rotr(11) ^ e.rotr(25)) &+ ((e & f) ^ (~e & g)) &+ k256[i] &+ w[i]
-                let t2 = (a.rotr(2) ^ a.rotr(13) ^ a.rotr(22)) &+ ((a & b) ^ (a & c) ^ (b & c))
-                (hh, g, f, e, d, c, b, a) = (g, f, e, d &+ t1, c, b, a, t1 &+ t2)
-            }
-            h[0] &+= a; h[1] &+= b; h[2] &+= c; h[3] &+= d; h[4] &+= e; h[5] &+= f; h[6] &+= g; h[7] &+= hh
+            store(bigEndian: h, to: out)
         }
-        return bigEndianBytes(h)
     }
 
     // MARK: SHA-1
 
-    static func sha1(_ message: [UInt8]) -> [UInt8] {
-        var h: [UInt32] = [0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0]
-        let m = pad(message, bigEndianLength: true)
-        var w = [UInt32](repeating: 0, count: 80)
-        for chunk in stride(from: 0, to: m.count, by: 64) {
-            for i in 0..<16 {
-                w[i] = UInt32(m[chunk + 4 * i]) << 24 | UInt32(m[chunk + 4 * i + 1]) << 16 | UInt32(m[chunk + 4 * i + 2]) << 8 | UInt32(m[chunk + 4 * i + 3])
-            }
-            for i in 16..<80 { w[i] = (w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16]).rotl(1) }
-            var (a, b, c, d, e) = (h[0], h[1], h[2], h[3], h[4])
-            for i in 0..<80 {
-                let (f, k): (UInt32, UInt32)
-                switch i {
-                case 0..<20: (f, k) = ((b & c) | (~b & d), 0x5A827999)
-                case 20..<40: (f, k) = (b ^ c ^ d, 0x6ED9EBA1)
-                case 40..<60: (f, k) = ((b & c) | (b & d) | (c & d), 0x8F1BBCDC)
-                default: (f, k) = (b ^ c ^ d, 0xCA62C1D6)
+    private static func sha1(_ message: UnsafeRawBufferPointer, into out: UnsafeMutableRawPointer) {
+        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 85) { scratch in
+            let h = UnsafeMutableBufferPointer(rebasing: scratch[80..<85])
+            (h[0], h[1], h[2], h[3], h[4]) = (0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0)
+            let w = scratch
+            forEachBlock(message, bigEndianLength: true) { block in
+                for i in 0..<16 { w[i] = UInt32(bigEndian: block.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)) }
+                for i in 16..<80 { w[i] = (w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16]).rotl(1) }
+                var (a, b, c, d, e) = (h[0], h[1], h[2], h[3], h[4])
+                for i in 0..<80 {
+                    let (f, k): (UInt32, UInt32)
+                    switch i {
+                    case 0..<20: (f, k) = ((b & c) | (~b & d), 0x5A827999)
+                    case 20..<40: (f, k) = (b ^ c ^ d, 0x6ED9EBA1)
+                    case 40..<60: (f, k) = ((b & c) | (b & d) | (c & d), 0x8F1BBCDC)
+                    default: (f, k) = (b ^ c ^ d, 0xCA62C1D6)
+                    }
+                    let t = a.rotl(5) &+ f &+ e &+ k &+ w[i]
+                    (e, d, c, b, a) = (d, c, b.rotl(30), a, t)
                 }
-                let t = a.rotl(5) &+ f &+ e &+ k &+ w[i]
-                (e, d, c, b, a) = (d, c, b.rotl(30), a, t)
+                h[0] &+= a; h[1] &+= b; h[2] &+= c; h[3] &+= d; h[4] &+= e
             }
-            h[0] &+= a; h[1] &+= b; h[2] &+= c; h[3] &+= d; h[4] &+= e
+            store(bigEndian: h, to: out)
         }
-        return bigEndianBytes(h)
     }
 
     // MARK: MD5
@@ -114,33 +187,34 @@ enum Digest {
                                               6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21]
     private static let md5K: [UInt32] = (0..<64).map { i in UInt32(truncatingIfNeeded: Int64(abs(sin(Double(i + 1))) * 4_294_967_296)) }
 
-    static func md5(_ message: [UInt8]) -> [UInt8] {
+    private static func md5(_ message: UnsafeRawBufferPointer, into out: UnsafeMutableRawPointer) {
         var a0: UInt32 = 0x67452301, b0: UInt32 = 0xefcdab89, c0: UInt32 = 0x98badcfe, d0: UInt32 = 0x10325476
-        let m = pad(message, bigEndianLength: false)
-        for chunk in stride(from: 0, to: m.count, by: 64) {
-            let w = (0..<16).map { i in UInt32(m[chunk + 4 * i]) | UInt32(m[chunk + 4 * i + 1]) << 8 | UInt32(m[chunk + 4 * i + 2]) << 16 | UInt32(m[chunk + 4 * i + 3]) << 24 }
-            var (a, b, c, d) = (a0, b0, c0, d0)
-            for i in 0..<64 {
-                var f: UInt32
-                let g: Int
-                switch i {
-                case 0..<16: f = (b & c) | (~b & d); g = i
-                case 16..<32: f = (d & b) | (~d & c); g = (5 * i + 1) % 16
-                case 32..<48: f = b ^ c ^ d; g = (3 * i + 5) % 16
-                default: f = c ^ (b | ~d); g = (7 * i) % 16
+        md5K.withUnsafeBufferPointer { kk in
+            md5Shifts.withUnsafeBufferPointer { shifts in
+                forEachBlock(message, bigEndianLength: false) { block in
+                    @inline(__always) func w(_ g: Int) -> UInt32 { UInt32(littleEndian: block.loadUnaligned(fromByteOffset: 4 * g, as: UInt32.self)) }
+                    var (a, b, c, d) = (a0, b0, c0, d0)
+                    for i in 0..<64 {
+                        var f: UInt32
+                        let g: Int
+                        switch i {
+                        case 0..<16: f = (b & c) | (~b & d); g = i
+                        case 16..<32: f = (d & b) | (~d & c); g = (5 * i + 1) % 16
+                        case 32..<48: f = b ^ c ^ d; g = (3 * i + 5) % 16
+                        default: f = c ^ (b | ~d); g = (7 * i) % 16
+                        }
+                        f = f &+ a &+ kk[i] &+ w(g)
+                        (a, d, c) = (d, c, b)
+                        b = b &+ f.rotl(shifts[i])
+                    }
+                    a0 &+= a; b0 &+= b; c0 &+= c; d0 &+= d
                 }
-                f = f &+ a &+ md5K[i] &+ w[g]
-                (a, d, c) = (d, c, b)
-                b = b &+ f.rotl(md5Shifts[i])
             }
-            a0 &+= a; b0 &+= b; c0 &+= c; d0 &+= d
         }
-        var out = [UInt8]()
-        out.reserveCapacity(16)
-        for v in [a0, b0, c0, d0] {
-            for i in 0..<4 { out.append(UInt8(truncatingIfNeeded: v >> UInt32(8 * i))) }
-        }
-        return out
+        out.storeBytes(of: a0.littleEndian, toByteOffset: 0, as: UInt32.self)
+        out.storeBytes(of: b0.littleEndian, toByteOffset: 4, as: UInt32.self)
+        out.storeBytes(of: c0.littleEndian, toByteOffset: 8, as: UInt32.self)
+        out.storeBytes(of: d0.littleEndian, toByteOffset: 12, as: UInt32.self)
     }
 
     // MARK: SHA3-256 (Keccak-f[1600], rate 136 bytes)
@@ -153,41 +227,54 @@ enum Digest {
     ]
     private static let keccakRot: [UInt64] = [0, 1, 62, 28, 27, 36, 44, 6, 55, 20, 3, 10, 43, 25, 39, 41, 45, 15, 21, 8, 18, 2, 61, 56, 14]
 
-    private static func keccakF(_ s: inout [UInt64]) {
-        for round in 0..<24 {
-            var c = [UInt64](repeating: 0, count: 5)
-            for x in 0..<5 { c[x] = s[x] ^ s[x + 5] ^ s[x + 10] ^ s[x + 15] ^ s[x + 20] }
-            for x in 0..<5 {
-                let d = c[(x + 4) % 5] ^ c[(x + 1) % 5].rotl(1)
-                for y in 0..<5 { s[x + 5 * y] ^= d }
+    /// Keccak-f[1600] on `s` (25 lanes), with `scratch` (30 lanes) for the θ column sums and
+    /// the ρπ output.
+    private static func keccakF(_ s: UnsafeMutablePointer<UInt64>, _ scratch: UnsafeMutablePointer<UInt64>) {
+        let c = scratch, b = scratch + 5
+        keccakRC.withUnsafeBufferPointer { rc in
+            keccakRot.withUnsafeBufferPointer { rot in
+                for round in 0..<24 {
+                    for x in 0..<5 { c[x] = s[x] ^ s[x + 5] ^ s[x + 10] ^ s[x + 15] ^ s[x + 20] }
+                    for x in 0..<5 {
+                        let d = c[(x + 4) % 5] ^ c[(x + 1) % 5].rotl(1)
+                        for y in 0..<5 { s[x + 5 * y] ^= d }
+                    }
+                    for x in 0..<5 {
+                        for y in 0..<5 { b[y + 5 * ((2 * x + 3 * y) % 5)] = s[x + 5 * y].rotl(rot[x + 5 * y]) }
+                    }
+                    for x in 0..<5 {
+                        for y in 0..<5 { s[x + 5 * y] = b[x + 5 * y] ^ (~b[(x + 1) % 5 + 5 * y] & b[(x + 2) % 5 + 5 * y]) }
+                    }
+                    s[0] ^= rc[round]
+                }
             }
-            var b = [UInt64](repeating: 0, count: 25)
-            for x in 0..<5 {
-                for y in 0..<5 { b[y + 5 * ((2 * x + 3 * y) % 5)] = s[x + 5 * y].rotl(keccakRot[x + 5 * y]) }
-            }
-            for x in 0..<5 {
-                for y in 0..<5 { s[x + 5 * y] = b[x + 5 * y] ^ (~b[(x + 1) % 5 + 5 * y] & b[(x + 2) % 5 + 5 * y]) }
-            }
-            s[0] ^= keccakRC[round]
         }
     }
 
-    static func sha3_256(_ message: [UInt8]) -> [UInt8] {
+    private static func sha3_256(_ message: UnsafeRawBufferPointer, into out: UnsafeMutableRawPointer) {
         let rate = 136
-        var m = message
-        m.append(0x06)
-        while m.count % rate != 0 { m.append(0) }
-        m[m.count - 1] |= 0x80
-        var state = [UInt64](repeating: 0, count: 25)
-        for block in stride(from: 0, to: m.count, by: rate) {
-            for i in 0..<(rate / 8) {
-                var lane: UInt64 = 0
-                for j in 0..<8 { lane |= UInt64(m[block + 8 * i + j]) << UInt64(8 * j) }
-                state[i] ^= lane
+        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 25 + 30 + rate / 8) { mem in
+            let state = mem.baseAddress!, scratch = state + 25, tail = UnsafeMutableRawPointer(state + 55)
+            state.initialize(repeating: 0, count: 25)
+            func absorb(_ block: UnsafeRawPointer) {
+                for i in 0..<(rate / 8) { state[i] ^= UInt64(littleEndian: block.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self)) }
+                keccakF(state, scratch)
             }
-            keccakF(&state)
+            let n = message.count
+            let whole = n / rate * rate
+            var at = 0
+            while at < whole {
+                absorb(message.baseAddress! + at)
+                at += rate
+            }
+            // The last block: the rest, the 0x06 domain suffix, zeros, and the final 0x80 bit.
+            tail.initializeMemory(as: UInt8.self, repeating: 0, count: rate)
+            if n > whole { tail.copyMemory(from: message.baseAddress! + whole, byteCount: n - whole) }
+            tail.storeBytes(of: tail.load(fromByteOffset: n - whole, as: UInt8.self) | 0x06, toByteOffset: n - whole, as: UInt8.self)
+            tail.storeBytes(of: tail.load(fromByteOffset: rate - 1, as: UInt8.self) | 0x80, toByteOffset: rate - 1, as: UInt8.self)
+            absorb(UnsafeRawPointer(tail))
+            for i in 0..<4 { out.storeBytes(of: state[i].littleEndian, toByteOffset: 8 * i, as: UInt64.self) }
         }
-        return (0..<32).map { UInt8(truncatingIfNeeded: state[$0 / 8] >> UInt64(8 * ($0 % 8))) }
     }
 }
 
@@ -199,5 +286,3 @@ extension UInt32 {
 extension UInt64 {
     @inline(__always) func rotl(_ n: UInt64) -> UInt64 { n == 0 ? self : self << n | self >> (64 - n) }
 }
-
-import Foundation

@@ -81,19 +81,27 @@ public final class RedactionProcessor: Processor {
     public func start(_ host: ComponentHost) async throws {}
     public func shutdown() async {}
 
+    /// Working memory of one request's scrubbing: key verdicts seen in it, and the regex
+    /// engine's and the rebuild's buffers, reused from one value to the next.
+    struct Scratch {
+        var memo = KeyMemo<KeyVerdict>()
+        var search = ByteRegex.Search()
+        var ranges: [Range<Int>] = []
+    }
+
     public func consume(_ data: consuming TraceData) async throws {
         var out = data
-        var memo = KeyMemo<KeyVerdict>()
+        var scratch = Scratch()
         for r in out.resourceSpans.indices {
-            redact(&out.resourceSpans[r].resource.attributes, summarize: true, memo: &memo)
+            redact(&out.resourceSpans[r].resource.attributes, summarize: true, scratch: &scratch)
             for s in out.resourceSpans[r].scopeSpans.indices {
                 for i in out.resourceSpans[r].scopeSpans[s].spans.indices {
-                    redact(&out.resourceSpans[r].scopeSpans[s].spans[i].attributes, summarize: true, memo: &memo)
+                    redact(&out.resourceSpans[r].scopeSpans[s].spans[i].attributes, summarize: true, scratch: &scratch)
                     for e in out.resourceSpans[r].scopeSpans[s].spans[i].events.indices {
-                        redact(&out.resourceSpans[r].scopeSpans[s].spans[i].events[e].attributes, summarize: false, memo: &memo)
+                        redact(&out.resourceSpans[r].scopeSpans[s].spans[i].events[e].attributes, summarize: false, scratch: &scratch)
                     }
                     for l in out.resourceSpans[r].scopeSpans[s].spans[i].links.indices {
-                        redact(&out.resourceSpans[r].scopeSpans[s].spans[i].links[l].attributes, summarize: false, memo: &memo)
+                        redact(&out.resourceSpans[r].scopeSpans[s].spans[i].links[l].attributes, summarize: false, scratch: &scratch)
                     }
                 }
             }
@@ -102,14 +110,17 @@ public final class RedactionProcessor: Processor {
     }
 
     /// Scrubs one attribute list in place and appends the summary attributes.
-    func redact(_ attrs: inout [KeyValue], summarize: Bool, memo: inout KeyMemo<KeyVerdict>) {
+    func redact(_ attrs: inout [KeyValue], summarize: Bool, scratch: inout Scratch) {
+        // Key lists are only kept for the debug summary (and the redacted keys, to remove them);
+        // otherwise counts do.
+        let debug = summarize && config.summary == .debug
         var redacted: [String] = []
         var masked: [String] = []
         var allowed: [String] = []
-        var ignored = 0
+        var maskedCount = 0, allowedCount = 0, ignored = 0
         for i in attrs.indices {
             let key = attrs[i].key
-            let verdict = memo.value(for: key) {
+            let verdict = scratch.memo.value(for: key) {
                 keyVerdicts.value(for: key) {
                     if config.ignoredKeys.contains(key) || config.ignoredKeyPatterns.contains(where: { $0.matches(key) }) { return .ignored }
                     if !config.allowAllKeys && !config.allowedKeys.contains(key) { return .redacted }
@@ -134,46 +145,56 @@ public final class RedactionProcessor: Processor {
             }
             if verdict == .blockedKey {
                 attrs[i].value = .string(replacement(for: text))
-                masked.append(key)
+                maskedCount += 1
+                if debug { masked.append(key) }
             } else if config.allowedValues.contains(where: { $0.matches(text) }) {
-                allowed.append(key)
-            } else {
-                if let scrubbed = maskMatches(text) {
-                    attrs[i].value = .string(scrubbed)
-                    masked.append(key)
-                }
+                allowedCount += 1
+                if debug { allowed.append(key) }
+            } else if let scrubbed = maskMatches(text, scratch: &scratch) {
+                attrs[i].value = .string(scrubbed)
+                maskedCount += 1
+                if debug { masked.append(key) }
             }
         }
         // Removed key by key in sorted order, each by moving the last attribute into its slot:
         // the order the collector's redaction leaves attributes in.
-        for key in Set(redacted).sorted() {
-            AttributeActionRunner.swapRemove(&attrs) { $0.key == key }
+        if !redacted.isEmpty {
+            for key in Set(redacted).sorted() {
+                AttributeActionRunner.swapRemove(&attrs) { $0.key == key }
+            }
         }
         guard summarize, config.summary != .silent else { return }
-        let debug = config.summary == .debug
-        func add(_ name: String, _ keys: [String]) {
-            guard !keys.isEmpty else { return }
-            if debug { attrs.append(KeyValue("redaction.\(name).keys", .string(keys.sorted().joined(separator: ",")))) }
-            attrs.append(KeyValue("redaction.\(name).count", .int(Int64(keys.count))))
+        // Literal names: no string is built per span.
+        if !redacted.isEmpty {
+            if debug { attrs.append(KeyValue("redaction.redacted.keys", .string(redacted.sorted().joined(separator: ",")))) }
+            attrs.append(KeyValue("redaction.redacted.count", .int(Int64(redacted.count))))
         }
-        add("redacted", redacted)
-        add("masked", masked)
-        add("allowed", allowed)
+        if maskedCount > 0 {
+            if debug { attrs.append(KeyValue("redaction.masked.keys", .string(masked.sorted().joined(separator: ",")))) }
+            attrs.append(KeyValue("redaction.masked.count", .int(Int64(maskedCount))))
+        }
+        if allowedCount > 0 {
+            if debug { attrs.append(KeyValue("redaction.allowed.keys", .string(allowed.sorted().joined(separator: ",")))) }
+            attrs.append(KeyValue("redaction.allowed.count", .int(Int64(allowedCount))))
+        }
         if ignored > 0 { attrs.append(KeyValue("redaction.ignored.count", .int(Int64(ignored)))) }
     }
 
     /// Every match of every blocked value pattern replaced by the mask (or its hash); nil when
     /// nothing matched.
     func maskMatches(_ text: String) -> String? {
+        var scratch = Scratch()
+        return maskMatches(text, scratch: &scratch)
+    }
+
+    func maskMatches(_ text: String, scratch: inout Scratch) -> String? {
         // One look at the bytes first: in most values no pattern's literals and too few digits
         // for a card number, and then nothing else runs.
         let patterns = config.blockedValues
         let (candidates, digits) = RegexPattern.withUTF8(text) { h -> (UInt64, Int) in
             var mask: UInt64 = 0
             for (k, re) in patterns.enumerated() where k >= 64 || re.mayMatch(utf8: h) { mask |= k < 64 ? 1 << UInt64(k) : 0 }
-            var d = 0
-            if config.maskCardNumbers { for b in h where b &- 0x30 < 10 { d += 1 } }
-            return (mask, d)
+            return (mask, config.maskCardNumbers ? Self.digitCount(h) : 0)
         }
         guard candidates != 0 || patterns.count > 64 || digits >= 13 else { return nil }
         var result = text
@@ -182,104 +203,149 @@ public final class RedactionProcessor: Processor {
             // The first look holds while the text is unchanged; a replacement (a hash) may give
             // a later pattern something to match, so then it looks again.
             guard changed ? re.mayMatch(result) : (k >= 64 || candidates & (1 << UInt64(k)) != 0) else { continue }
-            let matches = re.allMatches(in: result)
-            guard !matches.isEmpty else { continue }
-            let bytes = Array(result.utf8)
-            var rebuilt: [UInt8] = []
-            rebuilt.reserveCapacity(bytes.count)
-            var last = 0
-            for m in matches {
-                // A group named `secret` narrows what is masked (tracepipe): the rest of the match
-                // is context, like `password=` before the value.
-                var r = m.whole
-                if re.hasSecretGroup, let g = m.group("secret") { r = g }
-                guard r.lowerBound >= last else { continue }
-                rebuilt += bytes[last..<r.lowerBound]
-                rebuilt += replacement(for: String(decoding: bytes[r], as: UTF8.self)).utf8
-                last = r.upperBound
+            let current = result
+            let rebuilt = RegexPattern.withUTF8(current) { h -> String? in
+                scratch.ranges.removeAll(keepingCapacity: true)
+                re.appendMaskRanges(of: current, utf8: h, search: &scratch.search, to: &scratch.ranges)
+                return scratch.ranges.isEmpty ? nil : rebuild(h, masking: scratch.ranges)
             }
-            rebuilt += bytes[last...]
-            result = String(decoding: rebuilt, as: UTF8.self)
-            changed = true
+            if let rebuilt {
+                result = rebuilt
+                changed = true
+            }
         }
-        if config.maskCardNumbers && (changed || digits >= 13), let masked = maskLuhnNumbers(result) {
+        if config.maskCardNumbers && (changed || digits >= 13), let masked = maskLuhnNumbers(result, scratch: &scratch) {
             result = masked
             changed = true
         }
         return changed ? result : nil
     }
 
+    @inline(__always)
+    static func digitCount(_ h: UnsafeBufferPointer<UInt8>) -> Int {
+        var d = 0
+        for b in h where b &- 0x30 < 10 { d &+= 1 }
+        return d
+    }
+
+    /// `text` with each range replaced by the mask (or the hash of what it covers), in one
+    /// allocation. Ranges are in ascending order; one that starts inside the previous (a
+    /// `secret` group of an earlier match) is left alone.
+    func rebuild(_ text: UnsafeBufferPointer<UInt8>, masking ranges: [Range<Int>]) -> String {
+        let each = replacementLength
+        var length = 0, last = 0
+        for r in ranges where r.lowerBound >= last {
+            length += r.lowerBound - last + each
+            last = r.upperBound
+        }
+        length += text.count - last
+        return String(unsafeUninitializedCapacity: length) { out in
+            guard let base = text.baseAddress, let o = out.baseAddress else { return 0 }
+            var at = 0
+            last = 0
+            for r in ranges where r.lowerBound >= last {
+                (o + at).update(from: base + last, count: r.lowerBound - last)
+                at += r.lowerBound - last
+                writeReplacement(of: UnsafeRawBufferPointer(start: base + r.lowerBound, count: r.count), to: o + at)
+                at += each
+                last = r.upperBound
+            }
+            (o + at).update(from: base + last, count: text.count - last)
+            return at + text.count - last
+        }
+    }
+
     /// Masks digit runs of card-number length (13–19 digits, single spaces or dashes allowed
     /// between them, not touching other digits) whose digits pass the Luhn check. A byte scan,
     /// no regex: it runs on every string value. nil when nothing was masked.
     func maskLuhnNumbers(_ text: String) -> String? {
-        // Most values have too few digits to hold a card number: count them without copying.
-        let digits = RegexPattern.withUTF8(text) { h in
-            var d = 0
-            for b in h where b &- 0x30 < 10 { d += 1 }
-            return d
-        }
-        guard digits >= 13 else { return nil }
-        let bytes = Array(text.utf8)
-        var out: [UInt8] = []
-        var copied = 0
-        var i = 0
-        let n = bytes.count
-        while i < n {
-            guard bytes[i] &- 0x30 < 10, i == 0 || bytes[i - 1] &- 0x30 >= 10 else {
-                i += 1
-                continue
-            }
-            // A run starting at a digit: digits, each optionally preceded by one separator.
-            var j = i + 1
-            var count = 1
-            var lastDigitEnd = j
-            while j < n {
-                if bytes[j] &- 0x30 < 10 {
-                    count += 1
-                    j += 1
-                    lastDigitEnd = j
-                } else if (bytes[j] == 0x20 || bytes[j] == 0x2D), j + 1 < n, bytes[j + 1] &- 0x30 < 10 {
-                    j += 1
-                } else {
-                    break
+        var scratch = Scratch()
+        return maskLuhnNumbers(text, scratch: &scratch)
+    }
+
+    func maskLuhnNumbers(_ text: String, scratch: inout Scratch) -> String? {
+        RegexPattern.withUTF8(text) { bytes -> String? in
+            // Most values have too few digits to hold a card number.
+            guard Self.digitCount(bytes) >= 13 else { return nil }
+            scratch.ranges.removeAll(keepingCapacity: true)
+            var i = 0
+            let n = bytes.count
+            while i < n {
+                guard bytes[i] &- 0x30 < 10, i == 0 || bytes[i - 1] &- 0x30 >= 10 else {
+                    i += 1
+                    continue
                 }
+                // A run starting at a digit: digits, each optionally preceded by one separator.
+                var j = i + 1
+                var count = 1
+                var lastDigitEnd = j
+                while j < n {
+                    if bytes[j] &- 0x30 < 10 {
+                        count += 1
+                        j += 1
+                        lastDigitEnd = j
+                    } else if (bytes[j] == 0x20 || bytes[j] == 0x2D), j + 1 < n, bytes[j + 1] &- 0x30 < 10 {
+                        j += 1
+                    } else {
+                        break
+                    }
+                }
+                if (13...19).contains(count) && Self.luhnValid(UnsafeBufferPointer(rebasing: bytes[i..<lastDigitEnd])) {
+                    scratch.ranges.append(i..<lastDigitEnd)
+                }
+                i = lastDigitEnd
             }
-            let candidate = String(decoding: bytes[i..<lastDigitEnd], as: UTF8.self)
-            if (13...19).contains(count) && Self.luhnValid(candidate) {
-                out.append(contentsOf: bytes[copied..<i])
-                out.append(contentsOf: replacement(for: candidate).utf8)
-                copied = lastDigitEnd
-            }
-            i = lastDigitEnd
+            return scratch.ranges.isEmpty ? nil : rebuild(bytes, masking: scratch.ranges)
         }
-        guard copied > 0 else { return nil }
-        out.append(contentsOf: bytes[copied...])
-        return String(decoding: out, as: UTF8.self)
     }
 
     static func luhnValid(_ s: String) -> Bool {
-        let digits = s.compactMap(\.wholeNumberValue)
-        guard (13...19).contains(digits.count) else { return false }
-        var sum = 0
-        for (i, d) in digits.reversed().enumerated() {
-            if i % 2 == 1 {
+        RegexPattern.withUTF8(s) { luhnValid($0) }
+    }
+
+    /// The Luhn check over the digits of `run` (other bytes, the separators, are skipped).
+    static func luhnValid(_ run: UnsafeBufferPointer<UInt8>) -> Bool {
+        var sum = 0, count = 0
+        for b in run.reversed() {
+            let d = Int(b &- 0x30)
+            guard d < 10 else { continue }
+            if count % 2 == 1 {
                 let x = d * 2
                 sum += x > 9 ? x - 9 : x
             } else {
                 sum += d
             }
+            count += 1
         }
-        return sum % 10 == 0
+        return (13...19).contains(count) && sum % 10 == 0
+    }
+
+    /// Bytes of one replacement: the mask, or the hex digest.
+    var replacementLength: Int { digestKind.map { 2 * $0.length } ?? Self.mask.utf8.count }
+
+    var digestKind: Digest.Kind? {
+        switch config.hashFunction {
+        case nil: nil
+        case .md5: .md5
+        case .sha1: .sha1
+        case .sha3: .sha3_256
+        }
+    }
+
+    /// Writes the replacement of `secret` (`replacementLength` bytes) at `out`.
+    func writeReplacement(of secret: UnsafeRawBufferPointer, to out: UnsafeMutablePointer<UInt8>) {
+        guard let kind = digestKind else {
+            for (i, b) in Self.mask.utf8.enumerated() { out[i] = b }
+            return
+        }
+        withUnsafeTemporaryAllocation(byteCount: 32, alignment: 8) { raw in
+            Digest.digest(kind, of: secret, into: raw.baseAddress!)
+            Digest.writeHex(UnsafeRawBufferPointer(start: raw.baseAddress!, count: kind.length), to: out)
+        }
     }
 
     func replacement(for secret: String) -> String {
-        guard let h = config.hashFunction else { return Self.mask }
-        let bytes = Array(secret.utf8)
-        switch h {
-        case .md5: return Digest.hex(Digest.md5(bytes))
-        case .sha1: return Digest.hex(Digest.sha1(bytes))
-        case .sha3: return Digest.hex(Digest.sha3_256(bytes))
-        }
+        guard let kind = digestKind else { return Self.mask }
+        return Digest.hex(kind, of: secret)
     }
 }
