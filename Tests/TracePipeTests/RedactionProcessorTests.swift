@@ -93,6 +93,22 @@ final class RedactionProcessorTests: XCTestCase {
 }
 
 extension RedactionProcessorTests {
+    /// The word-at-a-time digit count agrees with a byte loop, bytes above 0x7F whose low bits
+    /// look like digits (0xB0–0xB9) included.
+    func testDigitCountAgreesWithAByteLoop() {
+        var z: UInt64 = 11
+        let alphabet: [UInt8] = Array("0123456789/:@a ".utf8) + [0xB0, 0xB5, 0xB9, 0xBA, 0x2F, 0x3A, 0xFF, 0x80]
+        func rnd(_ n: Int) -> Int {
+            z = z &* 6364136223846793005 &+ 1442695040888963407
+            return Int((z >> 33) % UInt64(n))
+        }
+        for _ in 0..<5000 {
+            let text = (0..<rnd(50)).map { _ in alphabet[rnd(alphabet.count)] }
+            let want = text.filter { $0 >= 0x30 && $0 <= 0x39 }.count
+            XCTAssertEqual(text.withUnsafeBufferPointer { RedactionProcessor.digitCount($0) }, want, "\(text)")
+        }
+    }
+
     /// The literal pre-check must only ever name text that every match contains.
     func testRequiredLiteralsAreConservative() {
         let cases: [(String, String?)] = [

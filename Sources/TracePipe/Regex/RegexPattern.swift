@@ -13,6 +13,8 @@ final class RegexPattern: @unchecked Sendable {
     /// UTF-8 of substrings every match contains, longest first (lower-cased when the pattern is
     /// case-insensitive anywhere).
     let requiredLiterals: [[UInt8]]
+    /// For each required literal, the position of its least common byte: the one searched for.
+    let literalAnchors: [Int]
     let caseInsensitive: Bool
     /// Whether the pattern has a group named `secret`: then only that group is masked.
     let hasSecretGroup: Bool
@@ -30,6 +32,7 @@ final class RegexPattern: @unchecked Sendable {
         requiredLiterals = Self.requiredLiterals(regex.pattern).compactMap { lit in
             lit.unicodeScalars.allSatisfy(\.isASCII) ? Array((insensitive ? lit.lowercased() : lit).utf8) : nil
         }
+        literalAnchors = requiredLiterals.map { Self.anchor(of: $0) }
         hasSecretGroup = namedGroups.contains { $0.name == "secret" } || regex.pattern.contains("<secret>")
     }
 
@@ -43,8 +46,26 @@ final class RegexPattern: @unchecked Sendable {
 
     @inline(__always)
     func mayMatch(utf8 h: UnsafeBufferPointer<UInt8>) -> Bool {
-        for lit in requiredLiterals where !Self.contains(h, literal: lit, caseInsensitive: caseInsensitive) { return false }
+        for (k, lit) in requiredLiterals.enumerated() where !Self.contains(h, literal: lit, anchor: literalAnchors[k], caseInsensitive: caseInsensitive) {
+            return false
+        }
         return true
+    }
+
+    /// The position in `lit` of the byte least common in attribute values (a rough ranking:
+    /// spaces, URL punctuation and frequent lower-case letters are everywhere; upper-case letters
+    /// and other punctuation are rare), so that the search stops at few false candidates.
+    static func anchor(of lit: [UInt8]) -> Int {
+        func commonness(_ b: UInt8) -> Int {
+            switch b {
+            case 0x20, UInt8(ascii: "/"), UInt8(ascii: "."), UInt8(ascii: "-"), UInt8(ascii: "_"): return 9
+            case UInt8(ascii: "a")...UInt8(ascii: "z"): return Array("etaoinsrhl".utf8).contains(b) ? 8 : 6
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): return 6
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"): return 3
+            default: return 2
+            }
+        }
+        return lit.indices.min { commonness(lit[$0]) < commonness(lit[$1]) } ?? 0
     }
 
     /// Whether a flag group (`(?i)`, `(?si:…)`, …) turns on case-insensitive matching anywhere.
@@ -71,19 +92,20 @@ final class RegexPattern: @unchecked Sendable {
     }
 
     /// Whether `h` contains `lit` (`lit` lower-cased when `caseInsensitive`). Candidates for the
-    /// first byte are found by memchr, or for a case-folded letter eight bytes at a time (the
-    /// "has zero byte" bit trick), then checked.
-    static func contains(_ h: UnsafeBufferPointer<UInt8>, literal lit: [UInt8], caseInsensitive: Bool) -> Bool {
+    /// byte at `anchor` are found by memchr, or for a case-folded letter eight bytes at a time (the
+    /// "has zero byte" bit trick), then the whole literal is checked around them.
+    static func contains(_ h: UnsafeBufferPointer<UInt8>, literal lit: [UInt8], anchor a: Int = 0, caseInsensitive: Bool) -> Bool {
         let n = h.count, m = lit.count
         guard m > 0 else { return true }
         guard n >= m, let base = h.baseAddress else { return false }
-        let first = lit[0]
-        let foldFirst = caseInsensitive && first &- 0x61 < 26
-        let fold: UInt64 = foldFirst ? 0x2020_2020_2020_2020 : 0
-        let pattern = UInt64(first) &* 0x0101_0101_0101_0101
-        let last = n - m  // the last position a match can start at
+        let key = lit[a]
+        let foldKey = caseInsensitive && key &- 0x61 < 26
+        let fold: UInt64 = foldKey ? 0x2020_2020_2020_2020 : 0
+        let pattern = UInt64(key) &* 0x0101_0101_0101_0101
+        // The anchor byte of a match lies in first...last.
+        let first = a, last = n - m + a
         @inline(__always) func matchesAt(_ p: Int) -> Bool {
-            var k = 1
+            var k = 0
             while k < m {
                 var c = base[p + k]
                 if caseInsensitive && c &- 0x41 < 26 { c |= 0x20 }
@@ -92,32 +114,30 @@ final class RegexPattern: @unchecked Sendable {
             }
             return true
         }
-        if !foldFirst {
-            // An exact first byte: libc's vectorised memchr finds the candidates.
-            var i = 0
-            while i <= last, let hit = memchr(base + i, Int32(first), last - i + 1) {
-                let p = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
-                if matchesAt(p) { return true }
-                i = p + 1
+        if !foldKey {
+            // An exact byte: libc's vectorised memchr finds the candidates.
+            var i = first
+            while i <= last, let hit = memchr(base + i, Int32(key), last - i + 1) {
+                let q = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+                if matchesAt(q - a) { return true }
+                i = q + 1
             }
             return false
         }
-        var i = 0
+        var i = first
         while i + 8 <= n && i <= last {
             let x = (UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self) | fold) ^ pattern
             var z = (x &- 0x0101_0101_0101_0101) & ~x & 0x8080_8080_8080_8080
             while z != 0 {
-                let p = i + z.trailingZeroBitCount / 8
+                let q = i + z.trailingZeroBitCount / 8
                 // The bit trick can flag a byte above a real hit: check the byte itself too.
-                if p <= last && base[p] | (foldFirst ? 0x20 : 0) == first && matchesAt(p) { return true }
+                if q <= last && base[q] | 0x20 == key && matchesAt(q - a) { return true }
                 z &= z &- 1
             }
             i += 8
         }
         while i <= last {
-            var c = base[i]
-            if caseInsensitive && c &- 0x41 < 26 { c |= 0x20 }
-            if c == first && matchesAt(i) { return true }
+            if base[i] | 0x20 == key && matchesAt(i - a) { return true }
             i += 1
         }
         return false
