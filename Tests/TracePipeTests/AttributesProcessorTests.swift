@@ -44,6 +44,39 @@ final class AttributesProcessorTests: XCTestCase {
         }
     }
 
+    /// Up to 64 actions are tracked per key in bit masks, longer lists test keys directly: both
+    /// give the same result, each action seeing what the ones before it left (an inserted key
+    /// is then deleted or hashed).
+    func testLongActionListsActLikeShortOnes() async throws {
+        let real = """
+                  - {key: gone, action: delete}
+                  - {pattern: '^tmp\\.', action: delete}
+                  - {key: added.mail, value: "x@example.com", action: insert}
+                  - {pattern: "mail", action: hash}
+                  - {key: kept, action: hash}
+                  - {key: added.tmp, value: "y", action: upsert}
+                  - {key: added.tmp, action: delete}
+            """
+        let padding = (0..<64).map { "      - {key: absent.\($0), action: delete}" }.joined(separator: "\n")
+        func run(_ actions: String) async throws -> [KeyValue] {
+            let loaded = try Self.load("processors:\n  attributes:\n    actions:\n" + actions, pipelineProcessor: "attributes")
+            let config = loaded.processors[ComponentID(type: "attributes")]!.config as! AttributesProcessorConfig
+            var span = Span(name: "s")
+            span.attributes = [KeyValue("gone", .string("1")), KeyValue("tmp.a", .int(2)), KeyValue("kept", .string("k")),
+                               KeyValue("user.mail", .string("a@b.c")), KeyValue("tmp.b", .bool(true)), KeyValue("other", .string("o"))]
+            let sink = CollectingConsumer()
+            try await AttributesProcessor(config: config, next: sink)
+                .consume(TraceData(resourceSpans: [ResourceSpans(scopeSpans: [ScopeSpans(spans: [span, span])])]))
+            return await sink.last.resourceSpans[0].scopeSpans[0].spans[1].attributes
+        }
+        let short = try await run(real)
+        XCTAssertEqual(short.map(\.key), ["other", "kept", "user.mail", "added.mail"])
+        XCTAssertEqual(short[attribute: "kept"], .string(Digest.hex(Digest.sha256(Array("k".utf8)))))
+        XCTAssertEqual(short[attribute: "added.mail"], .string(Digest.hex(Digest.sha256(Array("x@example.com".utf8)))))
+        let long = try await run(padding + "\n" + real)
+        XCTAssertEqual(long, short)
+    }
+
     /// RE2 group names may contain `_` (ICU's may not): a real-world config extracts `service_name`.
     func testExtractWithUnderscoredGroupNames() async throws {
         let loaded = try Self.load(#"""

@@ -32,6 +32,9 @@ final class ByteRegex: Sendable {
     /// The bytes a match can start with (nil when a match may be empty): other start positions
     /// are skipped without running the program.
     let firstBytes: CharClass?
+    /// When a match can only start with one of up to three ASCII bytes (`[?&;]`, `(?i)b`, `@`):
+    /// those bytes repeated in every byte of a word, for a word-at-a-time scan of the text.
+    let firstByteWords: [UInt64]
 
     /// The largest visited-state table a search may use (bits); longer texts go to the fallback.
     static let maxStates = 1 << 23
@@ -50,6 +53,9 @@ final class ByteRegex: Sendable {
         anchoredAtStart = Self.startsAnchored(parsed.node)
         let first = Self.first(parsed.node)
         firstBytes = first.nullable ? nil : CharClass(set: first.set, nonASCII: first.nonASCII)
+        let members = (0..<128).map(UInt8.init).filter { first.set.contains($0) }
+        firstByteWords = !first.nullable && !first.nonASCII && (1...3).contains(members.count)
+            ? members.map { UInt64($0) &* 0x0101_0101_0101_0101 } : []
     }
 
     /// What a match of `node` can start with, and whether it can be empty.
@@ -231,6 +237,20 @@ final class ByteRegex: Sendable {
         if anchoredAtStart && from > 0 { return nil }
         guard let f = firstBytes else { return from <= n ? from : nil }
         var i = from
+        if !firstByteWords.isEmpty, let base = text.baseAddress {
+            // Eight bytes at a time: a byte equal to one of the few is a zero byte of the word
+            // XOR that byte repeated (the lowest flagged byte of the "has zero byte" trick is exact).
+            while i &+ 8 <= n {
+                let x = UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)
+                var z: UInt64 = 0
+                for w in firstByteWords {
+                    let y = x ^ w
+                    z |= (y &- 0x0101_0101_0101_0101) & ~y & 0x8080_8080_8080_8080
+                }
+                if z != 0 { return i &+ z.trailingZeroBitCount / 8 }
+                i &+= 8
+            }
+        }
         while i < n {
             let b = text[i]
             if b < 0x80 ? f.set.contains(b) : (f.nonASCII && b & 0xC0 != 0x80) { return i }

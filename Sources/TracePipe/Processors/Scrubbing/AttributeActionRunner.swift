@@ -6,54 +6,93 @@ import TraceModel
 struct AttributeActionRunner: Sendable {
     let actions: [AttributeAction]
 
-    /// Which actions' key patterns match a key: keys repeat in every span.
-    let keyCache = KeyCache<UInt64>()
+    /// Which delete and hash actions apply to an attribute key. Bit `a`: action `a`.
+    struct KeyActions: Sendable {
+        /// The action's `key` is this key.
+        var byKey: UInt64 = 0
+        /// The action's `pattern` matches this key.
+        var byPattern: UInt64 = 0
 
-    init(_ actions: [AttributeAction]) {
-        self.actions = actions
-    }
+        var any: UInt64 { byKey | byPattern }
 
-    /// Bit `a` set: action `a` has a key pattern and it matches `key`.
-    private func patternMatches(_ key: String) -> UInt64 {
-        keyCache.value(for: key) {
-            var mask: UInt64 = 0
-            for (a, action) in actions.enumerated() where a < 64 && (action.kind == .delete || action.kind == .hash) {
-                if let p = action.pattern, p.matches(key) { mask |= 1 << UInt64(a) }
-            }
-            return mask
+        static func |= (a: inout KeyActions, b: KeyActions) {
+            a.byKey |= b.byKey
+            a.byPattern |= b.byPattern
         }
     }
 
-    private func keyMatches(_ action: Int, _ key: String, _ memo: inout KeyMemo<UInt64>) -> Bool {
-        guard action < 64 else { return actions[action].pattern?.matches(key) ?? false }
-        return memo.value(for: key) { patternMatches(key) } & (1 << UInt64(action)) != 0
+    /// What each key is to the actions: keys repeat in every span.
+    let keyCache = KeyCache<KeyActions>()
+    /// Up to 64 actions are tracked per key with bit masks; longer lists test each key directly.
+    let masked: Bool
+
+    init(_ actions: [AttributeAction]) {
+        self.actions = actions
+        masked = actions.count <= 64
+    }
+
+    private func keyActions(_ key: String, _ memo: inout KeyMemo<KeyActions>) -> KeyActions {
+        memo.value(for: key) {
+            keyCache.value(for: key) {
+                var m = KeyActions()
+                for (a, action) in actions.enumerated() where action.kind == .delete || action.kind == .hash {
+                    if action.key == key { m.byKey |= 1 << UInt64(a) }
+                    if let p = action.pattern, p.matches(key) { m.byPattern |= 1 << UInt64(a) }
+                }
+                return m
+            }
+        }
     }
 
     func apply(to attrs: inout [KeyValue], metadata: [String: [String]] = [:]) {
-        var memo = KeyMemo<UInt64>()
+        var memo = KeyMemo<KeyActions>()
         apply(to: &attrs, metadata: metadata, memo: &memo)
     }
 
     /// `memo` carries key decisions from one attribute list to the next within a request.
-    func apply(to attrs: inout [KeyValue], metadata: [String: [String]], memo: inout KeyMemo<UInt64>) {
+    func apply(to attrs: inout [KeyValue], metadata: [String: [String]], memo: inout KeyMemo<KeyActions>) {
+        // The delete and hash actions that name a key present: the others skip the list without
+        // comparing a key (most attributes are not what a scrubbing action looks for).
+        var present = KeyActions()
+        if masked {
+            for j in attrs.indices { present |= keyActions(attrs[j].key, &memo) }
+        }
+        func added(_ key: String) {
+            if masked { present |= keyActions(key, &memo) }
+        }
         // Fields are read through the array, not a copy of each action (a copy retains all of them).
         for i in actions.indices {
+            let bit: UInt64 = masked ? 1 << UInt64(i) : 0
             switch actions[i].kind {
             case .insert, .update, .upsert:
                 guard let key = actions[i].key, let v = value(actions[i], attrs, metadata) else { continue }
                 let index = attrs.firstIndex { $0.key == key }
                 switch (actions[i].kind, index) {
-                case (.insert, nil), (.upsert, nil): attrs.append(KeyValue(key, v))
+                case (.insert, nil), (.upsert, nil):
+                    attrs.append(KeyValue(key, v))
+                    added(key)
                 case (.update, let j?), (.upsert, let j?): attrs[j].value = v
                 default: break
                 }
             case .delete:
                 // By key the collector swap-removes; by pattern it removes in place (order kept).
-                if let key = actions[i].key { Self.swapRemove(&attrs) { $0.key == key } }
-                if actions[i].pattern != nil { attrs.removeAll { keyMatches(i, $0.key, &memo) } }
+                if masked {
+                    if present.byKey & bit != 0 { Self.swapRemove(&attrs) { keyActions($0.key, &memo).byKey & bit != 0 } }
+                    if present.byPattern & bit != 0 { attrs.removeAll { keyActions($0.key, &memo).byPattern & bit != 0 } }
+                } else {
+                    if let key = actions[i].key { Self.swapRemove(&attrs) { $0.key == key } }
+                    if let p = actions[i].pattern { attrs.removeAll { p.matches($0.key) } }
+                }
             case .hash:
-                for j in attrs.indices where attrs[j].key == actions[i].key || (actions[i].pattern != nil && keyMatches(i, attrs[j].key, &memo)) {
-                    attrs[j].value = .string(Self.sha256(attrs[j].value))
+                if masked {
+                    guard present.any & bit != 0 else { continue }
+                    for j in attrs.indices where keyActions(attrs[j].key, &memo).any & bit != 0 {
+                        attrs[j].value = .string(Self.sha256(attrs[j].value))
+                    }
+                } else {
+                    for j in attrs.indices where attrs[j].key == actions[i].key || actions[i].pattern?.matches(attrs[j].key) == true {
+                        attrs[j].value = .string(Self.sha256(attrs[j].value))
+                    }
                 }
             case .extract:
                 guard let key = actions[i].key, let p = actions[i].pattern, let source = attrs[attribute: key]?.stringValue else { continue }
@@ -63,7 +102,12 @@ struct AttributeActionRunner: Sendable {
                     let name = g.name
                     guard let r = g.range else { continue }
                     let v = AnyValue.string(String(decoding: utf8[r], as: UTF8.self))
-                    if let j = attrs.firstIndex(where: { $0.key == name }) { attrs[j].value = v } else { attrs.append(KeyValue(name, v)) }
+                    if let j = attrs.firstIndex(where: { $0.key == name }) {
+                        attrs[j].value = v
+                    } else {
+                        attrs.append(KeyValue(name, v))
+                        added(name)
+                    }
                 }
             case .convert:
                 guard let key = actions[i].key, let j = attrs.firstIndex(where: { $0.key == key }), let t = actions[i].convertedType else { continue }

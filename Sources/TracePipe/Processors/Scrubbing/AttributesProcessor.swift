@@ -35,15 +35,17 @@ public final class AttributesProcessor: Processor {
     public func consume(_ data: consuming TraceData) async throws {
         var out = data
         let metadata = RequestMetadata.current
-        var memo = KeyMemo<UInt64>()
+        var memo = KeyMemo<AttributeActionRunner.KeyActions>()
         for r in out.resourceSpans.indices {
             let resource = out.resourceSpans[r].resource
             for s in out.resourceSpans[r].scopeSpans.indices {
                 let scope = out.resourceSpans[r].scopeSpans[s].scope
                 for i in out.resourceSpans[r].scopeSpans[s].spans.indices {
-                    let span = out.resourceSpans[r].scopeSpans[s].spans[i]
-                    if let inc = config.include, !inc.matches(span, resource: resource, scope: scope) { continue }
-                    if let exc = config.exclude, exc.matches(span, resource: resource, scope: scope) { continue }
+                    if config.include != nil || config.exclude != nil {
+                        let span = out.resourceSpans[r].scopeSpans[s].spans[i]
+                        if let inc = config.include, !inc.matches(span, resource: resource, scope: scope) { continue }
+                        if let exc = config.exclude, exc.matches(span, resource: resource, scope: scope) { continue }
+                    }
                     runner.apply(to: &out.resourceSpans[r].scopeSpans[s].spans[i].attributes, metadata: metadata, memo: &memo)
                 }
             }
