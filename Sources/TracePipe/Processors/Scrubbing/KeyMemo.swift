@@ -1,9 +1,14 @@
+import Foundation
 /// A small memo of per-key decisions for the duration of one request. The keys of a decoded
 /// request share their storage (the decoders intern them), so a key is recognised by its two
 /// machine words — no hashing of its text and no lock — and only the first sight of each key
 /// goes to the processor's shared (locked, hashed) cache.
 struct KeyMemo<Value> {
-    private static var size: Int { 64 }
+    /// Room for the distinct keys of a typical request (a few dozen) without two of them
+    /// evicting each other span after span.
+    private static var size: Int { 128 }
+    /// Slots looked at after a key's own before one is given up (and overwritten).
+    private static var probes: Int { 8 }
     /// The memo keeps each key it saw alive, so equal words always mean the same string.
     private var keys: [String?]
     private var values: [Value?]
@@ -21,9 +26,19 @@ struct KeyMemo<Value> {
 
     mutating func value(for key: String, compute: () -> Value) -> Value {
         let w = Self.words(key)
-        let slot = Int(truncatingIfNeeded: ((w.0 ^ (w.1 &* 0x9E37_79B9_7F4A_7C15)) &* 0xBF58_476D_1CE4_E5B9) >> 58)
-        if let k = keys[slot], Self.words(k) == w, let v = values[slot] { return v }
+        let home = Int(truncatingIfNeeded: ((w.0 ^ (w.1 &* 0x9E37_79B9_7F4A_7C15)) &* 0xBF58_476D_1CE4_E5B9) >> 57)
+        var free = -1
+        for p in 0..<Self.probes {
+            let slot = (home &+ p) & (Self.size - 1)
+            guard let k = keys[slot] else {
+                free = slot
+                break
+            }
+            if Self.words(k) == w, let v = values[slot] { return v }
+        }
         let v = compute()
+        // An empty slot on the probe path, else the key's own (the memo is only a shortcut).
+        let slot = free >= 0 ? free : home
         keys[slot] = key
         values[slot] = v
         return v
