@@ -121,8 +121,10 @@ func scrubbing() async throws {
     let preset = try ConfigLoader(registry: .builtIn, environment: [:]).load(files: [root.appendingPathComponent("pipelines/scrub-secrets.yaml").path])
     var scrubOnly = preset
     scrubOnly.pipelines[0].processors = preset.pipelines[0].processors.filter { $0.type != "batch" }
-    // PIPELINE_BENCH_ONLY=redaction/emails: just that processor of the preset (for a profiler).
-    if let only = ProcessInfo.processInfo.environment["PIPELINE_BENCH_ONLY"] {
+    // PIPELINE_BENCH_ONLY=redaction/emails: just that processor of the preset (for a profiler);
+    // PIPELINE_BENCH_ONLY=preset: the whole preset, without the per-processor figures.
+    let only = ProcessInfo.processInfo.environment["PIPELINE_BENCH_ONLY"]
+    if let only, only != "preset" {
         scrubOnly.pipelines[0].processors = scrubOnly.pipelines[0].processors.filter { $0.description == only }
     }
     // The reference payloads (../shared/bench/gen_payload.py: 12 attributes per span, secrets
@@ -131,41 +133,50 @@ func scrubbing() async throws {
     let files = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasPrefix("req") && $0.hasSuffix(".json") }.sorted()
     let requests = files.isEmpty ? requests(count: 200, tracesPerRequest: 10, spansPerTrace: 10, seed: 2)
         : try files.map { try OTLPJSONDecoder.decode(Array(try Data(contentsOf: URL(fileURLWithPath: dir + "/" + $0)))) }
-    // Each round decodes the requests afresh, as a receiver hands them on: the processors then
-    // own their data and change it in place. Decoding is measured alone and subtracted.
+    // Each request is decoded afresh, as a receiver hands it on (the processors then own their
+    // data and change it in place), and only the hand-over is timed: into the processors, or
+    // straight into the sink. The two alternate request by request, so that the machine's
+    // changing speed (it is shared) weighs on both alike; their difference is what the
+    // processors cost. Dropping the data at the end is in both.
     let bodies = requests.map { OTLPProtobufEncoder.encode($0) }
     let spans = requests.reduce(0) { $0 + $1.spanCount }
-    // PIPELINE_BENCH_SPANS: fewer spans per measurement, for a run under callgrind (whose
-    // instruction counts, unlike times, do not depend on what else the machine does).
-    let perRun = ProcessInfo.processInfo.environment["PIPELINE_BENCH_SPANS"].flatMap { Int($0) } ?? 100_000
+    // PIPELINE_BENCH_SPANS: fewer spans per measurement (for a profiler).
+    let perRun = ProcessInfo.processInfo.environment["PIPELINE_BENCH_SPANS"].flatMap { Int($0) } ?? 200_000
     let rounds = max(1, perRun / spans)
-    func run(_ head: any TraceConsumer) async throws -> Double {
-        let t0 = now()
+    let sink = Sink()
+    /// Seconds per span of `head` beyond handing the data straight to the sink.
+    func cost(_ head: any TraceConsumer) async throws -> Double {
+        var perRound: [Double] = []
         for _ in 0..<rounds {
-            for b in bodies { try await head.consume(try OTLPProtobufDecoder.decode(b)) }
+            var with = 0.0, without = 0.0
+            for b in bodies {
+                let a = try OTLPProtobufDecoder.decode(b)
+                var t0 = now()
+                try await head.consume(a)
+                with += now() - t0
+                let c = try OTLPProtobufDecoder.decode(b)
+                t0 = now()
+                try await sink.consume(c)
+                without += now() - t0
+            }
+            perRound.append((with - without) / Double(spans))
         }
-        return (now() - t0) / Double(spans * rounds)
+        if ProcessInfo.processInfo.environment["PIPELINE_BENCH_ROUNDS"] != nil { print(perRound.map { String(format: "%.2f", $0 * 1e6) }.joined(separator: " ")) }
+        // The median round: robust to a disturbed one.
+        return perRound.sorted()[perRound.count / 2]
     }
     let (head, _) = try chain(scrubOnly, Sink())
-    _ = try await run(head)
-    var decodeOnly: [Double] = [], withScrub: [Double] = []
-    for _ in 0..<3 {
-        decodeOnly.append(try await run(Sink()))
-        withScrub.append(try await run(head))
-    }
-    let d = decodeOnly.sorted()[1], w = withScrub.sorted()[1]
+    _ = try await cost(head)
+    let w = try await cost(head)
     let shape = files.isEmpty ? "synthetic spans: 6 attributes, 3 of them secrets" : "\(files.count) reference payloads from \(dir): 12 attributes per span"
     print(String(format: "scrubbing preset (attributes + 2 × redaction): %.2f µs per span (%.0f spans/s through the processors alone; %@)",
-                 (w - d) * 1e6, 1 / (w - d), shape))
+                 w * 1e6, 1 / w, shape))
     // Each processor of the preset alone, to show where the time goes.
-    for id in scrubOnly.pipelines[0].processors {
+    for id in scrubOnly.pipelines[0].processors where only == nil {
         var alone = preset
         alone.pipelines[0].processors = [id]
         let (one, _) = try chain(alone, Sink())
-        _ = try await run(one)
-        var times: [Double] = []
-        for _ in 0..<3 { times.append(try await run(one)) }
-        print(String(format: "  %@ alone: %.2f µs per span", id.description as NSString, (times.sorted()[1] - d) * 1e6))
+        print(String(format: "  %@ alone: %.2f µs per span", id.description as NSString, try await cost(one) * 1e6))
     }
 }
 

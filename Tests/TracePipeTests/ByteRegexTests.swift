@@ -110,7 +110,8 @@ final class ByteRegexTests: XCTestCase {
             }
             return (out, nullable)
         }
-        let alphabet = Array("aabbcx1 2.-_\n")
+        // Two non-ASCII symbols (not word characters in either engine) for the multi-byte paths.
+        let alphabet = Array("aabbcx1 2.-_\n£→")
         var compared = 0
         for _ in 0..<3000 {
             var p = pattern(0).0
@@ -165,4 +166,26 @@ final class ByteRegexTests: XCTestCase {
             }
         }
     }
+
+    /// The combined pre-check of a pattern list names exactly the patterns whose own literal
+    /// check passes (plus those without literals).
+    func testPrefilterAgreesWithEachPatternsOwnCheck() throws {
+        let sources = ["(?i)bearer\\s+\\S+", "eyJ[a-z]+\\.x", "://(?P<secret>[^@]+)@", "[0-9]+", "a=b", "(?i)TOKEN=", "x|y"]
+        let patterns = try sources.map { try RegexPattern.re2($0) }
+        let prefilter = LiteralPrefilter(patterns)
+        var z: UInt64 = 3
+        func rnd(_ n: Int) -> Int {
+            z = z &* 6364136223846793005 &+ 1442695040888963407
+            return Int((z >> 33) % UInt64(n))
+        }
+        let pieces = ["bearer ", "BEARER x", "eyJab.x", "://u:p@h", "a=b", "Token=", "1", "x", " ", "q"]
+        for _ in 0..<2000 {
+            let text = (0..<rnd(6)).map { _ in pieces[rnd(pieces.count)] }.joined()
+            var want: UInt64 = 0
+            for (k, p) in patterns.enumerated() where p.mayMatch(text) { want |= 1 << UInt64(k) }
+            let got = Array(text.utf8).withUnsafeBufferPointer { prefilter.candidates($0) }
+            XCTAssertEqual(got, want, text)
+        }
+    }
 }
+

@@ -7,6 +7,10 @@ final class ByteRegex: Sendable {
     enum Instruction: Sendable {
         /// One character of class `classes[i]`.
         case cls(Int)
+        /// As many characters of class `classes[i]` as there are (a greedy `[…]*`), then the
+        /// next instruction, giving back one character at a time: the loop of `split`, `cls`
+        /// and `jump` it stands for, run as one tight scan instead of one job per character.
+        case classLoop(Int)
         /// Continue at both, preferring the first.
         case split(Int, Int)
         case jump(Int)
@@ -107,6 +111,12 @@ final class ByteRegex: Sendable {
         var program: [Instruction] = []
         var classes: [CharClass] = []
 
+        mutating func classIndex(_ c: CharClass) -> Int {
+            if let k = classes.firstIndex(of: c) { return k }
+            classes.append(c)
+            return classes.count - 1
+        }
+
         @discardableResult
         mutating func emit(_ i: Instruction) -> Int {
             program.append(i)
@@ -118,12 +128,7 @@ final class ByteRegex: Sendable {
             case .empty:
                 break
             case .cls(let set, let nonASCII):
-                let c = CharClass(set: set, nonASCII: nonASCII)
-                let k = classes.firstIndex(of: c) ?? {
-                    classes.append(c)
-                    return classes.count - 1
-                }()
-                emit(.cls(k))
+                emit(.cls(classIndex(CharClass(set: set, nonASCII: nonASCII))))
             case .concat(let items):
                 for item in items { compile(item) }
             case .alternate(let branches):
@@ -157,6 +162,8 @@ final class ByteRegex: Sendable {
                     }
                     let end = program.count
                     for s in splits { program[s] = greedy ? .split(s + 1, end) : .split(end, s + 1) }
+                } else if greedy, case .cls(let set, let nonASCII) = inner {
+                    emit(.classLoop(classIndex(CharClass(set: set, nonASCII: nonASCII))))
                 } else {
                     // loop: split body, end; body; jump loop
                     let loop = emit(.split(0, 0))
@@ -173,11 +180,13 @@ final class ByteRegex: Sendable {
     typealias Slots = [Int]
 
     /// A pending branch of the search, or (restoreSlot ≥ 0) a capture to undo, whose old value
-    /// is in `pc`.
+    /// is in `pc`. A branch with `low < pos` stands for the branches at every character start
+    /// from `pos` down to `low`, tried in that order (what a `classLoop` gives back).
     struct Job {
         var pc: Int
         var pos: Int
         var restoreSlot: Int
+        var low: Int
     }
 
     /// The working memory of searches in one text, reused from one match to the next.
@@ -265,7 +274,7 @@ final class ByteRegex: Sendable {
         let n = text.count
         let width = n + 1
         stack.removeAll(keepingCapacity: true)
-        stack.append(Job(pc: 0, pos: start, restoreSlot: -1))
+        stack.append(Job(pc: 0, pos: start, restoreSlot: -1, low: start))
         while let job = stack.popLast() {
             if job.restoreSlot >= 0 {
                 // Undo a capture on the way back (pc holds the old value).
@@ -274,6 +283,12 @@ final class ByteRegex: Sendable {
             }
             var pc = job.pc
             var pos = job.pos
+            if job.low < pos {
+                // The rest of a given-back range waits under this branch's own.
+                var before = pos - 1
+                while before > job.low, text[before] & 0xC0 == 0x80 { before -= 1 }
+                stack.append(Job(pc: pc, pos: before, restoreSlot: -1, low: job.low))
+            }
             thread: while true {
                 let state = pc &* width &+ pos
                 let word = state >> 6, bit = UInt64(1) << UInt64(state & 63)
@@ -292,13 +307,42 @@ final class ByteRegex: Sendable {
                         if pos > n { break thread }
                     }
                     pc &+= 1
+                case .classLoop(let k):
+                    // Take every character of the class from here on, marking each loop state
+                    // as the split/cls/jump loop would; a state already visited ends the run
+                    // there (its continuations were tried from that visit).
+                    let from = pos
+                    while pos < n {
+                        let b = text[pos]
+                        var next: Int
+                        if b < 0x80 {
+                            guard classes[k].set.contains(b) else { break }
+                            next = pos &+ 1
+                        } else {
+                            guard classes[k].nonASCII else { break }
+                            next = pos &+ (b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : 2)
+                            if next > n { break }
+                        }
+                        let s = pc &* width &+ next
+                        let w = s >> 6, bit = UInt64(1) << UInt64(s & 63)
+                        if seen[w] & bit != 0 { break }
+                        seen[w] |= bit
+                        pos = next
+                    }
+                    // Continue after the loop at the longest run; the shorter ones wait.
+                    if pos > from {
+                        var before = pos - 1
+                        while before > from, text[before] & 0xC0 == 0x80 { before -= 1 }
+                        stack.append(Job(pc: pc &+ 1, pos: before, restoreSlot: -1, low: from))
+                    }
+                    pc &+= 1
                 case .split(let a, let b):
-                    stack.append(Job(pc: b, pos: pos, restoreSlot: -1))
+                    stack.append(Job(pc: b, pos: pos, restoreSlot: -1, low: pos))
                     pc = a
                 case .jump(let a):
                     pc = a
                 case .save(let k):
-                    stack.append(Job(pc: slots[k], pos: 0, restoreSlot: k))
+                    stack.append(Job(pc: slots[k], pos: 0, restoreSlot: k, low: 0))
                     slots[k] = pos
                     pc &+= 1
                 case .assertion(let a):

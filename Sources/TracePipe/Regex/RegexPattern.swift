@@ -95,6 +95,10 @@ final class RegexPattern: @unchecked Sendable {
     /// byte at `anchor` are found by memchr, or for a case-folded letter eight bytes at a time (the
     /// "has zero byte" bit trick), then the whole literal is checked around them.
     static func contains(_ h: UnsafeBufferPointer<UInt8>, literal lit: [UInt8], anchor a: Int = 0, caseInsensitive: Bool) -> Bool {
+        lit.withUnsafeBufferPointer { contains(h, literal: $0, anchor: a, caseInsensitive: caseInsensitive) }
+    }
+
+    static func contains(_ h: UnsafeBufferPointer<UInt8>, literal lit: UnsafeBufferPointer<UInt8>, anchor a: Int, caseInsensitive: Bool) -> Bool {
         let n = h.count, m = lit.count
         guard m > 0 else { return true }
         guard n >= m, let base = h.baseAddress else { return false }

@@ -162,17 +162,15 @@ enum Digest {
                 for i in 0..<16 { w[i] = UInt32(bigEndian: block.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)) }
                 for i in 16..<80 { w[i] = (w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16]).rotl(1) }
                 var (a, b, c, d, e) = (h[0], h[1], h[2], h[3], h[4])
-                for i in 0..<80 {
-                    let (f, k): (UInt32, UInt32)
-                    switch i {
-                    case 0..<20: (f, k) = ((b & c) | (~b & d), 0x5A827999)
-                    case 20..<40: (f, k) = (b ^ c ^ d, 0x6ED9EBA1)
-                    case 40..<60: (f, k) = ((b & c) | (b & d) | (c & d), 0x8F1BBCDC)
-                    default: (f, k) = (b ^ c ^ d, 0xCA62C1D6)
-                    }
-                    let t = a.rotl(5) &+ f &+ e &+ k &+ w[i]
+                // The four stages as loops of their own: no per-round choice of function.
+                @inline(__always) func round(_ f: UInt32, _ k: UInt32, _ wi: UInt32) {
+                    let t = a.rotl(5) &+ f &+ e &+ k &+ wi
                     (e, d, c, b, a) = (d, c, b.rotl(30), a, t)
                 }
+                for i in 0..<20 { round((b & c) | (~b & d), 0x5A827999, w[i]) }
+                for i in 20..<40 { round(b ^ c ^ d, 0x6ED9EBA1, w[i]) }
+                for i in 40..<60 { round((b & c) | (b & d) | (c & d), 0x8F1BBCDC, w[i]) }
+                for i in 60..<80 { round(b ^ c ^ d, 0xCA62C1D6, w[i]) }
                 h[0] &+= a; h[1] &+= b; h[2] &+= c; h[3] &+= d; h[4] &+= e
             }
             store(bigEndian: h, to: out)

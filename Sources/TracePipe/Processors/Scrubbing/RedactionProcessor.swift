@@ -72,10 +72,13 @@ public final class RedactionProcessor: Processor {
     /// What an attribute key is for this processor.
     enum KeyVerdict: Sendable { case ignored, redacted, blockedKey, checkValue }
     private let keyVerdicts = KeyCache<KeyVerdict>()
+    /// The blocked value patterns' literal pre-check.
+    let prefilter: LiteralPrefilter
 
     public init(config: RedactionConfig, next: any TraceConsumer) {
         self.config = config
         self.next = next
+        prefilter = LiteralPrefilter(config.blockedValues)
     }
 
     public func start(_ host: ComponentHost) async throws {}
@@ -190,13 +193,10 @@ public final class RedactionProcessor: Processor {
     func maskMatches(_ text: String, scratch: inout Scratch) -> String? {
         // One look at the bytes first: in most values no pattern's literals and too few digits
         // for a card number, and then nothing else runs.
+        let cards = config.maskCardNumbers
+        let (candidates, digits) = RegexPattern.withUTF8(text) { h in (prefilter.candidates(h), cards ? Self.digitCount(h) : 0) }
+        guard candidates != 0 || prefilter.patternCount > 64 || digits >= 13 else { return nil }
         let patterns = config.blockedValues
-        let (candidates, digits) = RegexPattern.withUTF8(text) { h -> (UInt64, Int) in
-            var mask: UInt64 = 0
-            for (k, re) in patterns.enumerated() where k >= 64 || re.mayMatch(utf8: h) { mask |= k < 64 ? 1 << UInt64(k) : 0 }
-            return (mask, config.maskCardNumbers ? Self.digitCount(h) : 0)
-        }
-        guard candidates != 0 || patterns.count > 64 || digits >= 13 else { return nil }
         var result = text
         var changed = false
         for (k, re) in patterns.enumerated() {
