@@ -12,6 +12,7 @@ For each: accepted spans/s over window + drain, tracepipe CPU-seconds per millio
 and the median of each against http's.
 Usage: scripts/bench-grpc, scripts/bench-scrub (wrappers that build the release binaries), or
        python3 scripts/bench-setups.py --setups http,scrub [--duration 20] [--rounds 1]
+       (TP_PERF=/tmp/prof also records a CPU profile of each set-up: /tmp/prof-<setup>.data)
 """
 import argparse
 import json
@@ -111,7 +112,11 @@ def run(setup, a):
     open(cfg, "w").write(scrub_override() if setup == "scrub" else config(setup))
     configs = ([os.path.join(ROOT, "pipelines", "scrub-secrets.yaml")] if setup == "scrub" else []) + [cfg]
     args = " ".join(f"--config {shlex.quote(c)}" for c in configs)
-    tp = B.start(f"{shlex.quote(TP)} {args}", os.path.join(rundir, "tracepipe.log"), "1", shell=True)
+    # TP_PERF=/tmp/prof: record a CPU profile of tracepipe per set-up (/tmp/prof-<setup>.data);
+    # its figures then include perf's own overhead.
+    profile = (f"perf record -q -e cpu-clock -g -o {shlex.quote(os.environ['TP_PERF'] + '-' + setup + '.data')} "
+               if os.environ.get("TP_PERF") else "")
+    tp = B.start(f"{profile}{shlex.quote(TP)} {args}", os.path.join(rundir, "tracepipe.log"), "1", shell=True)
     if not B.wait_port(GRPC_RECV if setup == "grpc-in" else RECV, 30, tp):
         B.cleanup()
         sys.exit(f"tracepipe did not start; see {rundir}/tracepipe.log")

@@ -92,8 +92,8 @@ final class RegexPattern: @unchecked Sendable {
     }
 
     /// Whether `h` contains `lit` (`lit` lower-cased when `caseInsensitive`). Candidates for the
-    /// byte at `anchor` are found by memchr, or for a case-folded letter eight bytes at a time (the
-    /// "has zero byte" bit trick), then the whole literal is checked around them.
+    /// byte at `anchor` (in either case, for a case-folded letter) are found by memchr, then the
+    /// whole literal is checked around them.
     static func contains(_ h: UnsafeBufferPointer<UInt8>, literal lit: [UInt8], anchor a: Int = 0, caseInsensitive: Bool) -> Bool {
         lit.withUnsafeBufferPointer { contains(h, literal: $0, anchor: a, caseInsensitive: caseInsensitive) }
     }
@@ -104,8 +104,6 @@ final class RegexPattern: @unchecked Sendable {
         guard n >= m, let base = h.baseAddress else { return false }
         let key = lit[a]
         let foldKey = caseInsensitive && key &- 0x61 < 26
-        let fold: UInt64 = foldKey ? 0x2020_2020_2020_2020 : 0
-        let pattern = UInt64(key) &* 0x0101_0101_0101_0101
         // The anchor byte of a match lies in first...last.
         let first = a, last = n - m + a
         @inline(__always) func matchesAt(_ p: Int) -> Bool {
@@ -128,23 +126,20 @@ final class RegexPattern: @unchecked Sendable {
             }
             return false
         }
-        var i = first
-        while i + 8 <= n && i <= last {
-            let x = (UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self) | fold) ^ pattern
-            var z = (x &- 0x0101_0101_0101_0101) & ~x & 0x8080_8080_8080_8080
-            while z != 0 {
-                let q = i + z.trailingZeroBitCount / 8
-                // The bit trick can flag a byte above a real hit: check the byte itself too.
-                if q <= last && base[q] | 0x20 == key && matchesAt(q - a) { return true }
-                z &= z &- 1
-            }
-            i += 8
+        // A letter in either case: two memchr searches, each resumed only once its last find
+        // has been tried (memchr scans far faster than a byte or word loop).
+        let upper = key & ~0x20
+        @inline(__always) func find(_ byte: UInt8, from i: Int) -> Int {
+            guard i <= last, let hit = memchr(base + i, Int32(byte), last - i + 1) else { return Int.max }
+            return base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
         }
-        while i <= last {
-            if base[i] | 0x20 == key && matchesAt(i - a) { return true }
-            i += 1
+        var nextLower = find(key, from: first), nextUpper = find(upper, from: first)
+        while true {
+            let q = min(nextLower, nextUpper)
+            if q == Int.max { return false }
+            if matchesAt(q - a) { return true }
+            if q == nextLower { nextLower = find(key, from: q + 1) } else { nextUpper = find(upper, from: q + 1) }
         }
-        return false
     }
 
     func matches(_ s: String) -> Bool {
