@@ -44,21 +44,38 @@ struct AttributeActionRunner: Sendable {
         }
     }
 
-    func apply(to attrs: inout [KeyValue], metadata: [String: [String]] = [:]) {
+    /// Working memory of one request: key decisions, and each attribute's actions as the list
+    /// is worked on.
+    struct Scratch {
         var memo = KeyMemo<KeyActions>()
-        apply(to: &attrs, metadata: metadata, memo: &memo)
+        var masks: [KeyActions] = []
     }
 
-    /// `memo` carries key decisions from one attribute list to the next within a request.
-    func apply(to attrs: inout [KeyValue], metadata: [String: [String]], memo: inout KeyMemo<KeyActions>) {
-        // The delete and hash actions that name a key present: the others skip the list without
-        // comparing a key (most attributes are not what a scrubbing action looks for).
+    func apply(to attrs: inout [KeyValue], metadata: [String: [String]] = [:]) {
+        var scratch = Scratch()
+        apply(to: &attrs, metadata: metadata, scratch: &scratch)
+    }
+
+    /// `scratch` carries key decisions from one attribute list to the next within a request.
+    func apply(to attrs: inout [KeyValue], metadata: [String: [String]], scratch: inout Scratch) {
+        // Each attribute's delete and hash actions, looked up once and kept in step with the
+        // list (`masks[j]` belongs to `attrs[j]`), and their union: an action that names no key
+        // present skips the list without comparing a key (most attributes are not what a
+        // scrubbing action looks for).
         var present = KeyActions()
         if masked {
-            for j in attrs.indices { present |= keyActions(attrs[j].key, &memo) }
+            scratch.masks.removeAll(keepingCapacity: true)
+            for j in attrs.indices {
+                let m = keyActions(attrs[j].key, &scratch.memo)
+                scratch.masks.append(m)
+                present |= m
+            }
         }
         func added(_ key: String) {
-            if masked { present |= keyActions(key, &memo) }
+            guard masked else { return }
+            let m = keyActions(key, &scratch.memo)
+            scratch.masks.append(m)
+            present |= m
         }
         // Fields are read through the array, not a copy of each action (a copy retains all of them).
         for i in actions.indices {
@@ -77,8 +94,10 @@ struct AttributeActionRunner: Sendable {
             case .delete:
                 // By key the collector swap-removes; by pattern it removes in place (order kept).
                 if masked {
-                    if present.byKey & bit != 0 { Self.swapRemove(&attrs) { keyActions($0.key, &memo).byKey & bit != 0 } }
-                    if present.byPattern & bit != 0 { attrs.removeAll { keyActions($0.key, &memo).byPattern & bit != 0 } }
+                    guard present.any & bit != 0 else { continue }
+                    if present.byKey & bit != 0 { Self.swapRemove(&attrs, &scratch.masks) { $0.byKey & bit != 0 } }
+                    if present.byPattern & bit != 0 { Self.stableRemove(&attrs, &scratch.masks) { $0.byPattern & bit != 0 } }
+                    present = scratch.masks.reduce(into: KeyActions()) { $0 |= $1 }
                 } else {
                     if let key = actions[i].key { Self.swapRemove(&attrs) { $0.key == key } }
                     if let p = actions[i].pattern { attrs.removeAll { p.matches($0.key) } }
@@ -86,7 +105,7 @@ struct AttributeActionRunner: Sendable {
             case .hash:
                 if masked {
                     guard present.any & bit != 0 else { continue }
-                    for j in attrs.indices where keyActions(attrs[j].key, &memo).any & bit != 0 {
+                    for j in attrs.indices where scratch.masks[j].any & bit != 0 {
                         attrs[j].value = .string(Self.sha256(attrs[j].value))
                     }
                 } else {
@@ -126,6 +145,37 @@ struct AttributeActionRunner: Sendable {
             return a.defaultValue
         case nil: return a.defaultValue
         }
+    }
+
+    /// Removes the attributes whose mask matches by moving the last one into each freed slot,
+    /// keeping `masks` in step.
+    static func swapRemove(_ attrs: inout [KeyValue], _ masks: inout [KeyActions], where match: (KeyActions) -> Bool) {
+        var i = 0
+        while i < attrs.count {
+            if match(masks[i]) {
+                attrs.swapAt(i, attrs.count - 1)
+                masks.swapAt(i, masks.count - 1)
+                attrs.removeLast()
+                masks.removeLast()
+            } else {
+                i += 1
+            }
+        }
+    }
+
+    /// Removes the attributes whose mask matches, the others keeping their order, and `masks`
+    /// in step (swaps, so no attribute is copied).
+    static func stableRemove(_ attrs: inout [KeyValue], _ masks: inout [KeyActions], where match: (KeyActions) -> Bool) {
+        var kept = 0
+        for r in attrs.indices where !match(masks[r]) {
+            if kept != r {
+                attrs.swapAt(kept, r)
+                masks.swapAt(kept, r)
+            }
+            kept += 1
+        }
+        attrs.removeLast(attrs.count - kept)
+        masks.removeLast(masks.count - kept)
     }
 
     /// Removes matching attributes by moving the last one into each freed slot.

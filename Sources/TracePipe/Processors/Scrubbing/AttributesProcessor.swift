@@ -35,7 +35,7 @@ public final class AttributesProcessor: Processor {
     public func consume(_ data: consuming TraceData) async throws {
         var out = data
         let metadata = RequestMetadata.current
-        var memo = KeyMemo<AttributeActionRunner.KeyActions>()
+        var scratch = AttributeActionRunner.Scratch()
         for r in out.resourceSpans.indices {
             let resource = out.resourceSpans[r].resource
             for s in out.resourceSpans[r].scopeSpans.indices {
@@ -46,7 +46,7 @@ public final class AttributesProcessor: Processor {
                         if let inc = config.include, !inc.matches(span, resource: resource, scope: scope) { continue }
                         if let exc = config.exclude, exc.matches(span, resource: resource, scope: scope) { continue }
                     }
-                    runner.apply(to: &out.resourceSpans[r].scopeSpans[s].spans[i].attributes, metadata: metadata, memo: &memo)
+                    runner.apply(to: &out.resourceSpans[r].scopeSpans[s].spans[i].attributes, metadata: metadata, scratch: &scratch)
                 }
             }
         }
