@@ -1,7 +1,9 @@
 /// The literal pre-check of a list of patterns as one pass over a text: which patterns can
-/// match it at all, judged by the literals each must contain. The literals are laid out in one
-/// byte buffer with a table of plain values, both allocated once and never changed, so checking
-/// a text touches no reference counts (this runs on every attribute value a redaction processor
+/// match it at all, judged by the literals each must contain. First one scan notes which of the
+/// literals' anchor bytes (their least common byte) occur in the text; only a literal whose
+/// anchor occurs is then searched for. Most attribute values contain none, and cost that one
+/// scan instead of a search per literal. The tables are allocated once and never change, so a
+/// check touches no reference counts (this runs on every attribute value a redaction processor
 /// sees).
 final class LiteralPrefilter: @unchecked Sendable {
     private struct Entry: Sendable {
@@ -10,10 +12,14 @@ final class LiteralPrefilter: @unchecked Sendable {
         var anchor: Int
         var pattern: Int
         var caseInsensitive: Bool
+        /// The anchor byte's bit in `anchorBits` (0: not tracked, always searched).
+        var anchorBit: UInt64
     }
 
     private let bytes: UnsafeMutableBufferPointer<UInt8>
     private let entries: UnsafeMutableBufferPointer<Entry>
+    /// For each byte value, the bit of the anchor it is (both cases of a case-folded letter).
+    private let anchorBits: UnsafeMutablePointer<UInt64>
     /// Patterns (of the first 64) that have literals to check.
     private let checked: UInt64
     /// Bit k set: pattern k may match any text (no literal to check, or beyond the first 64).
@@ -24,10 +30,24 @@ final class LiteralPrefilter: @unchecked Sendable {
         var bytes: [UInt8] = []
         var entries: [Entry] = []
         var checked: UInt64 = 0
+        var table = [UInt64](repeating: 0, count: 256)
+        var anchors: [UInt8: UInt64] = [:]
         for (k, p) in patterns.enumerated() where k < 64 && !p.requiredLiterals.isEmpty {
             checked |= 1 << UInt64(k)
             for (i, lit) in p.requiredLiterals.enumerated() {
-                entries.append(Entry(offset: bytes.count, length: lit.count, anchor: p.literalAnchors[i], pattern: k, caseInsensitive: p.caseInsensitive))
+                let a = p.literalAnchors[i]
+                // Literals are lower-cased when case-insensitive: the anchor then stands for both cases.
+                let anchorByte = lit[a]
+                var bit = anchors[anchorByte] ?? 0
+                if bit == 0 && anchors.count < 64 {
+                    bit = 1 << UInt64(anchors.count)
+                    anchors[anchorByte] = bit
+                }
+                if bit != 0 {
+                    table[Int(anchorByte)] |= bit
+                    if p.caseInsensitive && anchorByte &- 0x61 < 26 { table[Int(anchorByte & ~0x20)] |= bit }
+                }
+                entries.append(Entry(offset: bytes.count, length: lit.count, anchor: a, pattern: k, caseInsensitive: p.caseInsensitive, anchorBit: bit))
                 bytes += lit
             }
         }
@@ -35,6 +55,8 @@ final class LiteralPrefilter: @unchecked Sendable {
         _ = self.bytes.initialize(from: bytes)
         self.entries = .allocate(capacity: entries.count)
         _ = self.entries.initialize(from: entries)
+        anchorBits = .allocate(capacity: 256)
+        anchorBits.initialize(from: table, count: 256)
         self.checked = checked
         let all: UInt64 = patterns.count >= 64 ? ~0 : (1 << UInt64(patterns.count)) &- 1
         alwaysCandidates = all & ~checked
@@ -44,6 +66,7 @@ final class LiteralPrefilter: @unchecked Sendable {
     deinit {
         bytes.deallocate()
         entries.deallocate()
+        anchorBits.deallocate()
     }
 
     /// Bit k set: pattern k may match `text` (patterns past the 64th are always candidates;
@@ -51,7 +74,14 @@ final class LiteralPrefilter: @unchecked Sendable {
     func candidates(_ text: UnsafeBufferPointer<UInt8>) -> UInt64 {
         var mask = checked
         guard mask != 0 else { return alwaysCandidates }
+        var present: UInt64 = 0
+        for b in text { present |= anchorBits[Int(b)] }
         for e in entries where mask & (1 << UInt64(e.pattern)) != 0 {
+            // An anchor that does not occur rules its literal out without a search.
+            if e.anchorBit != 0 && present & e.anchorBit == 0 {
+                mask &= ~(1 << UInt64(e.pattern))
+                continue
+            }
             let lit = UnsafeBufferPointer(rebasing: bytes[e.offset..<(e.offset + e.length)])
             if !RegexPattern.contains(text, literal: lit, anchor: e.anchor, caseInsensitive: e.caseInsensitive) {
                 mask &= ~(1 << UInt64(e.pattern))
