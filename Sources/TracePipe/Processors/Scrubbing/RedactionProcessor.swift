@@ -74,11 +74,15 @@ public final class RedactionProcessor: Processor {
     private let keyVerdicts = KeyCache<KeyVerdict>()
     /// The blocked value patterns' literal pre-check.
     let prefilter: LiteralPrefilter
+    /// Whether `allowed_values` has patterns: read per value, so kept as a plain flag (touching
+    /// the array costs a reference count).
+    let hasAllowedValues: Bool
 
     public init(config: RedactionConfig, next: any TraceConsumer) {
         self.config = config
         self.next = next
         prefilter = LiteralPrefilter(config.blockedValues)
+        hasAllowedValues = !config.allowedValues.isEmpty
     }
 
     public func start(_ host: ComponentHost) async throws {}
@@ -150,7 +154,7 @@ public final class RedactionProcessor: Processor {
                 attrs[i].value = .string(replacement(for: text))
                 maskedCount += 1
                 if debug { masked.append(key) }
-            } else if config.allowedValues.contains(where: { $0.matches(text) }) {
+            } else if hasAllowedValues && config.allowedValues.contains(where: { $0.matches(text) }) {
                 allowedCount += 1
                 if debug { allowed.append(key) }
             } else if let scrubbed = maskMatches(text, scratch: &scratch) {
