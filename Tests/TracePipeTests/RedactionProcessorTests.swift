@@ -11,6 +11,13 @@ final class RedactionProcessorTests: XCTestCase {
         return RedactionProcessor(config: loaded.processors[ComponentID(type: "redaction")]!.config as! RedactionConfig, next: next)
     }
 
+    /// `span` (alone in a request) after a redaction processor configured by `yaml`.
+    static func scrubbed(_ span: Span, _ yaml: String) async throws -> Span {
+        let sink = CollectingConsumer()
+        try await processor(yaml, next: sink).consume(TraceData(resourceSpans: [ResourceSpans(scopeSpans: [ScopeSpans(spans: [span])])]))
+        return await sink.last.resourceSpans[0].scopeSpans[0].spans[0]
+    }
+
     func testConformanceVectors() async throws {
         let dir = ComponentOutputTests.conformance.appendingPathComponent("redaction")
         let names = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".config.yaml") }.sorted()
@@ -32,36 +39,29 @@ final class RedactionProcessorTests: XCTestCase {
     /// Patterns apply in order, each to what the ones before left: a later pattern sees (and
     /// may mask) an earlier pattern's hash.
     func testPatternsApplyInOrderToTheResultOfTheOnesBefore() async throws {
-        let sink = CollectingConsumer()
-        let p = try Self.processor("""
+        let out = try await Self.scrubbed(Span(attributes: [KeyValue("a", .string("x secret-1 y"))]), """
             processors:
               redaction:
                 allow_all_keys: true
                 # The second needs an "a", which only the first one's hash brings.
                 blocked_values: ["secret-[0-9]+", "[0-9a-f]*a[0-9a-f]*"]
                 hash_function: sha1
-            """, next: sink)
-        let span = Span(attributes: [KeyValue("a", .string("x secret-1 y"))])
-        try await p.consume(TraceData(resourceSpans: [ResourceSpans(scopeSpans: [ScopeSpans(spans: [span])])]))
-        let out = await sink.last.resourceSpans[0].scopeSpans[0].spans[0]
+            """)
         let once = Digest.hex(Digest.sha1(Array("secret-1".utf8)))
         XCTAssertEqual(out.attributes[attribute: "a"], .string("x \(Digest.hex(Digest.sha1(Array(once.utf8)))) y"))
     }
 
     func testHashFunctionsEventsAndLinks() async throws {
-        let sink = CollectingConsumer()
-        let p = try Self.processor("""
+        let span = Span(attributes: [KeyValue("a", .string("x secret-1 y"))],
+                        events: [SpanEvent(name: "e", attributes: [KeyValue("b", .string("secret-22"))])],
+                        links: [SpanLink(attributes: [KeyValue("c", .string("secret-333"))])])
+        let out = try await Self.scrubbed(span, """
             processors:
               redaction:
                 allow_all_keys: true
                 blocked_values: ["secret-[0-9]+"]
                 hash_function: sha1
-            """, next: sink)
-        let span = Span(attributes: [KeyValue("a", .string("x secret-1 y"))],
-                        events: [SpanEvent(name: "e", attributes: [KeyValue("b", .string("secret-22"))])],
-                        links: [SpanLink(attributes: [KeyValue("c", .string("secret-333"))])])
-        try await p.consume(TraceData(resourceSpans: [ResourceSpans(scopeSpans: [ScopeSpans(spans: [span])])]))
-        let out = await sink.last.resourceSpans[0].scopeSpans[0].spans[0]
+            """)
         XCTAssertEqual(out.attributes[attribute: "a"], .string("x \(Digest.hex(Digest.sha1(Array("secret-1".utf8)))) y"))
         XCTAssertEqual(out.events[0].attributes[attribute: "b"], .string(Digest.hex(Digest.sha1(Array("secret-22".utf8)))))
         XCTAssertEqual(out.links[0].attributes[attribute: "c"], .string(Digest.hex(Digest.sha1(Array("secret-333".utf8)))))
@@ -70,20 +70,17 @@ final class RedactionProcessorTests: XCTestCase {
     /// Several matches in one value, only their `secret` groups masked; and the same in a value
     /// too long for the native engine's state table, which the fallback engine scrubs alike.
     func testSecretGroupsInShortAndVeryLongValues() async throws {
-        let sink = CollectingConsumer()
-        let p = try Self.processor("""
+        let short = "/a?token=abc&x=1&sig=zz9"
+        let filler = String(repeating: "x", count: 2_000_000)
+        let long = "/a?token=abc&" + filler + "&sig=zz9"
+        let span = Span(attributes: [KeyValue("short", .string(short)), KeyValue("long", .string(long)), KeyValue("plain", .string("/a?x=1"))])
+        let out = try await Self.scrubbed(span, """
             processors:
               redaction:
                 allow_all_keys: true
                 blocked_values: ['[?&](?:token|sig)=(?P<secret>[^&]+)']
                 summary: debug
-            """, next: sink)
-        let short = "/a?token=abc&x=1&sig=zz9"
-        let filler = String(repeating: "x", count: 2_000_000)
-        let long = "/a?token=abc&" + filler + "&sig=zz9"
-        let span = Span(attributes: [KeyValue("short", .string(short)), KeyValue("long", .string(long)), KeyValue("plain", .string("/a?x=1"))])
-        try await p.consume(TraceData(resourceSpans: [ResourceSpans(scopeSpans: [ScopeSpans(spans: [span])])]))
-        let out = await sink.last.resourceSpans[0].scopeSpans[0].spans[0]
+            """)
         XCTAssertEqual(out.attributes[attribute: "short"], .string("/a?token=****&x=1&sig=****"))
         XCTAssertEqual(out.attributes[attribute: "long"], .string("/a?token=****&" + filler + "&sig=****"))
         XCTAssertEqual(out.attributes[attribute: "plain"], .string("/a?x=1"))
