@@ -67,6 +67,21 @@ final class RedactionProcessorTests: XCTestCase {
         XCTAssertEqual(out.links[0].attributes[attribute: "c"], .string(Digest.hex(Digest.sha1(Array("secret-333".utf8)))))
     }
 
+    /// A pattern that matches the empty string masks each empty match as Go's ReplaceAllString
+    /// does, an empty value included.
+    func testEmptyMatchesAndAnEmptyValue() async throws {
+        let span = Span(attributes: [KeyValue("empty", .string("")), KeyValue("ab", .string("ab")), KeyValue("xx", .string("axxb"))])
+        let out = try await Self.scrubbed(span, """
+            processors:
+              redaction:
+                allow_all_keys: true
+                blocked_values: ["x*"]
+            """)
+        XCTAssertEqual(out.attributes[attribute: "empty"], .string("****"))
+        XCTAssertEqual(out.attributes[attribute: "ab"], .string("****a****b****"))
+        XCTAssertEqual(out.attributes[attribute: "xx"], .string("****a****b****"))
+    }
+
     /// Several matches in one value, only their `secret` groups masked; and the same in a value
     /// too long for the native engine's state table, which the fallback engine scrubs alike.
     func testSecretGroupsInShortAndVeryLongValues() async throws {

@@ -189,11 +189,6 @@ public final class RedactionProcessor: Processor {
 
     /// Every match of every blocked value pattern replaced by the mask (or its hash); nil when
     /// nothing matched.
-    func maskMatches(_ text: String) -> String? {
-        var scratch = Scratch()
-        return maskMatches(text, scratch: &scratch)
-    }
-
     func maskMatches(_ text: String, scratch: inout Scratch) -> String? {
         // One look at the bytes first: in most values no pattern's literals and too few digits
         // for a card number, and then nothing else runs.
@@ -259,29 +254,30 @@ public final class RedactionProcessor: Processor {
         }
         length += text.count - last
         return String(unsafeUninitializedCapacity: length) { out in
-            guard let base = text.baseAddress, let o = out.baseAddress else { return 0 }
+            guard let o = out.baseAddress else { return 0 }
             var at = 0
             last = 0
+            // The text may be empty (an empty match of an empty value): then it has no address,
+            // and only the replacement is written.
+            func copy(_ from: Int, _ to: Int) {
+                guard to > from, let base = text.baseAddress else { return }
+                (o + at).update(from: base + from, count: to - from)
+                at += to - from
+            }
             for r in ranges where r.lowerBound >= last {
-                (o + at).update(from: base + last, count: r.lowerBound - last)
-                at += r.lowerBound - last
-                writeReplacement(of: UnsafeRawBufferPointer(start: base + r.lowerBound, count: r.count), to: o + at)
+                copy(last, r.lowerBound)
+                writeReplacement(of: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(text)[r]), to: o + at)
                 at += each
                 last = r.upperBound
             }
-            (o + at).update(from: base + last, count: text.count - last)
-            return at + text.count - last
+            copy(last, text.count)
+            return at
         }
     }
 
     /// Masks digit runs of card-number length (13–19 digits, single spaces or dashes allowed
     /// between them, not touching other digits) whose digits pass the Luhn check. A byte scan,
     /// no regex: it runs on every string value. nil when nothing was masked.
-    func maskLuhnNumbers(_ text: String) -> String? {
-        var scratch = Scratch()
-        return maskLuhnNumbers(text, scratch: &scratch)
-    }
-
     func maskLuhnNumbers(_ text: String, scratch: inout Scratch) -> String? {
         RegexPattern.withUTF8(text) { bytes -> String? in
             // Most values have too few digits to hold a card number.
