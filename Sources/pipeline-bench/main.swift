@@ -161,6 +161,7 @@ func scrubbing() async throws {
             }
             perRound.append((with - without) / Double(spans))
         }
+        // PIPELINE_BENCH_ROUNDS=1: print every round (to see how steady the machine is).
         if ProcessInfo.processInfo.environment["PIPELINE_BENCH_ROUNDS"] != nil { print(perRound.map { String(format: "%.2f", $0 * 1e6) }.joined(separator: " ")) }
         // The median round: robust to a disturbed one.
         return perRound.sorted()[perRound.count / 2]

@@ -99,7 +99,8 @@ public actor BatchProcessor: Processor {
             // No batching: the caller gets the downstream outcome directly.
             var firstError: (any Error)?
             for piece in data.split(maxSpans: config.sendBatchMaxSize) {
-                do { try await deliver(piece, metadata: metadata) } catch { if firstError == nil { firstError = error } }
+                // The next consumer sees the batch's metadata as the request metadata.
+                do { try await next.consume(piece, metadata: metadata) } catch { if firstError == nil { firstError = error } }
             }
             if let firstError { throw firstError }
             return
@@ -150,17 +151,12 @@ public actor BatchProcessor: Processor {
         if !stuck.isEmpty { startRetrier() }
     }
 
-    /// The next consumer sees the batch's metadata as the request metadata.
-    private func deliver(_ data: TraceData, metadata: [String: [String]]) async throws {
-        try await next.consume(data, metadata: metadata)
-    }
-
     /// Offers pieces in order; returns those not taken (retryable refusals). Pieces refused for
     /// good are dropped with an error log: retrying cannot deliver them.
     private func offer(_ pieces: [Held]) async -> [Held] {
         for (i, piece) in pieces.enumerated() {
             do {
-                try await deliver(piece.data, metadata: piece.metadata)
+                try await next.consume(piece.data, metadata: piece.metadata)
             } catch PipelineError.refused {
                 return Array(pieces[i...])
             } catch {

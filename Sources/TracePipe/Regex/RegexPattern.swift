@@ -18,6 +18,8 @@ final class RegexPattern: @unchecked Sendable {
     let caseInsensitive: Bool
     /// Whether the pattern has a group named `secret`: then only that group is masked.
     let hasSecretGroup: Bool
+    /// That group's number in the native engine.
+    let nativeSecretGroup: Int?
     /// Named groups in order: the name the config wrote and the name ICU knows it by.
     let namedGroups: [(name: String, icuName: String)]
 
@@ -34,6 +36,7 @@ final class RegexPattern: @unchecked Sendable {
         }
         literalAnchors = requiredLiterals.map { Self.anchor(of: $0) }
         hasSecretGroup = namedGroups.contains { $0.name == "secret" } || regex.pattern.contains("<secret>")
+        nativeSecretGroup = native?.groupNames.first { $0.name == "secret" }?.index
     }
 
     /// Whether `s` might match: false when a required literal is absent. Byte searches, ASCII
@@ -194,7 +197,7 @@ final class RegexPattern: @unchecked Sendable {
     func appendMaskRanges(of s: String, utf8 text: UnsafeBufferPointer<UInt8>, search: inout ByteRegex.Search, to ranges: inout [Range<Int>]) {
         if let native {
             let start = ranges.count
-            let secret = native.groupNames.first { $0.name == "secret" }?.index
+            let secret = nativeSecretGroup
             let done = forEachNativeMatch(native, in: text, search: &search) { slots in
                 if let g = secret, slots[2 * g] >= 0, slots[2 * g + 1] >= 0 {
                     ranges.append(slots[2 * g]..<slots[2 * g + 1])
