@@ -152,11 +152,11 @@ func scrubbing() async throws {
             for b in bodies {
                 let a = try OTLPProtobufDecoder.decode(b)
                 var t0 = now()
-                try await head.consume(a)
+                try await head.consume(consume a)
                 with += now() - t0
                 let c = try OTLPProtobufDecoder.decode(b)
                 t0 = now()
-                try await sink.consume(c)
+                try await sink.consume(consume c)
                 without += now() - t0
             }
             perRound.append((with - without) / Double(spans))

@@ -17,7 +17,7 @@ extension TraceConsumer {
         try await RequestMetadata.$current.withValue(metadata) {
             let owned = pending!
             pending = nil
-            try await self.consume(owned)
+            try await self.consume(consume owned)
         }
     }
 }

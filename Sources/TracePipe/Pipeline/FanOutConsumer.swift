@@ -17,7 +17,7 @@ public struct FanOutConsumer: TraceConsumer {
         for c in consumers.dropLast() {
             do { try await c.consume(copy data) } catch { if firstError == nil { firstError = error } }
         }
-        do { try await last.consume(data) } catch { if firstError == nil { firstError = error } }
+        do { try await last.consume(consume data) } catch { if firstError == nil { firstError = error } }
         if let firstError { throw firstError }
     }
 }

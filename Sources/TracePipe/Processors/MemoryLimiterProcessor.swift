@@ -113,7 +113,7 @@ public final class MemoryLimiterProcessor: Processor {
         if refusing.load(ordering: .relaxed) {
             throw PipelineError.refused("memory usage is above the memory_limiter's soft limit", retryAfter: config.checkInterval.duration)
         }
-        try await next.consume(data)
+        try await next.consume(consume data)
     }
 }
 

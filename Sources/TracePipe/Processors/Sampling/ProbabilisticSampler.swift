@@ -109,7 +109,7 @@ public final class ProbabilisticSampler: Processor {
         out.resourceSpans.removeAll { $0.scopeSpans.isEmpty }
         counters.record(sampled: kept, dropped: total - kept)
         guard kept > 0 else { return }
-        try await next.consume(out)
+        try await next.consume(consume out)
     }
 
     enum Priority { case drop, keep, none }

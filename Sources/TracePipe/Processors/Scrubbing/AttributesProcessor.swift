@@ -50,7 +50,7 @@ public final class AttributesProcessor: Processor {
                 }
             }
         }
-        try await next.consume(out)
+        try await next.consume(consume out)
     }
 }
 
@@ -85,6 +85,6 @@ public final class ResourceProcessor: Processor {
         for r in out.resourceSpans.indices {
             runner.apply(to: &out.resourceSpans[r].resource.attributes, metadata: metadata)
         }
-        try await next.consume(out)
+        try await next.consume(consume out)
     }
 }

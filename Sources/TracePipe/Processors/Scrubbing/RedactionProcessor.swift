@@ -113,7 +113,7 @@ public final class RedactionProcessor: Processor {
                 }
             }
         }
-        try await next.consume(out)
+        try await next.consume(consume out)
     }
 
     /// Scrubs one attribute list in place and appends the summary attributes.

@@ -168,12 +168,13 @@ public actor TailSamplingProcessor: Processor {
         return sampled
     }
 
-    private func send(_ data: TraceData) async {
+    private func send(_ data: consuming TraceData) async {
         // Upstream was answered when the spans arrived; a refusal now can only be logged.
+        let spans = data.spanCount
         do {
-            try await next.consume(data)
+            try await next.consume(consume data)
         } catch {
-            logger.error("tail sampling could not hand a sampled trace on", metadata: ["error": "\(error)", "spans": "\(data.spanCount)"])
+            logger.error("tail sampling could not hand a sampled trace on", metadata: ["error": "\(error)", "spans": "\(spans)"])
         }
     }
 
