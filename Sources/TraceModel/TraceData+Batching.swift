@@ -43,28 +43,60 @@ extension TraceData {
 
     /// A rough count of the bytes this data holds in memory (strings, arrays, structs), used to
     /// bound queues. Shared (interned) strings are counted for each use, so it errs on the high side.
+    /// It runs on every request an exporter queues, so it reads the arrays through their buffers:
+    /// iterating them by value would retain and release every string and array it passes.
     public var estimatedByteSize: Int {
         var total = 64
-        for rs in resourceSpans {
-            total += 96 + Self.size(rs.resource.attributes) + rs.schemaURL.utf8.count
-            for ss in rs.scopeSpans {
-                total += 128 + ss.scope.name.utf8.count + ss.scope.version.utf8.count + Self.size(ss.scope.attributes)
-                for s in ss.spans {
-                    total += 232 + s.name.utf8.count + s.traceState.utf8.count + s.status.message.utf8.count + Self.size(s.attributes)
-                    for e in s.events { total += 64 + e.name.utf8.count + Self.size(e.attributes) }
-                    for l in s.links { total += 80 + l.traceState.utf8.count + Self.size(l.attributes) }
+        resourceSpans.withUnsafeBufferPointer { rss in
+            for r in rss.indices {
+                total += 96 + Self.size(rss[r].resource.attributes) + rss[r].schemaURL.utf8.count
+                rss[r].scopeSpans.withUnsafeBufferPointer { sss in
+                    for i in sss.indices {
+                        total += 128 + sss[i].scope.name.utf8.count + sss[i].scope.version.utf8.count + Self.size(sss[i].scope.attributes)
+                        sss[i].spans.withUnsafeBufferPointer { total += Self.size($0) }
+                    }
                 }
             }
         }
         return total
     }
 
-    private static func size(_ kvs: [KeyValue]) -> Int {
+    private static func size(_ spans: UnsafeBufferPointer<Span>) -> Int {
         var n = 0
-        for kv in kvs {
-            n += 48 + (kv.key.utf8.count > 15 ? kv.key.utf8.count + 32 : 0) + size(kv.value)
+        for i in spans.indices {
+            n += 232 + spans[i].name.utf8.count + spans[i].traceState.utf8.count + spans[i].status.message.utf8.count
+                + size(spans[i].attributes)
+            spans[i].events.withUnsafeBufferPointer { es in
+                for e in es.indices { n += 64 + es[e].name.utf8.count + size(es[e].attributes) }
+            }
+            spans[i].links.withUnsafeBufferPointer { ls in
+                for l in ls.indices { n += 80 + ls[l].traceState.utf8.count + size(ls[l].attributes) }
+            }
         }
         return n
+    }
+
+    private static func size(_ kvs: [KeyValue]) -> Int {
+        kvs.withUnsafeBufferPointer { kv in
+            var n = 0
+            for i in kv.indices {
+                let keyBytes = kv[i].key.utf8.count
+                n += 48 + (keyBytes > 15 ? keyBytes + 32 : 0) + size(of: kv.baseAddress! + i)
+            }
+            return n
+        }
+    }
+
+    /// The value's own heap bytes. Read through a pointer so that a string value is not copied
+    /// (and retained) to be measured.
+    private static func size(of kv: UnsafePointer<KeyValue>) -> Int {
+        switch kv.pointee.value {
+        case .string(let s): return s.utf8.count > 15 ? s.utf8.count + 32 : 0
+        case .bytes(let b): return b.count + 32
+        case .array(let a): return 32 + a.reduce(0) { $0 + 24 + size($1) }
+        case .kvlist(let k): return 32 + size(k)
+        default: return 0
+        }
     }
 
     private static func size(_ v: AnyValue) -> Int {

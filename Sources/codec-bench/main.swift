@@ -101,7 +101,7 @@ func measure(_ name: String, bytesOf: (Int) -> Int, _ body: (Int) throws -> Int)
                  name as NSString, median.mbs, median.sps, best.mbs, best.sps, sink & 0xFF))
 }
 
-let sections = only.isEmpty ? ["decode", "encode", "proto-decode", "proto-encode", "zipkin-decode"] : only.split(separator: ",").map(String.init)
+let sections = only.isEmpty ? ["decode", "encode", "proto-decode", "proto-encode", "zipkin-decode", "estimate"] : only.split(separator: ",").map(String.init)
 print("payloads: \(bodies.count) bodies from \(dir), avg \(bodies.map(\.count).reduce(0, +) / bodies.count) bytes, \(spansPerBody[0]) spans each")
 // What a queued span costs, for sizing sending queues (docs/operations.md): the in-memory queue
 // counts `estimatedByteSize` against `memory_limit_mib`; a persistent queue stores protobuf.
@@ -134,5 +134,12 @@ try measure("zipkin decode", bytesOf: { zipkinBodies[$0].count }) { i in
 if sections.contains("proto-encode") {
 measure("proto encode", bytesOf: { protoBodies[$0].count }) { i in
     OTLPProtobufEncoder.withEncoded(decoded[i]) { $0.count }
+}
+}
+// Not a codec, but the same kind of walk over every span: what the exporter's queue pays per
+// request to account for its memory (QueuedExporter).
+if sections.contains("estimate") {
+measure("size estimate", bytesOf: { protoBodies[$0].count }) { i in
+    decoded[i].estimatedByteSize
 }
 }
