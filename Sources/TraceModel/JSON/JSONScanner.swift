@@ -242,6 +242,9 @@ struct JSONScanner: ~Copyable {
         if pos < base.count && base[pos] == UInt8(ascii: "\"") {
             let raw = UnsafeRawBufferPointer(rebasing: base[start..<pos])
             pos &+= 1
+            // Long strings (URLs, statements, tokens) rarely repeat: caching them would only
+            // evict the short keys and values that do.
+            if raw.count > 64 { return String(decoding: raw, as: UTF8.self) }
             return interner.string(ascii: raw, overRead: start &+ 16 <= base.count)
         }
         pos = open
