@@ -17,135 +17,144 @@ public enum OTLPProtobufEncoder {
 
     static func write(_ data: TraceData, _ w: inout ReverseProtoWriter) {
         // Top-level resource spans keep their order, like every repeated field.
-        for i in data.resourceSpans.indices.reversed() {
-            let rs = data.resourceSpans[i]
-            let start = w.count
-            resourceSpans(rs, &w)
-            w.lengthDelimited(1, since: start)
+        data.resourceSpans.withUnsafeBufferPointer { all in
+            for i in all.indices.reversed() {
+                let start = w.count
+                resourceSpans(all.baseAddress! + i, &w)
+                w.lengthDelimited(1, since: start)
+            }
         }
     }
 
     // The writer works back to front, so each function writes a message's fields in ascending
     // number order and they come out descending, as the collector lays them out. Repeated fields
     // are written last element first so that they come out in order.
+    //
+    // Elements are read in place through pointers into their arrays: taking each out as a value
+    // would retain and release every string and array in it (two of each per attribute), and
+    // the reference counts' cache misses showed in the exporter's profile.
 
-    private static func resourceSpans(_ rs: ResourceSpans, _ w: inout ReverseProtoWriter) {
+    private static func resourceSpans(_ rs: UnsafePointer<ResourceSpans>, _ w: inout ReverseProtoWriter) {
         let start = w.count
-        keyValues(1, rs.resource.attributes, &w)
-        if rs.resource.droppedAttributesCount != 0 {
-            w.varint(UInt64(rs.resource.droppedAttributesCount))
+        keyValues(1, rs.pointee.resource.attributes, &w)
+        if rs.pointee.resource.droppedAttributesCount != 0 {
+            w.varint(UInt64(rs.pointee.resource.droppedAttributesCount))
             w.tag(2, 0)
         }
         w.lengthDelimited(1, since: start)
-        for i in rs.scopeSpans.indices.reversed() {
-            let ss = rs.scopeSpans[i]
-            let s = w.count
-            scopeSpans(ss, &w)
-            w.lengthDelimited(2, since: s)
+        rs.pointee.scopeSpans.withUnsafeBufferPointer { all in
+            for i in all.indices.reversed() {
+                let s = w.count
+                scopeSpans(all.baseAddress! + i, &w)
+                w.lengthDelimited(2, since: s)
+            }
         }
-        if !rs.schemaURL.isEmpty { w.string(3, rs.schemaURL) }
+        if !rs.pointee.schemaURL.isEmpty { w.string(3, rs.pointee.schemaURL) }
     }
 
-    private static func scopeSpans(_ ss: ScopeSpans, _ w: inout ReverseProtoWriter) {
+    private static func scopeSpans(_ ss: UnsafePointer<ScopeSpans>, _ w: inout ReverseProtoWriter) {
         let start = w.count
-        if !ss.scope.name.isEmpty { w.string(1, ss.scope.name) }
-        if !ss.scope.version.isEmpty { w.string(2, ss.scope.version) }
-        keyValues(3, ss.scope.attributes, &w)
-        if ss.scope.droppedAttributesCount != 0 {
-            w.varint(UInt64(ss.scope.droppedAttributesCount))
+        if !ss.pointee.scope.name.isEmpty { w.string(1, ss.pointee.scope.name) }
+        if !ss.pointee.scope.version.isEmpty { w.string(2, ss.pointee.scope.version) }
+        keyValues(3, ss.pointee.scope.attributes, &w)
+        if ss.pointee.scope.droppedAttributesCount != 0 {
+            w.varint(UInt64(ss.pointee.scope.droppedAttributesCount))
             w.tag(4, 0)
         }
         w.lengthDelimited(1, since: start)
-        for i in ss.spans.indices.reversed() {
-            let s = ss.spans[i]
-            let st = w.count
-            span(s, &w)
-            w.lengthDelimited(2, since: st)
+        ss.pointee.spans.withUnsafeBufferPointer { all in
+            for i in all.indices.reversed() {
+                let st = w.count
+                span(all.baseAddress! + i, &w)
+                w.lengthDelimited(2, since: st)
+            }
         }
-        if !ss.schemaURL.isEmpty { w.string(3, ss.schemaURL) }
+        if !ss.pointee.schemaURL.isEmpty { w.string(3, ss.pointee.schemaURL) }
     }
 
-    private static func span(_ s: Span, _ w: inout ReverseProtoWriter) {
-        traceID(1, s.traceID, &w)
-        spanID(2, s.spanID, &w)
-        if !s.traceState.isEmpty { w.string(3, s.traceState) }
-        spanID(4, s.parentSpanID, &w)
-        if !s.name.isEmpty { w.string(5, s.name) }
-        if s.kind.rawValue != 0 {
-            w.varint(UInt64(bitPattern: Int64(s.kind.rawValue)))
+    private static func span(_ p: UnsafePointer<Span>, _ w: inout ReverseProtoWriter) {
+        traceID(1, p.pointee.traceID, &w)
+        spanID(2, p.pointee.spanID, &w)
+        if !p.pointee.traceState.isEmpty { w.string(3, p.pointee.traceState) }
+        spanID(4, p.pointee.parentSpanID, &w)
+        if !p.pointee.name.isEmpty { w.string(5, p.pointee.name) }
+        if p.pointee.kind.rawValue != 0 {
+            w.varint(UInt64(bitPattern: Int64(p.pointee.kind.rawValue)))
             w.tag(6, 0)
         }
-        if s.startTimeUnixNano != 0 {
-            w.fixed64(s.startTimeUnixNano)
+        if p.pointee.startTimeUnixNano != 0 {
+            w.fixed64(p.pointee.startTimeUnixNano)
             w.tag(7, 1)
         }
-        if s.endTimeUnixNano != 0 {
-            w.fixed64(s.endTimeUnixNano)
+        if p.pointee.endTimeUnixNano != 0 {
+            w.fixed64(p.pointee.endTimeUnixNano)
             w.tag(8, 1)
         }
-        keyValues(9, s.attributes, &w)
-        if s.droppedAttributesCount != 0 {
-            w.varint(UInt64(s.droppedAttributesCount))
+        keyValues(9, p.pointee.attributes, &w)
+        if p.pointee.droppedAttributesCount != 0 {
+            w.varint(UInt64(p.pointee.droppedAttributesCount))
             w.tag(10, 0)
         }
-        for i in s.events.indices.reversed() {
-            let e = s.events[i]
-            let start = w.count
-            event(e, &w)
-            w.lengthDelimited(11, since: start)
+        p.pointee.events.withUnsafeBufferPointer { all in
+            for i in all.indices.reversed() {
+                let start = w.count
+                event(all.baseAddress! + i, &w)
+                w.lengthDelimited(11, since: start)
+            }
         }
-        if s.droppedEventsCount != 0 {
-            w.varint(UInt64(s.droppedEventsCount))
+        if p.pointee.droppedEventsCount != 0 {
+            w.varint(UInt64(p.pointee.droppedEventsCount))
             w.tag(12, 0)
         }
-        for i in s.links.indices.reversed() {
-            let l = s.links[i]
-            let start = w.count
-            link(l, &w)
-            w.lengthDelimited(13, since: start)
+        p.pointee.links.withUnsafeBufferPointer { all in
+            for i in all.indices.reversed() {
+                let start = w.count
+                link(all.baseAddress! + i, &w)
+                w.lengthDelimited(13, since: start)
+            }
         }
-        if s.droppedLinksCount != 0 {
-            w.varint(UInt64(s.droppedLinksCount))
+        if p.pointee.droppedLinksCount != 0 {
+            w.varint(UInt64(p.pointee.droppedLinksCount))
             w.tag(14, 0)
         }
         // status (15) is always present
         let statusStart = w.count
-        if !s.status.message.isEmpty { w.string(2, s.status.message) }
-        if s.status.code.rawValue != 0 {
-            w.varint(UInt64(bitPattern: Int64(s.status.code.rawValue)))
+        if !p.pointee.status.message.isEmpty { w.string(2, p.pointee.status.message) }
+        if p.pointee.status.code.rawValue != 0 {
+            w.varint(UInt64(bitPattern: Int64(p.pointee.status.code.rawValue)))
             w.tag(3, 0)
         }
         w.lengthDelimited(15, since: statusStart)
-        if s.flags != 0 {
-            w.fixed32(s.flags)
+        if p.pointee.flags != 0 {
+            w.fixed32(p.pointee.flags)
             w.tag(16, 5)
         }
     }
 
-    private static func event(_ e: SpanEvent, _ w: inout ReverseProtoWriter) {
-        if e.timeUnixNano != 0 {
-            w.fixed64(e.timeUnixNano)
+    private static func event(_ p: UnsafePointer<SpanEvent>, _ w: inout ReverseProtoWriter) {
+        if p.pointee.timeUnixNano != 0 {
+            w.fixed64(p.pointee.timeUnixNano)
             w.tag(1, 1)
         }
-        if !e.name.isEmpty { w.string(2, e.name) }
-        keyValues(3, e.attributes, &w)
-        if e.droppedAttributesCount != 0 {
-            w.varint(UInt64(e.droppedAttributesCount))
+        if !p.pointee.name.isEmpty { w.string(2, p.pointee.name) }
+        keyValues(3, p.pointee.attributes, &w)
+        if p.pointee.droppedAttributesCount != 0 {
+            w.varint(UInt64(p.pointee.droppedAttributesCount))
             w.tag(4, 0)
         }
     }
 
-    private static func link(_ l: SpanLink, _ w: inout ReverseProtoWriter) {
-        traceID(1, l.traceID, &w)
-        spanID(2, l.spanID, &w)
-        if !l.traceState.isEmpty { w.string(3, l.traceState) }
-        keyValues(4, l.attributes, &w)
-        if l.droppedAttributesCount != 0 {
-            w.varint(UInt64(l.droppedAttributesCount))
+    private static func link(_ p: UnsafePointer<SpanLink>, _ w: inout ReverseProtoWriter) {
+        traceID(1, p.pointee.traceID, &w)
+        spanID(2, p.pointee.spanID, &w)
+        if !p.pointee.traceState.isEmpty { w.string(3, p.pointee.traceState) }
+        keyValues(4, p.pointee.attributes, &w)
+        if p.pointee.droppedAttributesCount != 0 {
+            w.varint(UInt64(p.pointee.droppedAttributesCount))
             w.tag(5, 0)
         }
-        if l.flags != 0 {
-            w.fixed32(l.flags)
+        if p.pointee.flags != 0 {
+            w.fixed32(p.pointee.flags)
             w.tag(6, 5)
         }
     }
@@ -175,22 +184,23 @@ public enum OTLPProtobufEncoder {
     }
 
     private static func keyValues(_ field: UInt32, _ kvs: [KeyValue], _ w: inout ReverseProtoWriter) {
-        for i in kvs.indices.reversed() {
-            let kv = kvs[i]
-            let start = w.count
-            keyValue(kv, &w)
-            w.lengthDelimited(field, since: start)
+        kvs.withUnsafeBufferPointer { all in
+            for i in all.indices.reversed() {
+                let start = w.count
+                keyValue(all.baseAddress! + i, &w)
+                w.lengthDelimited(field, since: start)
+            }
         }
     }
 
-    private static func keyValue(_ kv: KeyValue, _ w: inout ReverseProtoWriter) {
-        if !kv.key.isEmpty { w.string(1, kv.key) }
+    private static func keyValue(_ kv: UnsafePointer<KeyValue>, _ w: inout ReverseProtoWriter) {
+        if !kv.pointee.key.isEmpty { w.string(1, kv.pointee.key) }
         let start = w.count
-        anyValue(kv.value, &w)
+        anyValue(kv.pointee.value, &w)
         w.lengthDelimited(2, since: start)
     }
 
-    private static func anyValue(_ v: AnyValue, _ w: inout ReverseProtoWriter) {
+    private static func anyValue(_ v: borrowing AnyValue, _ w: inout ReverseProtoWriter) {
         switch v {
         case .empty:
             break

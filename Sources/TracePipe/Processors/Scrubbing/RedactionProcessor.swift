@@ -67,10 +67,10 @@ public final class RedactionProcessor: Processor {
     let config: RedactionConfig
     let next: any TraceConsumer
     static let mask = "****"
-    /// What each attribute key is (ignored, redacted, blocked by pattern): keys repeat in every
-    /// span, so their regexes run once per key, not once per attribute.
     /// What an attribute key is for this processor.
     enum KeyVerdict: Sendable { case ignored, redacted, blockedKey, checkValue }
+    /// What each attribute key is (ignored, redacted, blocked by pattern): keys repeat in every
+    /// span, so their regexes run once per key, not once per attribute.
     private let keyVerdicts = KeyCache<KeyVerdict>()
     /// The blocked value patterns' literal pre-check.
     let prefilter: LiteralPrefilter
