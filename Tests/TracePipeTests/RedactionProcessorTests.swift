@@ -119,6 +119,14 @@ extension RedactionProcessorTests {
             let want = text.filter { $0 >= 0x30 && $0 <= 0x39 }.count
             XCTAssertEqual(text.withUnsafeBufferPointer { RedactionProcessor.digitCount($0) }, want, "\(text)")
         }
+        // Long texts: the byte-lane sums are flushed every 255 words, before a lane overflows.
+        for n in [2039, 2040, 2041, 2047, 4100, 10_000] {
+            let digits = [UInt8](repeating: UInt8(ascii: "7"), count: n)
+            XCTAssertEqual(digits.withUnsafeBufferPointer { RedactionProcessor.digitCount($0) }, n, "\(n) digits")
+            let mixed = (0..<n).map { _ in alphabet[rnd(alphabet.count)] }
+            XCTAssertEqual(mixed.withUnsafeBufferPointer { RedactionProcessor.digitCount($0) },
+                           mixed.filter { $0 >= 0x30 && $0 <= 0x39 }.count, "\(n) mixed bytes")
+        }
     }
 
     /// The literal pre-check must only ever name text that every match contains.

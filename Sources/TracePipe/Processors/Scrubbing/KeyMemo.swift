@@ -14,7 +14,7 @@ struct KeyMemo<Value> {
     private var values: [Value?]
 
     init() {
-        assert(MemoryLayout<String>.size == 16, "a String is two machine words")
+        assert(MemoryLayout<String?>.size == 16, "a String (or none) is two machine words")
         keys = Array(repeating: nil, count: Self.size)
         values = Array(repeating: nil, count: Self.size)
     }
@@ -27,18 +27,22 @@ struct KeyMemo<Value> {
     mutating func value(for key: String, compute: () -> Value) -> Value {
         let w = Self.words(key)
         let home = Int(truncatingIfNeeded: ((w.0 ^ (w.1 &* 0x9E37_79B9_7F4A_7C15)) &* 0xBF58_476D_1CE4_E5B9) >> 57)
-        var free = -1
-        for p in 0..<Self.probes {
-            let slot = (home &+ p) & (Self.size - 1)
-            guard let k = keys[slot] else {
-                free = slot
-                break
+        // A slot's key is compared by its stored words, read in place: copying the key out
+        // (to compare it) would retain and release it, for every attribute of every span. An
+        // empty slot's words (nil) never equal a string's.
+        let (slot, hit) = keys.withUnsafeBufferPointer { stored -> (Int, Bool) in
+            let raw = UnsafeRawPointer(stored.baseAddress!)
+            for p in 0..<Self.probes {
+                let slot = (home &+ p) & (Self.size - 1)
+                let at = raw + slot &* MemoryLayout<String?>.stride
+                if at.load(as: UInt64.self) == w.0 && at.load(fromByteOffset: 8, as: UInt64.self) == w.1 { return (slot, true) }
+                if stored[slot] == nil { return (slot, false) }
             }
-            if Self.words(k) == w, let v = values[slot] { return v }
+            // No empty slot on the probe path: the key's own is overwritten (the memo is only a shortcut).
+            return (home, false)
         }
+        if hit, let v = values[slot] { return v }
         let v = compute()
-        // An empty slot on the probe path, else the key's own (the memo is only a shortcut).
-        let slot = free >= 0 ? free : home
         keys[slot] = key
         values[slot] = v
         return v

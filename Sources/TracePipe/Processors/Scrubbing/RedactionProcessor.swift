@@ -221,19 +221,30 @@ public final class RedactionProcessor: Processor {
     }
 
     /// ASCII digits in `h`, eight bytes at a time: a byte's high bit is set by adding 0x50 to
-    /// its low seven bits when it is at least "0", by adding 0x46 when it is above "9".
+    /// its low seven bits when it is at least "0", by adding 0x46 when it is above "9". The
+    /// per-byte hits are summed in byte lanes and added up once per 255 words (a lane cannot
+    /// overflow before): a population count per word is slow without the POPCNT instruction,
+    /// which the baseline x86-64 target does not assume.
     @inline(__always)
     static func digitCount(_ h: UnsafeBufferPointer<UInt8>) -> Int {
         let n = h.count
         guard let base = h.baseAddress else { return 0 }
         var d = 0, i = 0
         while i &+ 8 <= n {
-            let x = UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)
-            let low = x & 0x7F7F_7F7F_7F7F_7F7F
-            let atLeast0 = low &+ 0x5050_5050_5050_5050
-            let above9 = low &+ 0x4646_4646_4646_4646
-            d &+= (atLeast0 & ~above9 & ~x & 0x8080_8080_8080_8080).nonzeroBitCount
-            i &+= 8
+            var lanes: UInt64 = 0
+            var words = 0
+            while i &+ 8 <= n && words < 255 {
+                let x = UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)
+                let low = x & 0x7F7F_7F7F_7F7F_7F7F
+                let atLeast0 = low &+ 0x5050_5050_5050_5050
+                let above9 = low &+ 0x4646_4646_4646_4646
+                lanes &+= (atLeast0 & ~above9 & ~x & 0x8080_8080_8080_8080) >> 7
+                i &+= 8
+                words &+= 1
+            }
+            // Sum the eight byte lanes (each at most 255) in 16-bit lanes, then all four.
+            let pairs = (lanes & 0x00FF_00FF_00FF_00FF) &+ ((lanes >> 8) & 0x00FF_00FF_00FF_00FF)
+            d &+= Int(truncatingIfNeeded: (pairs &* 0x0001_0001_0001_0001) >> 48)
         }
         while i < n {
             if base[i] &- 0x30 < 10 { d &+= 1 }
