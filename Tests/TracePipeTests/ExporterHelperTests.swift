@@ -222,6 +222,45 @@ final class ExporterHelperTests: XCTestCase {
         }
     }
 
+    /// Compressing straight into a ByteBuffer (what the exporter sends) gives the same member,
+    /// after whatever the buffer already held.
+    func testCompressingIntoAByteBufferAppends() throws {
+        let input = (0..<300_000).map { UInt8(truncatingIfNeeded: $0 % 251) }
+        for format in [ZlibFormat.gzip, .zlib] {
+            let d = try Deflater(format: format, level: 1)
+            let packed = input.withUnsafeBytes { d.compress($0) }
+            var buffer = ByteBuffer(string: "head")
+            input.withUnsafeBytes { d.compress($0, appendingTo: &buffer) }
+            XCTAssertEqual(buffer.readString(length: 4), "head")
+            XCTAssertEqual(buffer.readBytes(length: buffer.readableBytes), packed)
+        }
+    }
+
+    /// The exporter's encoding buffers: reused memory gives the same bytes as fresh memory
+    /// (a smaller batch after a larger one shows none of the earlier bytes), a buffer that
+    /// grew past the limit is not kept, and the pool keeps at most its limit.
+    func testReusedEncodingBuffersGiveTheSameBytes() {
+        let storage = ProtobufEncodeStorage()
+        for spans in [3, 40, 1, 40, 7] {
+            let data = TestData(spans: spans)
+            let reused = OTLPProtobufEncoder.withEncoded(data, reusing: storage) { Array($0) }
+            XCTAssertEqual(reused, OTLPProtobufEncoder.encode(data), "\(spans) spans")
+            XCTAssertGreaterThan(storage.retainedBytes, 0, "kept for the next batch")
+        }
+        let kept = storage.retainedBytes
+        _ = OTLPProtobufEncoder.withEncoded(TestData(spans: 1), reusing: storage) { $0.count }
+        XCTAssertEqual(storage.retainedBytes, kept, "a smaller batch reuses the memory it finds")
+        _ = OTLPProtobufEncoder.withEncoded(TestData(spans: 200), reusing: storage, keepingAtMost: 1024) { $0.count }
+        XCTAssertEqual(storage.retainedBytes, 0, "a buffer grown past the limit is freed")
+
+        let pool = EncodeBufferPool(limit: 2)
+        let taken = (0..<3).map { _ in pool.take() }
+        XCTAssertEqual(Set(taken.map { ObjectIdentifier($0) }).count, 3, "an empty pool hands out new buffers")
+        taken.forEach(pool.put)
+        XCTAssertEqual(pool.keptCount, 2)
+        XCTAssertTrue(pool.take() === taken[1], "the last one given back is handed out first")
+    }
+
     func testConfigValidation() {
         func problems(_ exporter: String) -> [String] {
             let yaml = """

@@ -15,6 +15,19 @@ public enum OTLPProtobufEncoder {
         return try w.withBytes(body)
     }
 
+    /// As `withEncoded(_:_:)`, writing into `storage`'s memory and leaving it there for the
+    /// next call (unless it had to grow past `limit` bytes).
+    public static func withEncoded<R>(
+        _ data: TraceData, reusing storage: ProtobufEncodeStorage, keepingAtMost limit: Int = 64 << 20,
+        _ body: (UnsafeRawBufferPointer) throws -> R
+    ) rethrows -> R {
+        var w = ReverseProtoWriter(capacity: 256 + data.spanCount * 1024, reusing: storage)
+        write(data, &w)
+        let result = try w.withBytes(body)
+        w.give(to: storage, keepingAtMost: limit)
+        return result
+    }
+
     static func write(_ data: TraceData, _ w: inout ReverseProtoWriter) {
         // Top-level resource spans keep their order, like every repeated field.
         data.resourceSpans.withUnsafeBufferPointer { all in

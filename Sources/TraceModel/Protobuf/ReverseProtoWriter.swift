@@ -15,8 +15,37 @@ struct ReverseProtoWriter: ~Copyable {
         position = c
     }
 
+    /// Writes into `reused`'s memory when it holds at least `capacity` bytes (else into fresh
+    /// memory); `give(to:keepingAtMost:)` hands the memory back afterwards.
+    init(capacity: Int, reusing reused: ProtobufEncodeStorage) {
+        if let p = reused.pointer, reused.capacity >= capacity {
+            storage = p
+            self.capacity = reused.capacity
+        } else {
+            reused.pointer?.deallocate()
+            let c = max(64, capacity)
+            storage = .allocate(byteCount: c, alignment: 8)
+            self.capacity = c
+        }
+        reused.pointer = nil
+        reused.capacity = 0
+        position = self.capacity
+    }
+
     deinit {
         storage.deallocate()
+    }
+
+    /// Ends the writer, leaving its memory in `reused` for the next one unless it grew beyond
+    /// `limit` bytes (one unusually large batch should not pin its buffer for good).
+    consuming func give(to reused: ProtobufEncodeStorage, keepingAtMost limit: Int) {
+        if capacity <= limit {
+            reused.pointer = storage
+            reused.capacity = capacity
+        } else {
+            storage.deallocate()
+        }
+        discard self
     }
 
     /// Bytes written so far.

@@ -1,5 +1,6 @@
 import CLibdeflate
 import CZlib
+import NIOCore
 
 /// The container formats zlib speaks: gzip (RFC 1952), zlib (RFC 1950; HTTP's "deflate").
 public enum ZlibFormat: Sendable {
@@ -37,21 +38,38 @@ public final class Deflater {
 
     /// Compresses `input` as one complete gzip/zlib member.
     public func compress(_ input: UnsafeRawBufferPointer) -> [UInt8] {
-        let bound: Int
-        switch format {
-        case .gzip: bound = libdeflate_gzip_compress_bound(compressor, input.count)
-        case .zlib: bound = libdeflate_zlib_compress_bound(compressor, input.count)
-        }
+        let bound = self.bound(input.count)
         return [UInt8](unsafeUninitializedCapacity: bound) { out, initialized in
-            let n: Int
-            switch format {
-            case .gzip: n = libdeflate_gzip_compress(compressor, input.baseAddress, input.count, out.baseAddress, bound)
-            case .zlib: n = libdeflate_zlib_compress(compressor, input.baseAddress, input.count, out.baseAddress, bound)
-            }
-            // With a buffer of the bound's size compression cannot run out of room.
-            precondition(n > 0, "libdeflate could not compress into a buffer of its own bound")
-            initialized = n
+            initialized = compress(input, into: UnsafeMutableRawBufferPointer(out))
         }
+    }
+
+    /// Compresses `input` as one complete gzip/zlib member straight into `buffer`'s writable
+    /// bytes (no intermediate array and copy, for multi-megabyte export bodies).
+    public func compress(_ input: UnsafeRawBufferPointer, appendingTo buffer: inout ByteBuffer) {
+        let bound = self.bound(input.count)
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: bound) { out in
+            compress(input, into: out)
+        }
+    }
+
+    private func bound(_ count: Int) -> Int {
+        switch format {
+        case .gzip: libdeflate_gzip_compress_bound(compressor, count)
+        case .zlib: libdeflate_zlib_compress_bound(compressor, count)
+        }
+    }
+
+    /// `out` must hold at least `bound(input.count)` bytes; returns the bytes written.
+    private func compress(_ input: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer) -> Int {
+        let n: Int
+        switch format {
+        case .gzip: n = libdeflate_gzip_compress(compressor, input.baseAddress, input.count, out.baseAddress, out.count)
+        case .zlib: n = libdeflate_zlib_compress(compressor, input.baseAddress, input.count, out.baseAddress, out.count)
+        }
+        // With a buffer of the bound's size compression cannot run out of room.
+        precondition(n > 0, "libdeflate could not compress into a buffer of its own bound")
+        return n
     }
 }
 

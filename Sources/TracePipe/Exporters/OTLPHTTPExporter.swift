@@ -14,6 +14,8 @@ public struct OTLPHTTPSender: ExportSender {
     let tls: NIOSSLContext?
     let group: any EventLoopGroup
     let logger: Logger
+    /// Encoding buffers kept between batches (see `ProtobufEncodeStorage`), shared by the lanes.
+    let encodeBuffers = EncodeBufferPool()
 
     public init(config: OTLPHTTPExporterConfig, group: any EventLoopGroup, logger: Logger) throws {
         self.config = config
@@ -61,13 +63,15 @@ final class OTLPHTTPLane: ExportLane, @unchecked Sendable {
         var body = ByteBuffer()
         let encode: (UnsafeRawBufferPointer) -> Void = { raw in
             if let d = self.deflater {
-                body = ByteBuffer(bytes: d.compress(raw))
+                d.compress(raw, appendingTo: &body)
             } else {
                 body = ByteBuffer(bytes: raw)
             }
         }
         if c.encoding == .proto {
-            OTLPProtobufEncoder.withEncoded(data, encode)
+            let storage = sender.encodeBuffers.take()
+            OTLPProtobufEncoder.withEncoded(data, reusing: storage, encode)
+            sender.encodeBuffers.put(storage)
         } else {
             OTLPJSONEncoder.encode(data).withUnsafeBytes(encode)
         }
