@@ -142,8 +142,15 @@ final class GRPCExportTests: XCTestCase {
     func testPartialSuccessIsCountedAndLogged() async throws {
         let tempo = try await FakeGRPCTempo.start()
         tempo.script { _, _ in .partial(rejected: 2, message: "2 spans are too old") }
-        let tp = try start("    endpoint: http://127.0.0.1:\(tempo.port)")
+        // Uncompressed this time (the others use the default, gzip): the spans still arrive.
+        let tp = try start("""
+                endpoint: http://127.0.0.1:\(tempo.port)
+                compression: none
+            """)
         _ = try await send(TestData.request(trace: 21, spans: 5)).get()
+        let arrived = await tempo.wait { $0.received.count >= 1 }
+        XCTAssertTrue(arrived, tp.log)
+        XCTAssertEqual(tempo.received.first?.data, TestData.request(trace: 21, spans: 5))
         let counted = await eventually { (try? self.metric(#"otelcol_exporter_send_failed_spans{exporter="otlp",reason="partial_success"}"#)) == 2 }
         XCTAssertTrue(counted, tp.log)
         XCTAssertEqual(try metric(#"otelcol_exporter_sent_spans{exporter="otlp"}"#), 3)

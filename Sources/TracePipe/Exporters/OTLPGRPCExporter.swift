@@ -13,6 +13,8 @@ public struct OTLPGRPCSender: ExportSender {
     let tls: NIOSSLContext?
     let group: any EventLoopGroup
     let logger: Logger
+    /// Encoding buffers kept between batches, shared by the lanes (see `EncodeBufferPool`).
+    let encodeBuffers = EncodeBufferPool()
 
     public init(config: OTLPGRPCExporterConfig, group: any EventLoopGroup, logger: Logger) throws {
         self.config = config
@@ -74,14 +76,14 @@ final class OTLPGRPCLane: ExportLane, @unchecked Sendable {
         let deadline = timeout ?? .seconds(30)
         // gRPC's length-prefixed message: a compressed flag, 4 bytes of length, the bytes.
         var body = ByteBuffer()
-        OTLPProtobufEncoder.withEncoded(data) { raw in
-            let payload = deflater.map { $0.compress(raw) }
-            let count = payload?.count ?? raw.count
-            body.reserveCapacity(5 + count)
-            body.writeInteger(UInt8(payload == nil ? 0 : 1))
-            body.writeInteger(UInt32(count))
-            if let payload { body.writeBytes(payload) } else { body.writeBytes(raw) }
+        let storage = sender.encodeBuffers.take()
+        OTLPProtobufEncoder.withEncoded(data, reusing: storage) { raw in
+            body.writeInteger(UInt8(deflater == nil ? 0 : 1))
+            body.writeInteger(UInt32(0))  // the length, set once known
+            if let deflater { deflater.compress(raw, appendingTo: &body) } else { body.writeBytes(raw) }
+            body.setInteger(UInt32(body.readableBytes - 5), at: body.readerIndex + 1)
         }
+        sender.encodeBuffers.put(storage)
         var h = headerEdits.isEmpty ? headers : headers.applying(headerEdits)
         h.add(name: "grpc-timeout", value: Self.grpcTimeout(deadline))
         let result: GRPCCallResult
