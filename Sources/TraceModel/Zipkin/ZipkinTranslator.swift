@@ -20,8 +20,13 @@ public enum ZipkinTranslator {
             let service = local.isEmpty ? z.serviceNameFallback : local
             var resource = Resource()
             if !service.isEmpty { resource.attributes.append(KeyValue("service.name", .string(service))) }
-            resource.attributes += z.extraResource + resourceAttrs
-            if let i = groups.firstIndex(where: { $0.service == service && $0.scope == scope && $0.resource == resource }) {
+            if !z.extraResource.isEmpty { resource.attributes += z.extraResource }
+            if !resourceAttrs.isEmpty { resource.attributes += resourceAttrs }
+            func same(_ g: Group) -> Bool { g.service == service && g.scope == scope && g.resource == resource }
+            // A request's spans mostly come from one service in a row: the last group first.
+            if let last = groups.indices.last, same(groups[last]) {
+                groups[last].spans.append(span)
+            } else if let i = groups.firstIndex(where: same) {
                 groups[i].spans.append(span)
             } else {
                 groups.append(Group(service: service, resource: resource, scope: scope, spans: [span]))
@@ -68,15 +73,33 @@ public enum ZipkinTranslator {
         var statusMessage: String?
         var errorTag = false
         var links: [(Int, SpanLink)] = []
-        var tagAttributes: [KeyValue] = []
+        // Endpoint attributes first, then the tags in order: built in place, in one allocation.
+        s.attributes.reserveCapacity(z.tags.count + 6)
+        if let l = z.localEndpoint {
+            if !l.ip.isEmpty { s.attributes.append(KeyValue("network.local.address", .string(l.ip))) }
+            if l.port > 0 { s.attributes.append(KeyValue("net.host.port", .int(Int64(l.port)))) }
+        }
+        if let r = z.remoteEndpoint {
+            if !r.serviceName.isEmpty { s.attributes.append(KeyValue("service.peer.name", .string(r.serviceName))) }
+            if !r.ip.isEmpty { s.attributes.append(KeyValue("network.peer.address", .string(r.ip))) }
+            if r.port > 0 { s.attributes.append(KeyValue("net.peer.port", .int(Int64(r.port)))) }
+        }
         for (key, value) in z.tags {
-            // Special tags all start with one of these letters; the rest skip the comparisons.
-            let f = key.utf8.first ?? 0
-            guard f == UInt8(ascii: "o") || f == UInt8(ascii: "w") || f == UInt8(ascii: "s") || f == UInt8(ascii: "e") else {
+            // Special tags are otel.*/otlp.link.* and three exact names; other keys skip the
+            // string comparisons of the switch below (a compare per case otherwise).
+            let special: Bool
+            switch key.utf8.first ?? 0 {
+            case UInt8(ascii: "o"): special = true
+            case UInt8(ascii: "w"): special = key.utf8.count == 14 && key == "w3c.tracestate"
+            case UInt8(ascii: "s"): special = key.utf8.count == 9 && key == "span.kind"
+            case UInt8(ascii: "e"): special = key.utf8.count == 5 && key == "error"
+            default: special = false
+            }
+            guard special else {
                 if isResourceAttribute(key) {
                     resourceAttrs.append(KeyValue(key, tagValue(value, parse: parseStringTags)))
                 } else {
-                    tagAttributes.append(KeyValue(key, tagValue(value, parse: parseStringTags)))
+                    s.attributes.append(KeyValue(key, tagValue(value, parse: parseStringTags)))
                 }
                 continue
             }
@@ -99,14 +122,14 @@ public enum ZipkinTranslator {
             case "error":
                 errorTag = true
                 // Only the plain "true" flag is consumed; a message stays visible as an attribute.
-                if value != "true" { tagAttributes.append(KeyValue(key, .string(value))) }
+                if value != "true" { s.attributes.append(KeyValue(key, .string(value))) }
             default:
                 if key.hasPrefix("otlp.link."), let n = Int(key.dropFirst("otlp.link.".count)), let link = parseLink(value) {
                     links.append((n, link))
                 } else if isResourceAttribute(key) {
                     resourceAttrs.append(KeyValue(key, tagValue(value, parse: parseStringTags)))
                 } else {
-                    tagAttributes.append(KeyValue(key, tagValue(value, parse: parseStringTags)))
+                    s.attributes.append(KeyValue(key, tagValue(value, parse: parseStringTags)))
                 }
             }
         }
@@ -117,16 +140,6 @@ public enum ZipkinTranslator {
         if errorTag { s.status.code = .error }
         s.links = links.sorted { $0.0 < $1.0 }.map(\.1)
 
-        if let l = z.localEndpoint {
-            if !l.ip.isEmpty { s.attributes.append(KeyValue("network.local.address", .string(l.ip))) }
-            if l.port > 0 { s.attributes.append(KeyValue("net.host.port", .int(Int64(l.port)))) }
-        }
-        if let r = z.remoteEndpoint {
-            if !r.serviceName.isEmpty { s.attributes.append(KeyValue("service.peer.name", .string(r.serviceName))) }
-            if !r.ip.isEmpty { s.attributes.append(KeyValue("network.peer.address", .string(r.ip))) }
-            if r.port > 0 { s.attributes.append(KeyValue("net.peer.port", .int(Int64(r.port)))) }
-        }
-        s.attributes += tagAttributes
         if z.timestamp == nil { s.attributes.append(KeyValue("otel.zipkin.absentField.startTime", .bool(true))) }
         s.events = z.annotations.map(event)
         return (s, resourceAttrs, scope)
