@@ -14,20 +14,22 @@ public enum ZipkinTranslator {
             var spans: [Span]
         }
         var groups: [Group] = []
-        for z in spans {
-            let (span, resourceAttrs, scope) = translate(z, parseStringTags: parseStringTags)
-            let local = z.localEndpoint?.serviceName ?? ""
-            let service = local.isEmpty ? z.serviceNameFallback : local
+        // Spans and groups are read in place (through indices), not copied out one by one.
+        for z in spans.indices {
+            let (span, resourceAttrs, scope) = translate(spans[z], parseStringTags: parseStringTags)
+            let local = spans[z].localEndpoint?.serviceName ?? ""
+            let service = local.isEmpty ? spans[z].serviceNameFallback : local
             var resource = Resource()
             if !service.isEmpty { resource.attributes.append(KeyValue("service.name", .string(service))) }
-            if !z.extraResource.isEmpty { resource.attributes += z.extraResource }
+            if !spans[z].extraResource.isEmpty { resource.attributes += spans[z].extraResource }
             if !resourceAttrs.isEmpty { resource.attributes += resourceAttrs }
-            func same(_ g: Group) -> Bool { g.service == service && g.scope == scope && g.resource == resource }
             // A request's spans mostly come from one service in a row: the last group first.
-            if let last = groups.indices.last, same(groups[last]) {
-                groups[last].spans.append(span)
-            } else if let i = groups.firstIndex(where: same) {
-                groups[i].spans.append(span)
+            var match = groups.count - 1
+            if match < 0 || !(groups[match].service == service && groups[match].scope == scope && groups[match].resource == resource) {
+                match = groups.indices.first { groups[$0].service == service && groups[$0].scope == scope && groups[$0].resource == resource } ?? -1
+            }
+            if match >= 0 {
+                groups[match].spans.append(span)
             } else {
                 groups.append(Group(service: service, resource: resource, scope: scope, spans: [span]))
             }
@@ -84,7 +86,8 @@ public enum ZipkinTranslator {
             if !r.ip.isEmpty { s.attributes.append(KeyValue("network.peer.address", .string(r.ip))) }
             if r.port > 0 { s.attributes.append(KeyValue("net.peer.port", .int(Int64(r.port)))) }
         }
-        for (key, value) in z.tags {
+        for t in z.tags.indices {
+            let key = z.tags[t].key, value = z.tags[t].value
             // Special tags are otel.*/otlp.link.* and three exact names; other keys skip the
             // string comparisons of the switch below (a compare per case otherwise).
             let special: Bool
