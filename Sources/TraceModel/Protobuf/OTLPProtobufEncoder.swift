@@ -30,11 +30,21 @@ public enum OTLPProtobufEncoder {
 
     static func write(_ data: TraceData, _ w: inout ReverseProtoWriter) {
         // Top-level resource spans keep their order, like every repeated field.
-        data.resourceSpans.withUnsafeBufferPointer { all in
+        repeated(1, data.resourceSpans, &w, resourceSpans)
+    }
+
+    /// Writes each element of `list` as a length-delimited field `field`, last element first
+    /// (so they come out in order), reading the elements in place.
+    @inline(__always)
+    private static func repeated<T>(
+        _ field: UInt32, _ list: [T], _ w: inout ReverseProtoWriter,
+        _ element: (UnsafePointer<T>, inout ReverseProtoWriter) -> Void
+    ) {
+        list.withUnsafeBufferPointer { all in
             for i in all.indices.reversed() {
                 let start = w.count
-                resourceSpans(all.baseAddress! + i, &w)
-                w.lengthDelimited(1, since: start)
+                element(all.baseAddress! + i, &w)
+                w.lengthDelimited(field, since: start)
             }
         }
     }
@@ -55,13 +65,7 @@ public enum OTLPProtobufEncoder {
             w.tag(2, 0)
         }
         w.lengthDelimited(1, since: start)
-        rs.pointee.scopeSpans.withUnsafeBufferPointer { all in
-            for i in all.indices.reversed() {
-                let s = w.count
-                scopeSpans(all.baseAddress! + i, &w)
-                w.lengthDelimited(2, since: s)
-            }
-        }
+        repeated(2, rs.pointee.scopeSpans, &w, scopeSpans)
         if !rs.pointee.schemaURL.isEmpty { w.string(3, rs.pointee.schemaURL) }
     }
 
@@ -75,13 +79,7 @@ public enum OTLPProtobufEncoder {
             w.tag(4, 0)
         }
         w.lengthDelimited(1, since: start)
-        ss.pointee.spans.withUnsafeBufferPointer { all in
-            for i in all.indices.reversed() {
-                let st = w.count
-                span(all.baseAddress! + i, &w)
-                w.lengthDelimited(2, since: st)
-            }
-        }
+        repeated(2, ss.pointee.spans, &w, span)
         if !ss.pointee.schemaURL.isEmpty { w.string(3, ss.pointee.schemaURL) }
     }
 
@@ -108,24 +106,12 @@ public enum OTLPProtobufEncoder {
             w.varint(UInt64(p.pointee.droppedAttributesCount))
             w.tag(10, 0)
         }
-        p.pointee.events.withUnsafeBufferPointer { all in
-            for i in all.indices.reversed() {
-                let start = w.count
-                event(all.baseAddress! + i, &w)
-                w.lengthDelimited(11, since: start)
-            }
-        }
+        repeated(11, p.pointee.events, &w, event)
         if p.pointee.droppedEventsCount != 0 {
             w.varint(UInt64(p.pointee.droppedEventsCount))
             w.tag(12, 0)
         }
-        p.pointee.links.withUnsafeBufferPointer { all in
-            for i in all.indices.reversed() {
-                let start = w.count
-                link(all.baseAddress! + i, &w)
-                w.lengthDelimited(13, since: start)
-            }
-        }
+        repeated(13, p.pointee.links, &w, link)
         if p.pointee.droppedLinksCount != 0 {
             w.varint(UInt64(p.pointee.droppedLinksCount))
             w.tag(14, 0)
@@ -196,6 +182,8 @@ public enum OTLPProtobufEncoder {
         w.tag(field, 2)
     }
 
+    /// The hottest list (a dozen per span): spelled out rather than through `repeated`, which
+    /// the compiler does not inline `keyValue` into (4 % more instructions per encode).
     private static func keyValues(_ field: UInt32, _ kvs: [KeyValue], _ w: inout ReverseProtoWriter) {
         kvs.withUnsafeBufferPointer { all in
             for i in all.indices.reversed() {
@@ -230,12 +218,7 @@ public enum OTLPProtobufEncoder {
             w.tag(4, 1)
         case .array(let values):
             let start = w.count
-            for i in values.indices.reversed() {
-            let e = values[i]
-                let s = w.count
-                anyValue(e, &w)
-                w.lengthDelimited(1, since: s)
-            }
+            repeated(1, values, &w) { e, w in anyValue(e.pointee, &w) }
             w.lengthDelimited(5, since: start)
         case .kvlist(let kvs):
             let start = w.count
