@@ -104,7 +104,7 @@ public final class OTLPHTTPReceiver: Receiver {
         let spans = data.spanCount
         if spans > 0 {
             do {
-                try await next.consume(consume data, metadata: config.server.includeMetadata ? Self.metadata(request) : [:])
+                try await next.consume(consume data, metadata: Self.metadata(request, settings: config.server))
                 counters.acceptedSpans.wrappingIncrement(by: spans, ordering: .relaxed)
             } catch let e as PipelineError {
                 counters.refusedSpans.wrappingIncrement(by: spans, ordering: .relaxed)
@@ -140,8 +140,10 @@ public final class OTLPHTTPReceiver: Receiver {
         }
     }
 
-    /// Request headers by lower-cased name (`include_metadata`).
-    static func metadata(_ request: HTTPRequest) -> [String: [String]] {
+    /// The request metadata handed down the pipeline: request headers by lower-cased name when
+    /// `include_metadata` is on, else none. Shared by the HTTP receivers (OTLP and Zipkin).
+    static func metadata(_ request: HTTPRequest, settings: HTTPServerSettings) -> [String: [String]] {
+        guard settings.includeMetadata else { return [:] }
         var out: [String: [String]] = [:]
         for (name, value) in request.headers { out[name.lowercased(), default: []].append(value) }
         return out

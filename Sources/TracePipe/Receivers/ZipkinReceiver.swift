@@ -93,7 +93,7 @@ public final class ZipkinReceiver: Receiver {
         let counters = TelemetryRegistry.shared.receiver(context.id, transport: v1 ? "http_v1_json" : "http_v2_json")
         if spans > 0 {
             do {
-                try await next.consume(consume data, metadata: config.server.includeMetadata ? OTLPHTTPReceiver.metadata(request) : [:])
+                try await next.consume(consume data, metadata: OTLPHTTPReceiver.metadata(request, settings: config.server))
                 counters.acceptedSpans.wrappingIncrement(by: spans, ordering: .relaxed)
             } catch let e as PipelineError {
                 counters.refusedSpans.wrappingIncrement(by: spans, ordering: .relaxed)

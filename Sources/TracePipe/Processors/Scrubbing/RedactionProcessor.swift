@@ -213,7 +213,9 @@ public final class RedactionProcessor: Processor {
                 changed = true
             }
         }
-        if config.maskCardNumbers && (changed || digits >= 13), let masked = maskLuhnNumbers(result, scratch: &scratch) {
+        // Unchanged text was counted above; a replacement may have changed its digits.
+        if config.maskCardNumbers && (changed || digits >= 13),
+           let masked = maskLuhnNumbers(result, digitsCounted: !changed, scratch: &scratch) {
             result = masked
             changed = true
         }
@@ -288,11 +290,12 @@ public final class RedactionProcessor: Processor {
 
     /// Masks digit runs of card-number length (13–19 digits, single spaces or dashes allowed
     /// between them, not touching other digits) whose digits pass the Luhn check. A byte scan,
-    /// no regex: it runs on every string value. nil when nothing was masked.
-    func maskLuhnNumbers(_ text: String, scratch: inout Scratch) -> String? {
+    /// no regex: it runs on every string value. nil when nothing was masked. `digitsCounted`:
+    /// the caller already found at least 13 digits in `text`.
+    func maskLuhnNumbers(_ text: String, digitsCounted: Bool, scratch: inout Scratch) -> String? {
         RegexPattern.withUTF8(text) { bytes -> String? in
             // Most values have too few digits to hold a card number.
-            guard Self.digitCount(bytes) >= 13 else { return nil }
+            guard digitsCounted || Self.digitCount(bytes) >= 13 else { return nil }
             scratch.ranges.removeAll(keepingCapacity: true)
             var i = 0
             let n = bytes.count
