@@ -81,25 +81,16 @@ extension TraceData {
             var n = 0
             for i in kv.indices {
                 let keyBytes = kv[i].key.utf8.count
-                n += 48 + (keyBytes > 15 ? keyBytes + 32 : 0) + size(of: kv.baseAddress! + i)
+                n += 48 + (keyBytes > 15 ? keyBytes + 32 : 0) + size(kv[i].value)
             }
             return n
         }
     }
 
-    /// The value's own heap bytes. Read through a pointer so that a string value is not copied
-    /// (and retained) to be measured.
-    private static func size(of kv: UnsafePointer<KeyValue>) -> Int {
-        switch kv.pointee.value {
-        case .string(let s): return s.utf8.count > 15 ? s.utf8.count + 32 : 0
-        case .bytes(let b): return b.count + 32
-        case .array(let a): return 32 + a.reduce(0) { $0 + 24 + size($1) }
-        case .kvlist(let k): return 32 + size(k)
-        default: return 0
-        }
-    }
-
-    private static func size(_ v: AnyValue) -> Int {
+    /// The value's own heap bytes. Borrowed and inlined where it is read, so that a string value
+    /// is not copied (and retained) to be measured.
+    @inline(__always)
+    private static func size(_ v: borrowing AnyValue) -> Int {
         switch v {
         case .string(let s): return s.utf8.count > 15 ? s.utf8.count + 32 : 0
         case .bytes(let b): return b.count + 32
