@@ -239,6 +239,16 @@ final class ByteRegex: Sendable {
         }
     }
 
+    /// Queues the branches at `pc` for every character start before `pos` down to `low` (none
+    /// when `pos` is `low`), as one job: what a `classLoop` gives back, one character at a time.
+    @inline(__always)
+    private static func giveBack(pc: Int, before pos: Int, downTo low: Int, in text: UnsafeBufferPointer<UInt8>, to stack: inout [Job]) {
+        guard low < pos else { return }
+        var before = pos - 1
+        while before > low, text[before] & 0xC0 == 0x80 { before -= 1 }
+        stack.append(Job(pc: pc, pos: before, restoreSlot: -1, low: low))
+    }
+
     /// The first position at or after `from` where a match may begin, if any.
     @inline(__always)
     private func nextStart(_ text: UnsafeBufferPointer<UInt8>, from: Int) -> Int? {
@@ -283,12 +293,8 @@ final class ByteRegex: Sendable {
             }
             var pc = job.pc
             var pos = job.pos
-            if job.low < pos {
-                // The rest of a given-back range waits under this branch's own.
-                var before = pos - 1
-                while before > job.low, text[before] & 0xC0 == 0x80 { before -= 1 }
-                stack.append(Job(pc: pc, pos: before, restoreSlot: -1, low: job.low))
-            }
+            // The rest of a given-back range waits under this branch's own.
+            Self.giveBack(pc: pc, before: pos, downTo: job.low, in: text, to: &stack)
             thread: while true {
                 let state = pc &* width &+ pos
                 let word = state >> 6, bit = UInt64(1) << UInt64(state & 63)
@@ -330,11 +336,7 @@ final class ByteRegex: Sendable {
                         pos = next
                     }
                     // Continue after the loop at the longest run; the shorter ones wait.
-                    if pos > from {
-                        var before = pos - 1
-                        while before > from, text[before] & 0xC0 == 0x80 { before -= 1 }
-                        stack.append(Job(pc: pc &+ 1, pos: before, restoreSlot: -1, low: from))
-                    }
+                    Self.giveBack(pc: pc &+ 1, before: pos, downTo: from, in: text, to: &stack)
                     pc &+= 1
                 case .split(let a, let b):
                     stack.append(Job(pc: b, pos: pos, restoreSlot: -1, low: pos))
