@@ -93,6 +93,9 @@ public final class QueuedExporter: Exporter {
         // Fail fast on a sender that cannot be built (bad TLS files, …).
         try sender.makeLane().close()
         var tasks: [Task<Void, Never>] = []
+        // Counted before the tasks exist: a shutdown right after start must wait for consumers
+        // that have not been scheduled yet, not find none running and count the queue as lost.
+        runningConsumers.wrappingIncrement(by: q.numConsumers, ordering: .relaxed)
         for _ in 0..<q.numConsumers {
             tasks.append(Task { [self] in await self.consumeLoop(backend) })
         }
@@ -169,7 +172,6 @@ public final class QueuedExporter: Exporter {
     }
 
     private func consumeLoop(_ backend: Backend) async {
-        runningConsumers.wrappingIncrement(ordering: .relaxed)
         defer { runningConsumers.wrappingDecrement(ordering: .relaxed) }
         let lane: any ExportLane
         do {
