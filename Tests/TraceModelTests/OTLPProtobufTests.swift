@@ -63,6 +63,34 @@ final class OTLPProtobufTests: XCTestCase {
         }
     }
 
+    /// Attribute keys and values go through the decoder's string cache, which validates UTF-8
+    /// only when it builds a string: every length class (compared as two words, compared in
+    /// full, not cached) must decode non-ASCII text intact and refuse invalid bytes, also when
+    /// they share their length and first and last eight bytes with a valid string just cached.
+    func testCachedStringsAreValidatedAndIntact() throws {
+        func request(_ values: [String]) -> [UInt8] {
+            OTLPProtobufEncoder.encode(TraceData(resourceSpans: [ResourceSpans(scopeSpans: [ScopeSpans(spans: [
+                Span(name: "s", attributes: values.map { KeyValue("k", .string($0)) }),
+            ])])]))
+        }
+        for n in [5, 16, 17, 40, 64, 65, 200] {
+            let text = String(repeating: "a", count: n - 2) + "ü"
+            let decoded = try OTLPProtobufDecoder.decode(request([text, text]))
+            XCTAssertEqual(decoded.resourceSpans[0].scopeSpans[0].spans[0].attributes.map(\.value), [.string(text), .string(text)], "length \(n)")
+
+            let ascii = Array(String(repeating: "b", count: n).utf8)
+            var bad = request([String(decoding: ascii, as: UTF8.self), String(decoding: ascii, as: UTF8.self)])
+            // Corrupt the second copy only (in the middle when it is long enough to keep the
+            // first and last eight bytes): the first copy is in the cache when it is read.
+            let second = bad.ranges(of: ascii).last!
+            bad[second.lowerBound + (n >= 17 ? n / 2 : 0)] = 0xFF
+            XCTAssertThrowsError(try OTLPProtobufDecoder.decode(bad), "length \(n)") { e in
+                XCTAssertTrue("\(e)".contains("UTF-8"), "\(e)")
+                XCTAssertTrue("\(e)".contains("attributes[1]"), "\(e)")
+            }
+        }
+    }
+
     func testUnknownFieldsAndGroupsAreSkipped() throws {
         // Field 99 varint, field 98 fixed64, field 97 bytes, field 96 fixed32, group 95 {field 1 varint}.
         var unknown: [UInt8] = [0x98, 0x06, 0x01]

@@ -23,12 +23,25 @@ struct StringInterner {
     /// larger buffer), which lets short strings be compared as two machine words.
     @inline(__always)
     mutating func string(ascii raw: UnsafeRawBufferPointer, overRead: Bool) -> String {
+        interned(raw, overRead: overRead) { String(decoding: $0, as: UTF8.self) }!
+    }
+
+    /// As `string(ascii:overRead:)` for bytes not yet checked: nil when they are not valid UTF-8.
+    /// Only a miss validates; a hit has the bytes of a string that was valid when stored, so the
+    /// common case reads the bytes once (hash and compare) instead of checking them first.
+    @inline(__always)
+    mutating func string(utf8 raw: UnsafeRawBufferPointer, overRead: Bool) -> String? {
+        interned(raw, overRead: overRead) { WireUTF8.string(validating: $0) }
+    }
+
+    @inline(__always)
+    private mutating func interned(_ raw: UnsafeRawBufferPointer, overRead: Bool, make: (UnsafeRawBufferPointer) -> String?) -> String? {
         let n = raw.count
         guard n > 0, let p = raw.baseAddress else { return "" }
         var w0: UInt64
         var w1: UInt64 = 0
         if n <= 16 {
-            guard overRead else { return String(decoding: raw, as: UTF8.self) }
+            guard overRead else { return make(raw) }
             w0 = p.loadUnaligned(as: UInt64.self)
             if n < 8 {
                 w0 &= (1 &<< UInt64(n &* 8)) &- 1
@@ -43,13 +56,12 @@ struct StringInterner {
         let h = (w0 &* 0x9E37_79B9_7F4A_7C15) ^ (w1 &* 0xC2B2_AE3D_27D4_EB4F) ^ UInt64(n)
         let i = Int(truncatingIfNeeded: (h ^ (h >> 29)) >> 32) & mask
         return slots.withUnsafeMutableBufferPointer { s in
-            let slot = s[i]
-            if slot.count == n && slot.word0 == w0 && slot.word1 == w1 {
-                if n <= 16 { return slot.string }
-                var cached = slot.string
-                if cached.withUTF8({ memcmpEqual($0.baseAddress!, p, n) }) { return cached }
+            // Compared in place: copying the slot out would retain and release its string.
+            if s[i].count == n && s[i].word0 == w0 && s[i].word1 == w1 {
+                if n <= 16 { return s[i].string }
+                if s[i].string.withUTF8({ memcmpEqual($0.baseAddress!, p, n) }) { return s[i].string }
             }
-            let str = String(decoding: raw, as: UTF8.self)
+            guard let str = make(raw) else { return nil }
             s[i] = Slot(count: n, word0: w0, word1: w1, string: str)
             return str
         }

@@ -126,10 +126,12 @@ private struct ProtoDecoding: ~Copyable {
                 try expect(w, 2, "spans")
                 if ss.spans.capacity == 0 { ss.spans.reserveCapacity(16) }
                 let i = ss.spans.count
-                let s = try field("spans", i) { (d: inout ProtoDecoding) throws(ProtobufDecodingError) in
-                    try d.message { (d: inout ProtoDecoding) throws(ProtobufDecodingError) in try d.span() }
+                // Decoded in place: building a local Span and appending it cost a copy of the
+                // span (a retain and release of each of its strings and arrays) per span.
+                ss.spans.append(Span())
+                try field("spans", i) { (d: inout ProtoDecoding) throws(ProtobufDecodingError) in
+                    try d.message { (d: inout ProtoDecoding) throws(ProtobufDecodingError) in try d.span(into: &ss.spans[i]) }
                 }
-                ss.spans.append(s)
             case 3:
                 try expect(w, 2, "schemaUrl")
                 ss.schemaURL = try field("schemaUrl") { (d: inout ProtoDecoding) throws(ProtobufDecodingError) in try d.reader.string() }
@@ -164,8 +166,7 @@ private struct ProtoDecoding: ~Copyable {
         return s
     }
 
-    mutating func span() throws(ProtobufDecodingError) -> Span {
-        var s = Span()
+    mutating func span(into s: inout Span) throws(ProtobufDecodingError) {
         while !reader.atEnd {
             let (f, w) = try reader.tag()
             switch f {
@@ -230,7 +231,6 @@ private struct ProtoDecoding: ~Copyable {
                 try reader.skip(w, field: f)
             }
         }
-        return s
     }
 
     mutating func event() throws(ProtobufDecodingError) -> SpanEvent {

@@ -94,43 +94,23 @@ struct ProtoReader: ~Copyable {
         let at = pos
         let raw = try lengthDelimited()
         if raw.isEmpty { return "" }
-        if Self.isASCII(raw) { return String(decoding: raw, as: UTF8.self) }
-        guard let s = String(validating: raw, as: UTF8.self) else {
+        guard let s = WireUTF8.string(validating: raw) else {
             throw ProtobufDecodingError("string is not valid UTF-8", offset: at)
         }
         return s
     }
 
-    /// A string through `interner` when it is ASCII (the usual case for keys and repeated values).
+    /// A string through `interner` when it is short (keys and repeated values are; a hit is
+    /// shared storage and no validation), validated as UTF-8 either way.
     mutating func string(interner: inout StringInterner) throws(ProtobufDecodingError) -> String {
         let at = pos
         let raw = try lengthDelimited()
         if raw.isEmpty { return "" }
-        if Self.isASCII(raw) {
-            // ASCII needs no UTF-8 validation; short strings repeat a lot and are shared.
-            if raw.count <= 64 {
-                return interner.string(ascii: raw, overRead: (raw.baseAddress! - base.baseAddress!) &+ 16 <= base.count)
-            }
-            return String(decoding: raw, as: UTF8.self)
-        }
-        guard let s = String(validating: raw, as: UTF8.self) else {
-            throw ProtobufDecodingError("string is not valid UTF-8", offset: at)
-        }
+        let s = raw.count <= 64
+            ? interner.string(utf8: raw, overRead: (raw.baseAddress! - base.baseAddress!) &+ 16 <= base.count)
+            : WireUTF8.string(validating: raw)
+        guard let s else { throw ProtobufDecodingError("string is not valid UTF-8", offset: at) }
         return s
-    }
-
-    @inline(__always) static func isASCII(_ raw: UnsafeRawBufferPointer) -> Bool {
-        var i = 0
-        var acc: UInt64 = 0
-        while i &+ 8 <= raw.count {
-            acc |= raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)
-            i &+= 8
-        }
-        while i < raw.count {
-            acc |= UInt64(raw[i])
-            i &+= 1
-        }
-        return acc & 0x8080_8080_8080_8080 == 0
     }
 
     /// Skips a field of any wire type (groups included, within the depth bound).
