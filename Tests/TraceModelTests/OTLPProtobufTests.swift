@@ -91,6 +91,39 @@ final class OTLPProtobufTests: XCTestCase {
         }
     }
 
+    /// Attribute fields in any order, repeated or mixed with unknown ones, decode as protobuf
+    /// says: the last occurrence of a field (and of a oneof member) wins, unknown ones are skipped.
+    func testAttributeFieldsInAnyOrder() throws {
+        func ld(_ field: UInt8, _ bytes: [UInt8]) -> [UInt8] {
+            var out: [UInt8] = [field << 3 | 2]
+            var n = bytes.count
+            while n >= 0x80 { out.append(UInt8(n & 0x7F) | 0x80); n >>= 7 }
+            return out + [UInt8(n)] + bytes
+        }
+        let str: (String) -> [UInt8] = { ld(1, Array($0.utf8)) }  // AnyValue.string_value
+        let int: (UInt8) -> [UInt8] = { [3 << 3, $0] }               // AnyValue.int_value
+        let unknown: [UInt8] = [15 << 3, 1]                          // varint field 15
+        func attributes(_ kvs: [[UInt8]]) throws -> [KeyValue] {
+            let span = kvs.reduce(ld(5, Array("s".utf8))) { $0 + ld(9, $1) }
+            let data = try OTLPProtobufDecoder.decode(ld(1, ld(2, ld(2, span))))
+            return data.resourceSpans[0].scopeSpans[0].spans[0].attributes
+        }
+        let kvs = try attributes([
+            ld(1, Array("a".utf8)) + ld(2, str("x")),                              // the usual order
+            ld(2, str("x")) + ld(1, Array("b".utf8)),                              // value first
+            ld(1, Array("c".utf8)) + ld(2, str("x")) + ld(2, int(7)),              // value twice
+            ld(1, Array("d".utf8)) + ld(2, str("x") + int(8)),                     // two members
+            ld(1, Array("e".utf8)) + ld(2, unknown + str("y") + unknown),          // unknown around
+            ld(1, Array("f".utf8)) + ld(2, unknown),                               // no member
+            ld(1, Array("g".utf8)),                                                // no value
+            ld(1, Array("h".utf8)) + ld(2, str("z")) + unknown + ld(1, Array("i".utf8)),  // key again
+        ])
+        XCTAssertEqual(kvs, [
+            KeyValue("a", .string("x")), KeyValue("b", .string("x")), KeyValue("c", .int(7)), KeyValue("d", .int(8)),
+            KeyValue("e", .string("y")), KeyValue("f", .empty), KeyValue("g", .empty), KeyValue("i", .string("z")),
+        ])
+    }
+
     func testUnknownFieldsAndGroupsAreSkipped() throws {
         // Field 99 varint, field 98 fixed64, field 97 bytes, field 96 fixed32, group 95 {field 1 varint}.
         var unknown: [UInt8] = [0x98, 0x06, 0x01]
