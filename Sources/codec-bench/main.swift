@@ -23,6 +23,13 @@ let bodies: [[UInt8]] = try files.map { Array(try Data(contentsOf: URL(fileURLWi
 let decoded: [TraceData] = try bodies.map { try OTLPJSONDecoder.decode($0) }
 let spansPerBody = decoded.map(\.spanCount)
 let protoBodies: [[UInt8]] = decoded.map { OTLPProtobufEncoder.encode($0) }
+// The same requests as an SDK marshals them (gen_payload.py's req*.pb, written by the Python
+// protobuf runtime: fields in ascending order, as clients send them); our encoder writes the
+// collector's descending order. Decoding both shows whether the order matters.
+let sdkProtoBodies: [[UInt8]] = try files.compactMap { name -> [UInt8]? in
+    let pb = dir + "/" + name.dropLast(".json".count) + ".pb"
+    return FileManager.default.fileExists(atPath: pb) ? Array(try Data(contentsOf: URL(fileURLWithPath: pb))) : nil
+}
 let zipkinBodies: [[UInt8]] = decoded.map { zipkinV2JSON($0) }
 
 /// The same spans as a Zipkin v2 JSON body (what a Zipkin client would send).
@@ -122,6 +129,11 @@ measure("json encode", bytesOf: { bodies[$0].count }) { i in
 if sections.contains("proto-decode") {
 try measure("proto decode", bytesOf: { protoBodies[$0].count }) { i in
     try OTLPProtobufDecoder.decode(protoBodies[i]).resourceSpans.count
+}
+if sdkProtoBodies.count == bodies.count {
+    try measure("proto decode (SDK bytes)", bytesOf: { sdkProtoBodies[$0].count }) { i in
+        try OTLPProtobufDecoder.decode(sdkProtoBodies[i]).resourceSpans.count
+    }
 }
 }
 if sections.contains("zipkin-decode") {

@@ -10,7 +10,9 @@ actor MemoryQueue: QueueWithTakers {
     let capacity: Int
     let sizer: ExporterHelperConfig.Sizer
     let memoryLimit: Int
-    private var items: [QueueItem] = []
+    /// Taken items' slots are emptied at once: a slot that kept its item until the next
+    /// compaction kept up to 64 sent batches' data alive (a gigabyte with 8192-span batches).
+    private var items: [QueueItem?] = []
     private var head = 0
     private var used = 0
     private var usedBytes = 0
@@ -98,8 +100,7 @@ actor MemoryQueue: QueueWithTakers {
     }
 
     private func popFirst() -> QueueItem? {
-        guard head < items.count else { return nil }
-        let item = items[head]
+        guard head < items.count, let item = items[head].take() else { return nil }
         head += 1
         if head > 64 && head * 2 > items.count {
             items.removeFirst(head)
