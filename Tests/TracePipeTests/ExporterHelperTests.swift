@@ -107,6 +107,33 @@ final class ExporterHelperTests: XCTestCase {
         XCTAssertEqual(size, 50)
     }
 
+    /// An item handed straight to a waiting sending task counts against the byte cap until its
+    /// send finished, like one that waited in the queue: a fast backend's idle consumers must
+    /// not switch the cap off (each release of an uncounted item drove the count below zero).
+    func testAnItemHandedToAWaitingTakerCountsUntilReleased() async throws {
+        let q = MemoryQueue(capacity: 1000, sizer: .requests, memoryLimit: 250)
+        async let waiting = q.take()
+        // Let the take start waiting first, so that the offer hands the item over directly.
+        while await q.waitingTakers == 0 { await Task.yield() }
+        try await q.offer(item(spans: 1, bytes: 200), blockFor: nil)
+        let taken = await waiting
+        XCTAssertEqual(taken?.bytes, 200)
+        try await q.offer(item(spans: 1, bytes: 40), blockFor: nil)
+        do {
+            try await q.offer(item(spans: 1, bytes: 100), blockFor: nil)
+            XCTFail("the handed-over item's bytes are still in use")
+        } catch {}
+        await q.release(bytes: 200)
+        try await q.offer(item(spans: 1, bytes: 100), blockFor: nil)
+        // All three sent and released: nothing in use, and not below zero.
+        _ = await q.take()
+        _ = await q.take()
+        await q.release(bytes: 40)
+        await q.release(bytes: 100)
+        let inUse = await q.bytesInUse
+        XCTAssertEqual(inUse, 0)
+    }
+
     /// A taken item is the sending task's alone: the queue must not keep its data alive after
     /// handing it out (it did, until its next compaction: up to 64 sent batches, a gigabyte of
     /// RSS under a slow backend). Seen through copy-on-write: an array that nobody else holds

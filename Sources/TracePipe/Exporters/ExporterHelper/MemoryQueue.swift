@@ -29,6 +29,10 @@ actor MemoryQueue: QueueWithTakers {
     var count: Int { items.count - head }
     /// Current size in sizer units.
     var size: Int { used }
+    /// Bytes of the items queued or being sent: what `memoryLimit` caps.
+    var bytesInUse: Int { usedBytes }
+    /// Sending tasks waiting for an item.
+    var waitingTakers: Int { takers.count }
     var isEmpty: Bool { count == 0 }
 
     func units(_ item: QueueItem) -> Int {
@@ -60,6 +64,10 @@ actor MemoryQueue: QueueWithTakers {
             }
         }
         if let t = takers.removeFirst() {
+            // Handed straight to an idle sending task: not queued, but its bytes are in use
+            // until `release(bytes:)`, like a taken item's. (Uncounted here, each release
+            // drove the count below zero and the byte cap stopped holding.)
+            usedBytes += item.bytes
             t.resume(returning: item)
             return
         }

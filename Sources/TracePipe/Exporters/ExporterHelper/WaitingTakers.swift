@@ -6,6 +6,7 @@ struct WaitingTakers {
     private var lastID = 0
 
     var isEmpty: Bool { waiting.isEmpty }
+    var count: Int { waiting.count }
 
     mutating func reserveID() -> Int {
         lastID += 1
