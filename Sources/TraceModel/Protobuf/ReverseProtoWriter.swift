@@ -128,12 +128,13 @@ struct ReverseProtoWriter: ~Copyable {
         tag(field, 2)
     }
 
-    mutating func string(_ field: UInt32, _ s: String) {
+    @inline(__always)
+    mutating func string(_ field: UInt32, _ s: borrowing String) {
         let start = count
         // Borrow the string's bytes in place (no copy of the String value itself).
         let copied: Void? = s.utf8.withContiguousStorageIfAvailable { raw(UnsafeRawBufferPointer($0)) }
         if copied == nil {
-            var t = s
+            var t = copy s
             t.withUTF8 { raw(UnsafeRawBufferPointer($0)) }
         }
         lengthDelimited(field, since: start)
