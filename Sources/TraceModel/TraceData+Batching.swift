@@ -66,16 +66,25 @@ extension TraceData {
         for i in spans.indices {
             n += 232 + spans[i].name.utf8.count + spans[i].traceState.utf8.count + spans[i].status.message.utf8.count
                 + size(spans[i].attributes)
-            spans[i].events.withUnsafeBufferPointer { es in
-                for e in es.indices { n += 64 + es[e].name.utf8.count + size(es[e].attributes) }
+            // Most spans have no events or links: asking first skips a retain and release of
+            // the list (reading its buffer through the span retains it).
+            if !spans[i].events.isEmpty {
+                spans[i].events.withUnsafeBufferPointer { es in
+                    for e in es.indices { n += 64 + es[e].name.utf8.count + size(es[e].attributes) }
+                }
             }
-            spans[i].links.withUnsafeBufferPointer { ls in
-                for l in ls.indices { n += 80 + ls[l].traceState.utf8.count + size(ls[l].attributes) }
+            if !spans[i].links.isEmpty {
+                spans[i].links.withUnsafeBufferPointer { ls in
+                    for l in ls.indices { n += 80 + ls[l].traceState.utf8.count + size(ls[l].attributes) }
+                }
             }
         }
         return n
     }
 
+    /// Inlined where a span's lists are read: called with the list as its argument, the
+    /// caller retained and released the list around every call.
+    @inline(__always)
     private static func size(_ kvs: [KeyValue]) -> Int {
         kvs.withUnsafeBufferPointer { kv in
             var n = 0
@@ -87,6 +96,10 @@ extension TraceData {
         }
     }
 
+    /// A kvlist value's list: out of line, which the recursion needs.
+    @inline(never)
+    private static func nestedSize(_ kvs: [KeyValue]) -> Int { size(kvs) }
+
     /// The value's own heap bytes. Borrowed and inlined where it is read, so that a string value
     /// is not copied (and retained) to be measured.
     @inline(__always)
@@ -95,7 +108,7 @@ extension TraceData {
         case .string(let s): return s.utf8.count > 15 ? s.utf8.count + 32 : 0
         case .bytes(let b): return b.count + 32
         case .array(let a): return 32 + a.reduce(0) { $0 + 24 + size($1) }
-        case .kvlist(let k): return 32 + size(k)
+        case .kvlist(let k): return 32 + nestedSize(k)
         default: return 0
         }
     }

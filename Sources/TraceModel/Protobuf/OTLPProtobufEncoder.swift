@@ -106,12 +106,13 @@ public enum OTLPProtobufEncoder {
             w.varint(UInt64(p.pointee.droppedAttributesCount))
             w.tag(10, 0)
         }
-        repeated(11, p.pointee.events, &w, event)
+        // Most spans have neither: asking first skips a retain and release of the empty list.
+        if !p.pointee.events.isEmpty { repeated(11, p.pointee.events, &w, event) }
         if p.pointee.droppedEventsCount != 0 {
             w.varint(UInt64(p.pointee.droppedEventsCount))
             w.tag(12, 0)
         }
-        repeated(13, p.pointee.links, &w, link)
+        if !p.pointee.links.isEmpty { repeated(13, p.pointee.links, &w, link) }
         if p.pointee.droppedLinksCount != 0 {
             w.varint(UInt64(p.pointee.droppedLinksCount))
             w.tag(14, 0)
