@@ -13,10 +13,13 @@ public enum ZipkinV2JSONDecoder {
             guard try s.beginArray() else { return [] }
             var first = true
             while try s.nextElement(first: &first) {
+                let index = spans.count
                 do {
-                    spans.append(try span(&s, &strings))
+                    // Decoded in place: a span built in a local and returned was copied.
+                    spans.append(ZipkinSpan())
+                    try span(&s, &strings, into: &spans[index])
                 } catch let e as ZipkinDecodingError {
-                    throw ZipkinDecodingError("span \(spans.count): \(e.message)")
+                    throw ZipkinDecodingError("span \(index): \(e.message)")
                 }
             }
             for (i, sp) in spans.enumerated() where sp.id.isZero {
@@ -32,9 +35,8 @@ public enum ZipkinV2JSONDecoder {
         }
     }
 
-    static func span(_ s: inout JSONScanner, _ strings: inout ZipkinStrings) throws -> ZipkinSpan {
-        var z = ZipkinSpan()
-        guard try s.beginObject() else { return z }
+    static func span(_ s: inout JSONScanner, _ strings: inout ZipkinStrings, into z: inout ZipkinSpan) throws {
+        guard try s.beginObject() else { return }
         var first = true
         while let raw = try s.nextKey(first: &first) {
             switch ZipkinField.lookup(raw) {
@@ -76,7 +78,6 @@ public enum ZipkinV2JSONDecoder {
                 try s.skipValue()
             }
         }
-        return z
     }
 
     static func microseconds(_ s: inout JSONScanner, _ field: String) throws -> UInt64? {
