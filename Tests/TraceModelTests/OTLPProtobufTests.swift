@@ -73,7 +73,7 @@ final class OTLPProtobufTests: XCTestCase {
                 Span(name: "s", attributes: values.map { KeyValue("k", .string($0)) }),
             ])])]))
         }
-        for n in [5, 16, 17, 40, 64, 65, 200] {
+        for n in [5, 16, 17, 40, 64, 65, 128, 129, 200] {
             let text = String(repeating: "a", count: n - 2) + "ü"
             let decoded = try OTLPProtobufDecoder.decode(request([text, text]))
             XCTAssertEqual(decoded.resourceSpans[0].scopeSpans[0].spans[0].attributes.map(\.value), [.string(text), .string(text)], "length \(n)")
@@ -87,6 +87,37 @@ final class OTLPProtobufTests: XCTestCase {
             XCTAssertThrowsError(try OTLPProtobufDecoder.decode(bad), "length \(n)") { e in
                 XCTAssertTrue("\(e)".contains("UTF-8"), "\(e)")
                 XCTAssertTrue("\(e)".contains("attributes[1]"), "\(e)")
+            }
+        }
+    }
+
+    /// The string cache's tables outlive a request (the next decode reuses them): a later request
+    /// must still get its own bytes, and invalid bytes in it must still be refused, when they share
+    /// length and first and last words with a string an earlier request left in the cache.
+    func testCacheKeptAcrossRequestsNeverReturnsAnEarlierRequestsString() throws {
+        func request(_ value: [UInt8]) -> [UInt8] {
+            var out = OTLPProtobufEncoder.encode(TraceData(resourceSpans: [ResourceSpans(scopeSpans: [ScopeSpans(spans: [
+                Span(name: "s", attributes: [KeyValue("k", .string(String(repeating: "x", count: value.count)))]),
+            ])])]))
+            let at = out.ranges(of: Array(repeating: UInt8(ascii: "x"), count: value.count)).last!
+            out.replaceSubrange(at, with: value)
+            return out
+        }
+        for n in [12, 40, 100] {
+            let first = Array(("<" + String(repeating: "a", count: n - 2) + ">").utf8)
+            var other = first
+            other[n / 2] = UInt8(ascii: "b")
+            var invalid = first
+            invalid[n / 2] = 0xFF
+            for _ in 0..<3 {
+                let a = try OTLPProtobufDecoder.decode(request(first))
+                XCTAssertEqual(a.resourceSpans[0].scopeSpans[0].spans[0].attributes[0].value, AnyValue.string(String(decoding: first, as: UTF8.self)))
+                let b = try OTLPProtobufDecoder.decode(request(other))
+                XCTAssertEqual(b.resourceSpans[0].scopeSpans[0].spans[0].attributes[0].value, AnyValue.string(String(decoding: other, as: UTF8.self)), "length \(n)")
+                XCTAssertThrowsError(try OTLPProtobufDecoder.decode(request(invalid)), "length \(n)")
+                // The JSON decoder shares the tables: what it caches is right for protobuf too.
+                let json = Array(#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"name":"s","attributes":[{"key":"k","value":{"stringValue":"\#(String(decoding: other, as: UTF8.self))"}}]}]}]}]}"#.utf8)
+                XCTAssertEqual(try OTLPJSONDecoder.decode(json).resourceSpans[0].scopeSpans[0].spans[0].attributes[0].value, .string(String(decoding: other, as: UTF8.self)))
             }
         }
     }

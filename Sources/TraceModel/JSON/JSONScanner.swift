@@ -255,7 +255,7 @@ struct JSONScanner: ~Copyable {
             pos &+= 1
             // Long strings (URLs, statements, tokens) rarely repeat: caching them would only
             // evict the short keys and values that do.
-            if raw.count > 64 { return String(decoding: raw, as: UTF8.self) }
+            if raw.count > StringInterner.maxLength { return String(decoding: raw, as: UTF8.self) }
             return interner.string(ascii: raw, overRead: start &+ 16 <= base.count)
         }
         pos = open

@@ -20,8 +20,13 @@ public enum OTLPJSONDecoder {
 
 private struct Decoding: ~Copyable {
     var scanner: JSONScanner
-    var keys = StringInterner(slots: 256)
-    var values = StringInterner(slots: 512)
+    var keys = StringInterner.reused(slots: 256)
+    var values = StringInterner.reused(slots: 512)
+
+    deinit {
+        keys.recycle()
+        values.recycle()
+    }
 
     // MARK: structure
 

@@ -15,8 +15,13 @@ public enum OTLPProtobufDecoder {
 
 private struct ProtoDecoding: ~Copyable {
     var reader: ProtoReader
-    var keys = StringInterner(slots: 256)
-    var values = StringInterner(slots: 512)
+    var keys = StringInterner.reused(slots: 256)
+    var values = StringInterner.reused(slots: 512)
+
+    deinit {
+        keys.recycle()
+        values.recycle()
+    }
 
     /// Runs `body` for field `name` (element `index` of it when >= 0), adding that to the path
     /// of any error inside. The path text is only built on that error path.
@@ -101,7 +106,7 @@ private struct ProtoDecoding: ~Copyable {
             switch f {
             case 1:
                 try expect(w, 2, "attributes")
-                r.attributes.append(try keyValueField("attributes", r.attributes.count))
+                try appendKeyValue(to: &r.attributes, "attributes")
             case 2:
                 try expect(w, 0, "droppedAttributesCount")
                 r.droppedAttributesCount = UInt32(truncatingIfNeeded: try reader.varint())
@@ -114,6 +119,8 @@ private struct ProtoDecoding: ~Copyable {
 
     mutating func scopeSpans() throws(ProtobufDecodingError) -> ScopeSpans {
         var ss = ScopeSpans()
+        // Sized once: growing 16 -> 32 -> 64 -> 128 spans cost three large allocations and copies.
+        ss.spans.reserveCapacity(reader.countFields(2, wire: 2))
         while !reader.atEnd {
             let (f, w) = try reader.tag()
             switch f {
@@ -124,7 +131,6 @@ private struct ProtoDecoding: ~Copyable {
                 }
             case 2:
                 try expect(w, 2, "spans")
-                if ss.spans.capacity == 0 { ss.spans.reserveCapacity(16) }
                 let i = ss.spans.count
                 // Decoded in place: building a local Span and appending it cost a copy of the
                 // span (a retain and release of each of its strings and arrays) per span.
@@ -155,7 +161,7 @@ private struct ProtoDecoding: ~Copyable {
                 s.version = try field("version") { (d: inout ProtoDecoding) throws(ProtobufDecodingError) in try d.reader.string() }
             case 3:
                 try expect(w, 2, "attributes")
-                s.attributes.append(try keyValueField("attributes", s.attributes.count))
+                try appendKeyValue(to: &s.attributes, "attributes")
             case 4:
                 try expect(w, 0, "droppedAttributesCount")
                 s.droppedAttributesCount = UInt32(truncatingIfNeeded: try reader.varint())
@@ -197,7 +203,7 @@ private struct ProtoDecoding: ~Copyable {
             case 9:
                 try expect(w, 2, "attributes")
                 if s.attributes.capacity == 0 { s.attributes.reserveCapacity(16) }
-                s.attributes.append(try keyValueField("attributes", s.attributes.count))
+                try appendKeyValue(to: &s.attributes, "attributes")
             case 10:
                 try expect(w, 0, "droppedAttributesCount")
                 s.droppedAttributesCount = UInt32(truncatingIfNeeded: try reader.varint())
@@ -246,7 +252,7 @@ private struct ProtoDecoding: ~Copyable {
                 e.name = try field("name") { (d: inout ProtoDecoding) throws(ProtobufDecodingError) in try d.reader.string() }
             case 3:
                 try expect(w, 2, "attributes")
-                e.attributes.append(try keyValueField("attributes", e.attributes.count))
+                try appendKeyValue(to: &e.attributes, "attributes")
             case 4:
                 try expect(w, 0, "droppedAttributesCount")
                 e.droppedAttributesCount = UInt32(truncatingIfNeeded: try reader.varint())
@@ -273,7 +279,7 @@ private struct ProtoDecoding: ~Copyable {
                 l.traceState = try field("traceState") { (d: inout ProtoDecoding) throws(ProtobufDecodingError) in try d.reader.string() }
             case 4:
                 try expect(w, 2, "attributes")
-                l.attributes.append(try keyValueField("attributes", l.attributes.count))
+                try appendKeyValue(to: &l.attributes, "attributes")
             case 5:
                 try expect(w, 0, "droppedAttributesCount")
                 l.droppedAttributesCount = UInt32(truncatingIfNeeded: try reader.varint())
@@ -305,14 +311,18 @@ private struct ProtoDecoding: ~Copyable {
         return s
     }
 
-    mutating func keyValueField(_ name: StaticString, _ index: Int) throws(ProtobufDecodingError) -> KeyValue {
-        try field(name, index) { (d: inout ProtoDecoding) throws(ProtobufDecodingError) in
-            try d.message { (d: inout ProtoDecoding) throws(ProtobufDecodingError) in try d.keyValue() }
+    /// Decodes a key-value in place at the end of `list`: a KeyValue built in a local and returned
+    /// was copied through the stack with wide loads of narrow stores (a store-forwarding stall
+    /// per attribute).
+    mutating func appendKeyValue(to list: inout [KeyValue], _ name: StaticString) throws(ProtobufDecodingError) {
+        let i = list.count
+        list.append(KeyValue(key: "", value: .empty))
+        try field(name, i) { (d: inout ProtoDecoding) throws(ProtobufDecodingError) in
+            try d.message { (d: inout ProtoDecoding) throws(ProtobufDecodingError) in try d.keyValue(into: &list[i]) }
         }
     }
 
-    mutating func keyValue() throws(ProtobufDecodingError) -> KeyValue {
-        var kv = KeyValue(key: "", value: .empty)
+    mutating func keyValue(into kv: inout KeyValue) throws(ProtobufDecodingError) {
         while !reader.atEnd {
             let (f, w) = try reader.tag()
             switch f {
@@ -328,7 +338,6 @@ private struct ProtoDecoding: ~Copyable {
                 try reader.skip(w, field: f)
             }
         }
-        return kv
     }
 
     /// With several oneof members present, the last one wins.
@@ -378,7 +387,7 @@ private struct ProtoDecoding: ~Copyable {
                             let (f, w) = try d.reader.tag()
                             if f == 1 {
                                 try d.expect(w, 2, "values")
-                                values.append(try d.keyValueField("values", values.count))
+                                try d.appendKeyValue(to: &values, "values")
                             } else {
                                 try d.reader.skip(w, field: f)
                             }

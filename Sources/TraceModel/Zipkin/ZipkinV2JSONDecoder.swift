@@ -140,10 +140,16 @@ public enum ZipkinV2JSONDecoder {
     }
 }
 
-/// Repeated strings of one Zipkin body (tag keys, service names, values), shared.
-struct ZipkinStrings {
-    var keys: StringInterner? = StringInterner(slots: 256)
-    var values: StringInterner? = StringInterner(slots: 512)
+/// Repeated strings of Zipkin bodies (tag keys, service names, values), shared; the tables go back
+/// to the pool when the decode ends.
+struct ZipkinStrings: ~Copyable {
+    var keys: StringInterner? = StringInterner.reused(slots: 256)
+    var values: StringInterner? = StringInterner.reused(slots: 512)
+
+    deinit {
+        keys?.recycle()
+        values?.recycle()
+    }
 }
 
 /// The Zipkin v2 span fields, matched on raw key bytes (no String per key).
