@@ -119,8 +119,6 @@ private struct ProtoDecoding: ~Copyable {
 
     mutating func scopeSpans() throws(ProtobufDecodingError) -> ScopeSpans {
         var ss = ScopeSpans()
-        // Sized once: growing 16 -> 32 -> 64 -> 128 spans cost three large allocations and copies.
-        ss.spans.reserveCapacity(reader.countFields(2, wire: 2))
         while !reader.atEnd {
             let (f, w) = try reader.tag()
             switch f {
@@ -131,6 +129,7 @@ private struct ProtoDecoding: ~Copyable {
                 }
             case 2:
                 try expect(w, 2, "spans")
+                if ss.spans.capacity == 0 { ss.spans.reserveCapacity(16) }
                 let i = ss.spans.count
                 // Decoded in place: building a local Span and appending it cost a copy of the
                 // span (a retain and release of each of its strings and arrays) per span.

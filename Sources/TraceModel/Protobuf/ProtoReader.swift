@@ -113,26 +113,6 @@ struct ProtoReader: ~Copyable {
         return s
     }
 
-    /// How many fields `field` of wire type `wire` the rest of the current message holds, without
-    /// moving: to size arrays before decoding. Stops counting at malformed bytes (decoding then
-    /// reports them).
-    func countFields(_ field: UInt32, wire: UInt8) -> Int {
-        var probe = ProtoReader(base, pos: pos, end: end)
-        var n = 0
-        while !probe.atEnd {
-            guard let (f, w) = try? probe.tag() else { break }
-            if f == field && w == wire { n &+= 1 }
-            guard (try? probe.skip(w, field: f)) != nil else { break }
-        }
-        return n
-    }
-
-    private init(_ base: UnsafeRawBufferPointer, pos: Int, end: Int) {
-        self.base = base
-        self.pos = pos
-        self.end = end
-    }
-
     /// Skips a field of any wire type (groups included, within the depth bound).
     mutating func skip(_ wire: UInt8, field: UInt32) throws(ProtobufDecodingError) {
         switch wire {
