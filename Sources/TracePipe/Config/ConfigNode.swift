@@ -95,7 +95,10 @@ extension ConfigNode {
     public static func parse(yaml: String, source: String) throws -> ConfigNode {
         let root: Node?
         do {
-            root = try Yams.compose(yaml: yaml)
+            // No implicit tags: scalars are typed where they are read (below and in the
+            // decoder). The default resolver compiles seven ICU regular expressions and runs
+            // them on every plain scalar, which also kept ICU's code and data resident.
+            root = try Yams.compose(yaml: yaml, .basic)
         } catch {
             throw YAMLSyntaxError(source: source, message: "\(error)")
         }
