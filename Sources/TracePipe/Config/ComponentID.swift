@@ -16,7 +16,7 @@ public struct ComponentID: Hashable, Sendable, Comparable, CustomStringConvertib
 
     /// Parses and validates an id with the collector's rules.
     public static func parse(_ text: String) -> Result<ComponentID, ConfigError> {
-        let s = text.trimmingCharacters(in: .whitespaces)
+        let s = text.trimmingSpaces()
         guard !s.isEmpty else { return .failure(ConfigError(path: "", "id must not be empty")) }
         let type: Substring
         var name: Substring = ""

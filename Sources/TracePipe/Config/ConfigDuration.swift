@@ -29,7 +29,7 @@ public struct ConfigDuration: Decodable, Hashable, Sendable, CustomStringConvert
 
     /// Parses Go's duration syntax. Returns nil for anything else.
     public static func parse(_ text: String) -> Int64? {
-        var s = Substring(text.trimmingCharacters(in: .whitespaces))
+        var s = Substring(text.trimmingSpaces())
         if let n = Int64(s) { return n }
         var sign: Double = 1
         if s.hasPrefix("-") { sign = -1; s = s.dropFirst() } else if s.hasPrefix("+") { s = s.dropFirst() }

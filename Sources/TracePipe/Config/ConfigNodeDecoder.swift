@@ -145,14 +145,14 @@ struct ConfigNodeDecoder: Decoder {
     }
 
     func integer<T: FixedWidthInteger>(_ type: T.Type) throws -> T {
-        let s = try text().trimmingCharacters(in: .whitespaces)
+        let s = try text().trimmingSpaces()
         if let v = T(s) { return v }
         if let d = Double(s), d == d.rounded(), let v = T(exactly: d) { return v }
         throw ConfigError(path: pathString, "expected an integer, got \"\(s)\"")
     }
 
     func double() throws -> Double {
-        let s = try text().trimmingCharacters(in: .whitespaces)
+        let s = try text().trimmingSpaces()
         guard let v = Double(s) else { throw ConfigError(path: pathString, "expected a number, got \"\(s)\"") }
         return v
     }

@@ -99,7 +99,7 @@ public struct OTLPGRPCExporterConfig: Decodable, Sendable {
     /// `host:port`, `http://host:port` or `https://host:port` (a trailing `/` allowed), as the
     /// collector's gRPC client accepts them.
     static func parseEndpoint(_ text: String) -> (scheme: String?, host: String, port: Int)? {
-        var rest = Substring(text.trimmingCharacters(in: .whitespaces))
+        var rest = Substring(text.trimmingSpaces())
         var scheme: String?
         for s in ["http", "https"] where rest.lowercased().hasPrefix(s + "://") {
             scheme = s

@@ -125,13 +125,13 @@ final class OTLPHTTPLane: ExportLane, @unchecked Sendable {
                 return s.message
             }
             let text = String(decoding: raw.prefix(512), as: UTF8.self)
-            return text.trimmingCharacters(in: .whitespacesAndNewlines)
+            return text.trimmingWhitespace()
         }
     }
 
     /// `Retry-After`: delay seconds or an HTTP date.
     static func retryAfter(_ value: String?, now: Date = Date()) -> Duration? {
-        guard let v = value?.trimmingCharacters(in: .whitespaces), !v.isEmpty else { return nil }
+        guard let v = value?.trimmingSpaces(), !v.isEmpty else { return nil }
         if let s = Int(v), s >= 0 { return .seconds(s) }
         let f = DateFormatter()
         f.locale = Locale(identifier: "en_US_POSIX")

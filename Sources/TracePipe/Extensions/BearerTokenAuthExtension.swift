@@ -60,7 +60,7 @@ public final class BearerTokenAuthExtension: ClientAuthenticator {
             throw StartError(message: "bearertokenauth: cannot read the token file \(path)")
         }
         let modified = (try? FileManager.default.attributesOfItem(atPath: path)[.modificationDate]) as? Date
-        return FileState(token: String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), modified: modified)
+        return FileState(token: String(decoding: data, as: UTF8.self).trimmingWhitespace(), modified: modified)
     }
 
     /// The current token: the file's (re-read when it changed) or the configured one.

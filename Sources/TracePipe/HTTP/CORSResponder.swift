@@ -36,7 +36,7 @@ enum ServerPolicies {
         r.headers.add(name: "Vary", value: "Origin, Access-Control-Request-Method, Access-Control-Request-Headers")
         let method = request.headers.first(name: "Access-Control-Request-Method")?.uppercased() ?? ""
         let requested = (request.headers.first(name: "Access-Control-Request-Headers") ?? "")
-            .split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            .split(separator: ",").map { $0.trimmingSpaces() }.filter { !$0.isEmpty }
         guard cors.allows(origin: origin), method == "POST", cors.allows(requestedHeaders: requested) else {
             // Without the allow headers the browser refuses the request; nothing else to say.
             return r

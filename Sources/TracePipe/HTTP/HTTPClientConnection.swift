@@ -21,10 +21,65 @@ public struct HTTPTarget: Sendable, Equatable, CustomStringConvertible {
 
     public var description: String { "\(tls ? "https" : "http")://\(host.contains(":") ? "[\(host)]" : host):\(port)\(path)" }
 
-    /// Parses `http(s)://host[:port][/path]`. Returns nil for anything else.
+    /// Parses `http(s)://host[:port][/path][?query]` (a fragment is dropped). Returns nil for
+    /// anything else. ASCII URLs are read here; others go through URLComponents, whose parser
+    /// (IDNA through ICU) loaded about a megabyte of code and Unicode data into every process.
     public static func parse(_ text: String) -> HTTPTarget? {
+        guard text.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else { return parseWithURLComponents(text) }
+        guard let sep = text.range(of: "://") else { return nil }
+        let scheme = text[..<sep.lowerBound].lowercased()
+        guard scheme == "http" || scheme == "https" else { return nil }
+        let tls = scheme == "https"
+        var rest = text[sep.upperBound...]
+        if let hash = rest.firstIndex(of: "#") { rest = rest[..<hash] }
+        let authorityEnd = rest.firstIndex { $0 == "/" || $0 == "?" } ?? rest.endIndex
+        var authority = rest[..<authorityEnd]
+        var path = String(rest[authorityEnd...])
+        // user:password@ is not sent anywhere; the host follows it.
+        if let at = authority.lastIndex(of: "@") { authority = authority[authority.index(after: at)...] }
+        var host: Substring
+        var portText: Substring?
+        if authority.hasPrefix("[") {
+            guard let close = authority.firstIndex(of: "]") else { return nil }
+            host = authority[authority.index(after: authority.startIndex)..<close]
+            let after = authority[authority.index(after: close)...]
+            if !after.isEmpty {
+                guard after.hasPrefix(":") else { return nil }
+                portText = after.dropFirst()
+            }
+            guard !host.isEmpty, host.allSatisfy({ $0.isHexDigit || $0 == ":" || $0 == "." }) else { return nil }
+        } else {
+            if let colon = authority.lastIndex(of: ":") {
+                host = authority[..<colon]
+                portText = authority[authority.index(after: colon)...]
+            } else {
+                host = authority
+            }
+            guard !host.isEmpty, host.utf8.allSatisfy({ isHostByte($0) }) else { return nil }
+        }
+        var port = tls ? 443 : 80
+        if let portText, !portText.isEmpty {
+            guard portText.utf8.count <= 5, portText.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let p = Int(portText), p <= 65535 else { return nil }
+            port = p
+        }
+        if path.isEmpty || path.hasPrefix("?") { path = "/" + path }
+        return HTTPTarget(tls: tls, host: String(host), port: port, path: path)
+    }
+
+    /// Letters, digits and the punctuation a registered name may hold (RFC 3986 unreserved and
+    /// sub-delims, and percent-encoding).
+    private static func isHostByte(_ b: UInt8) -> Bool {
+        switch b {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"): return true
+        default: return "-._~%!$&'()*+,;=".utf8.contains(b)
+        }
+    }
+
+    private static func parseWithURLComponents(_ text: String) -> HTTPTarget? {
         guard let url = URLComponents(string: text), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
-              let host = url.host, !host.isEmpty else { return nil }
+              var host = url.host, !host.isEmpty else { return nil }
+        // URLComponents keeps an IPv6 literal's brackets; connecting needs the bare address.
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
         let tls = scheme == "https"
         var path = url.percentEncodedPath
         if path.isEmpty { path = "/" }
@@ -125,7 +180,8 @@ public final class HTTPClientConnection: Sendable {
         let remaining = timeout - (ContinuousClock.now - start)
         var head = HTTPRequestHead(version: .http1_1, method: method, uri: target.path)
         head.headers = headers
-        let hostHeader = (target.tls && target.port == 443) || (!target.tls && target.port == 80) ? target.host : "\(target.host):\(target.port)"
+        let name = target.host.contains(":") ? "[\(target.host)]" : target.host  // an IPv6 literal
+        let hostHeader = (target.tls && target.port == 443) || (!target.tls && target.port == 80) ? name : "\(name):\(target.port)"
         if !head.headers.contains(name: "Host") { head.headers.add(name: "Host", value: hostHeader) }
         head.headers.replaceOrAdd(name: "Content-Length", value: String(body.readableBytes))
         let promise = channel.eventLoop.makePromise(of: HTTPClientResponse.self)

@@ -137,7 +137,7 @@ public enum ProcessMemory {
     /// The memory this process may use: its cgroup's limit when there is one, else the machine's.
     public static func availableBytes() -> UInt64 {
         for path in ["/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"] {
-            if let t = try? String(contentsOfFile: path, encoding: .utf8), let v = UInt64(t.trimmingCharacters(in: .whitespacesAndNewlines)),
+            if let t = try? String(contentsOfFile: path, encoding: .utf8), let v = UInt64(t.trimmingWhitespace()),
                v > 0, v < 1 << 60 {
                 return v
             }

@@ -152,7 +152,7 @@ public final class OTLPHTTPReceiver: Receiver {
     /// The media type without parameters, lower-cased.
     static func mediaType(_ request: HTTPRequest) -> String? {
         guard let ct = request.headers.first(name: "Content-Type") else { return nil }
-        return ct.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        return ct.split(separator: ";").first.map { $0.trimmingSpaces().lowercased() }
     }
 
     /// A `google.rpc.Status` body in the request's encoding (JSON when it has none or another

@@ -24,7 +24,7 @@ struct SamplingTraceState: Equatable {
     init(parsing text: String) throws(ParseError) {
         guard !text.isEmpty else { return }
         for raw in text.split(separator: ",", omittingEmptySubsequences: false) {
-            let member = raw.trimmingCharacters(in: .whitespaces)
+            let member = raw.trimmingSpaces()
             if member.isEmpty { continue }
             guard let eq = member.firstIndex(of: "="), eq != member.startIndex else {
                 throw ParseError(reason: "tracestate member \"\(member)\" is not key=value")

@@ -8,7 +8,7 @@ struct TraceStatePolicy: SamplingPolicy {
     func evaluate(_ id: TraceID, _ t: TraceBuffer, now: ContinuousClock.Instant) -> SamplingDecision {
         t.forEachSpan { _, s in
             s.traceState.split(separator: ",").contains { member in
-                let parts = member.trimmingCharacters(in: .whitespaces).split(separator: "=", maxSplits: 1)
+                let parts = member.trimmingSpaces().split(separator: "=", maxSplits: 1)
                 return parts.count == 2 && parts[0] == key && values.contains(String(parts[1]))
             }
         } ? .sampled : .notSampled
