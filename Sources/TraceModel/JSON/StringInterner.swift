@@ -21,9 +21,9 @@ struct StringInterner {
     }
 
     /// A cache whose table a finished decode handed back (see `recycle`), else a new one. Reusing
-    /// tables saves allocating, filling and freeing 10-20 KB per request (the large allocations
-    /// also made glibc consolidate its free lists, slowing every small allocation after them),
-    /// and the strings of earlier requests hit: keys and span names barely ever miss.
+    /// tables saves allocating, filling and freeing 10-20 KB per request, and the strings of
+    /// earlier requests hit: keys and span names barely ever miss. The pool keeps those strings
+    /// alive: at most 32 tables of at most 768 strings of at most 128 bytes (under 4 MB).
     static func reused(slots: Int) -> StringInterner {
         let table = recycledTables.withLock { tables -> [Slot]? in
             guard let i = tables.lastIndex(where: { $0.count == slots }) else { return nil }
