@@ -5,17 +5,6 @@ import XCTest
 /// Endpoints are parsed without Foundation's URL parser (which loads ICU): the result must be
 /// what URLComponents made of them, and what it refused stays refused.
 final class HTTPTargetParseTests: XCTestCase {
-    private func viaURLComponents(_ text: String) -> HTTPTarget? {
-        guard let url = URLComponents(string: text), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
-              var host = url.host, !host.isEmpty else { return nil }
-        if host.hasPrefix("[") { host = String(host.dropFirst().dropLast()) }
-        let tls = scheme == "https"
-        var path = url.percentEncodedPath
-        if path.isEmpty { path = "/" }
-        if let q = url.percentEncodedQuery { path += "?" + q }
-        return HTTPTarget(tls: tls, host: host, port: url.port ?? (tls ? 443 : 80), path: path)
-    }
-
     func testAgreesWithURLComponents() {
         let urls = [
             "http://localhost:4318", "http://localhost:4318/", "https://tempo.example.com/v1/traces",
@@ -26,7 +15,7 @@ final class HTTPTargetParseTests: XCTestCase {
             "http://my_host:4318", "http://tempo:4318/a%20b",
         ]
         for u in urls {
-            XCTAssertEqual(HTTPTarget.parse(u), viaURLComponents(u), u)
+            XCTAssertEqual(HTTPTarget.parse(u), HTTPTarget.parseWithURLComponents(u), u)
             XCTAssertNotNil(HTTPTarget.parse(u), u)
         }
     }

@@ -19,7 +19,10 @@ public struct HTTPTarget: Sendable, Equatable, CustomStringConvertible {
         self.path = path
     }
 
-    public var description: String { "\(tls ? "https" : "http")://\(host.contains(":") ? "[\(host)]" : host):\(port)\(path)" }
+    /// The host as a URL or a Host header writes it: an IPv6 literal in brackets.
+    var bracketedHost: String { host.contains(":") ? "[\(host)]" : host }
+
+    public var description: String { "\(tls ? "https" : "http")://\(bracketedHost):\(port)\(path)" }
 
     /// Parses `http(s)://host[:port][/path][?query]` (a fragment is dropped). Returns nil for
     /// anything else. ASCII URLs are read here; others go through URLComponents, whose parser
@@ -75,7 +78,8 @@ public struct HTTPTarget: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    private static func parseWithURLComponents(_ text: String) -> HTTPTarget? {
+    /// Foundation's parse of an endpoint (also what the tests compare the fast path with).
+    static func parseWithURLComponents(_ text: String) -> HTTPTarget? {
         guard let url = URLComponents(string: text), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
               var host = url.host, !host.isEmpty else { return nil }
         // URLComponents keeps an IPv6 literal's brackets; connecting needs the bare address.
@@ -180,8 +184,7 @@ public final class HTTPClientConnection: Sendable {
         let remaining = timeout - (ContinuousClock.now - start)
         var head = HTTPRequestHead(version: .http1_1, method: method, uri: target.path)
         head.headers = headers
-        let name = target.host.contains(":") ? "[\(target.host)]" : target.host  // an IPv6 literal
-        let hostHeader = (target.tls && target.port == 443) || (!target.tls && target.port == 80) ? name : "\(name):\(target.port)"
+        let hostHeader = (target.tls && target.port == 443) || (!target.tls && target.port == 80) ? target.bracketedHost : "\(target.bracketedHost):\(target.port)"
         if !head.headers.contains(name: "Host") { head.headers.add(name: "Host", value: hostHeader) }
         head.headers.replaceOrAdd(name: "Content-Length", value: String(body.readableBytes))
         let promise = channel.eventLoop.makePromise(of: HTTPClientResponse.self)
