@@ -32,6 +32,8 @@ let package = Package(
         .systemLibrary(name: "CLibdeflate", path: "Sources/CLibdeflate", providers: [.apt(["libdeflate-dev"])]),
         // glibc's malloc.h: heap statistics for the process metrics.
         .systemLibrary(name: "CMalloc", path: "Sources/CMalloc"),
+        // SHA-1 and SHA-256 on the x86 SHA extensions, for the hashes the scrubbing processors write.
+        .target(name: "CShaNI"),
         .target(
             name: "TracePipe",
             dependencies: [
@@ -39,6 +41,7 @@ let package = Package(
                 "CZlib",
                 "CLibdeflate",
                 "CMalloc",
+                "CShaNI",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

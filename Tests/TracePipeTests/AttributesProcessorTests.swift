@@ -135,19 +135,37 @@ final class AttributesProcessorTests: XCTestCase {
             (.sha256, "ab66b1987f976219a7e4dccc4ff2a901af7692378dcf4a45a276dc2e6031ae89"),
             (.sha3_256, "168f2e62a34dfad5712994ef729ee9706b07b8bf5181d79aba4bced5871e96e0"),
         ]
-        for (kind, want) in expected {
-            var all: [UInt8] = []
-            for n in lengths {
-                let data = (0..<n).map { UInt8(($0 * 7 + 3) % 256) }
-                let one = [UInt8](unsafeUninitializedCapacity: kind.length) { out, count in
-                    data.withUnsafeBytes { Digest.digest(kind, of: $0, into: UnsafeMutableRawPointer(out.baseAddress!)) }
-                    count = kind.length
+        // The portable code always; the SHA instructions too where this CPU has them.
+        for portable in Digest.hasSHAInstructions ? [true, false] : [true] {
+            for (kind, want) in expected {
+                var all: [UInt8] = []
+                for n in lengths {
+                    let data = (0..<n).map { UInt8(($0 * 7 + 3) % 256) }
+                    let one = Digest.array(kind, data, portable: portable)
+                    if !portable {
+                        // The hex form (the processors' path) and the raw form agree.
+                        XCTAssertEqual(data.withUnsafeBytes { Digest.hex(kind, of: $0) }, Digest.hex(one), "\(kind) of \(n) bytes")
+                    }
+                    all += one
                 }
-                // The hex form and the raw form agree.
-                XCTAssertEqual(data.withUnsafeBytes { Digest.hex(kind, of: $0) }, Digest.hex(one), "\(kind) of \(n) bytes")
-                all += one
+                XCTAssertEqual(Digest.hex(Digest.array(.sha256, all, portable: true)), want, "\(kind), portable: \(portable)")
             }
-            XCTAssertEqual(Digest.hex(Digest.sha256(all)), want, "\(kind)")
+        }
+    }
+
+    /// The SHA-instruction code against the portable code on every length up to five blocks,
+    /// with bytes that differ from one length to the next.
+    func testSHAInstructionsAgreeWithPortableCode() throws {
+        try XCTSkipUnless(Digest.hasSHAInstructions, "this CPU has no SHA instructions")
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        for n in 0...320 {
+            let data = (0..<n).map { _ in
+                state = state &* 6364136223846793005 &+ 1442695040888963407
+                return UInt8(truncatingIfNeeded: state >> 56)
+            }
+            for kind in [Digest.Kind.sha1, .sha256] {
+                XCTAssertEqual(Digest.array(kind, data), Digest.array(kind, data, portable: true), "\(kind) of \(n) bytes")
+            }
         }
     }
 

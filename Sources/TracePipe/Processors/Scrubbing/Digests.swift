@@ -1,3 +1,4 @@
+import CShaNI
 import Foundation
 
 /// The hash functions the scrubbing processors offer (`attributes` hash: SHA-256; `redaction`
@@ -5,7 +6,8 @@ import Foundation
 /// RFC 1321, FIPS 202) so that no cryptography package has to be built for four digests. They
 /// make values unreadable and joinable, not secret-keyed. They run on every masked value, so
 /// they read the input in place and keep their state on the stack: no allocation but the
-/// resulting string.
+/// resulting string. SHA-1 and SHA-256 run on the CPU's SHA instructions where it has them
+/// (about 5x faster on a short value); the portable code is the reference the tests hold them to.
 enum Digest {
     enum Kind: Sendable {
         case md5, sha1, sha256, sha3_256
@@ -56,12 +58,17 @@ enum Digest {
     @inline(__always)
     private static func hexDigit(_ v: UInt8) -> UInt8 { v < 10 ? 0x30 &+ v : 0x57 &+ v }
 
-    /// Writes the `kind.length` digest bytes of `bytes` at `out`.
-    static func digest(_ kind: Kind, of bytes: UnsafeRawBufferPointer, into out: UnsafeMutableRawPointer) {
+    /// Whether this CPU has the SHA extensions (x86-64 only).
+    static let hasSHAInstructions = tp_sha_ni_available() != 0
+
+    /// Writes the `kind.length` digest bytes of `bytes` at `out`. `portable`: never the SHA
+    /// instructions (for tests that compare both).
+    static func digest(_ kind: Kind, of bytes: UnsafeRawBufferPointer, into out: UnsafeMutableRawPointer, portable: Bool = false) {
+        let accelerated = !portable && hasSHAInstructions
         switch kind {
         case .md5: md5(bytes, into: out)
-        case .sha1: sha1(bytes, into: out)
-        case .sha256: sha256(bytes, into: out)
+        case .sha1: sha1(bytes, into: out, accelerated: accelerated)
+        case .sha256: sha256(bytes, into: out, accelerated: accelerated)
         case .sha3_256: sha3_256(bytes, into: out)
         }
     }
@@ -72,9 +79,9 @@ enum Digest {
     static func sha256(_ message: [UInt8]) -> [UInt8] { array(.sha256, message) }
     static func sha3_256(_ message: [UInt8]) -> [UInt8] { array(.sha3_256, message) }
 
-    private static func array(_ kind: Kind, _ message: [UInt8]) -> [UInt8] {
+    static func array(_ kind: Kind, _ message: [UInt8], portable: Bool = false) -> [UInt8] {
         [UInt8](unsafeUninitializedCapacity: kind.length) { out, count in
-            message.withUnsafeBytes { digest(kind, of: $0, into: UnsafeMutableRawPointer(out.baseAddress!)) }
+            message.withUnsafeBytes { digest(kind, of: $0, into: UnsafeMutableRawPointer(out.baseAddress!), portable: portable) }
             count = kind.length
         }
     }
@@ -124,11 +131,16 @@ enum Digest {
         0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
     ]
 
-    private static func sha256(_ message: UnsafeRawBufferPointer, into out: UnsafeMutableRawPointer) {
+    private static func sha256(_ message: UnsafeRawBufferPointer, into out: UnsafeMutableRawPointer, accelerated: Bool) {
         withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 72) { scratch in
             let h = UnsafeMutableBufferPointer(rebasing: scratch[64..<72])
             (h[0], h[1], h[2], h[3]) = (0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a)
             (h[4], h[5], h[6], h[7]) = (0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19)
+            if accelerated {
+                forEachBlock(message, bigEndianLength: true) { tp_sha256_blocks(h.baseAddress!, $0.assumingMemoryBound(to: UInt8.self), 1) }
+                store(bigEndian: h, to: out)
+                return
+            }
             let w = scratch
             k256.withUnsafeBufferPointer { k in
                 forEachBlock(message, bigEndianLength: true) { block in
@@ -153,10 +165,15 @@ enum Digest {
 
     // MARK: SHA-1
 
-    private static func sha1(_ message: UnsafeRawBufferPointer, into out: UnsafeMutableRawPointer) {
+    private static func sha1(_ message: UnsafeRawBufferPointer, into out: UnsafeMutableRawPointer, accelerated: Bool) {
         withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 85) { scratch in
             let h = UnsafeMutableBufferPointer(rebasing: scratch[80..<85])
             (h[0], h[1], h[2], h[3], h[4]) = (0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0)
+            if accelerated {
+                forEachBlock(message, bigEndianLength: true) { tp_sha1_blocks(h.baseAddress!, $0.assumingMemoryBound(to: UInt8.self), 1) }
+                store(bigEndian: h, to: out)
+                return
+            }
             let w = scratch
             forEachBlock(message, bigEndianLength: true) { block in
                 for i in 0..<16 { w[i] = UInt32(bigEndian: block.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)) }
