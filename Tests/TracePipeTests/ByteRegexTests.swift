@@ -169,20 +169,22 @@ final class ByteRegexTests: XCTestCase {
 
     /// The combined pre-check of a pattern list names exactly the patterns whose own literal
     /// check passes (plus those without literals).
-    /// Both ways of finding anchor bytes are covered: the table walk (many anchors) and memchr
-    /// (at most `fewAnchorLimit` distinct bytes, texts of 16 bytes or more).
+    /// Both ways of finding anchor bytes are covered: the table walk (more than
+    /// `fewAnchorLimit` distinct anchor bytes) and the vector compares (at most that many, texts
+    /// of 16 bytes or more, the last block overlapping).
     func testPrefilterAgreesWithEachPatternsOwnCheck() throws {
-        let manyAnchors = ["(?i)bearer\\s+\\S+", "eyJ[a-z]+\\.x", "://(?P<secret>[^@]+)@", "[0-9]+", "a=b", "(?i)TOKEN=", "x|y"]
+        let manyAnchors = ["(?i)bearer\\s+\\S+", "eyJ[a-z]+\\.x", "://(?P<secret>[^@]+)@", "[0-9]+", "a=b", "(?i)TOKEN=", "x|y", "#", "%", "!", "~"]
         let fewAnchors = ["[a-z]+@[a-z]+", "(?i)xq", "[0-9]+"]
         var z: UInt64 = 3
         func rnd(_ n: Int) -> Int {
             z = z &* 6364136223846793005 &+ 1442695040888963407
             return Int((z >> 33) % UInt64(n))
         }
-        let pieces = ["bearer ", "BEARER x", "eyJab.x", "://u:p@h", "a=b", "Token=", "1", "x", " ", "q", "XQ", "u@h", "padding-text-"]
+        let pieces = ["bearer ", "BEARER x", "eyJab.x", "://u:p@h", "a=b", "Token=", "1", "x", " ", "q", "XQ", "u@h", "padding-text-", "#", "%!", "~"]
         for sources in [manyAnchors, fewAnchors] {
             let patterns = try sources.map { try RegexPattern.re2($0) }
             let prefilter = LiteralPrefilter(patterns)
+            XCTAssertEqual(prefilter.usesVectorCompares, sources == fewAnchors, "\(sources)")
             for _ in 0..<3000 {
                 let text = (0..<rnd(8)).map { _ in pieces[rnd(pieces.count)] }.joined()
                 var want: UInt64 = 0

@@ -105,6 +105,43 @@ final class RedactionProcessorTests: XCTestCase {
 }
 
 extension RedactionProcessorTests {
+    /// Values repeat across spans sharing storage (as decoded requests do) and are remembered as
+    /// clean: a repeat is skipped, but a secret is masked wherever it appears (also after its key
+    /// or a clean value came before), an allowed value is counted on every span, and more
+    /// distinct values than the memo has slots change nothing.
+    func testRepeatedValuesInOneRequest() async throws {
+        let clean = "a clean value that lives on the heap"
+        let allowed = "token=public-demo-token"
+        var spans: [Span] = []
+        for i in 0..<700 {
+            spans.append(Span(attributes: [
+                KeyValue("same", .string(clean)),
+                KeyValue("unique", .string("distinct clean value number \(i)")),
+                KeyValue("secret", .string(i % 2 == 0 ? clean : "token=s3cr3t-\(i)")),
+                KeyValue("allowed", .string(allowed)),
+            ]))
+        }
+        let sink = CollectingConsumer()
+        try await Self.processor("""
+            processors:
+              redaction:
+                allow_all_keys: true
+                blocked_values: ['token=(?P<secret>[a-z0-9-]+)']
+                allowed_values: ['public-demo']
+                summary: info
+            """, next: sink).consume(TraceData(resourceSpans: [ResourceSpans(scopeSpans: [ScopeSpans(spans: spans)])]))
+        let out = await sink.last.resourceSpans[0].scopeSpans[0].spans
+        XCTAssertEqual(out.count, 700)
+        for (i, span) in out.enumerated() {
+            XCTAssertEqual(span.attributes[attribute: "same"], .string(clean))
+            XCTAssertEqual(span.attributes[attribute: "unique"], .string("distinct clean value number \(i)"))
+            XCTAssertEqual(span.attributes[attribute: "secret"], .string(i % 2 == 0 ? clean : "token=****"), "span \(i)")
+            XCTAssertEqual(span.attributes[attribute: "allowed"], .string(allowed))
+            XCTAssertEqual(span.attributes[attribute: "redaction.allowed.count"], .int(1), "span \(i)")
+            XCTAssertEqual(span.attributes[attribute: "redaction.masked.count"], i % 2 == 0 ? nil : .int(1), "span \(i)")
+        }
+    }
+
     /// The word-at-a-time digit count agrees with a byte loop, bytes above 0x7F whose low bits
     /// look like digits (0xB0–0xB9) included.
     func testDigitCountAgreesWithAByteLoop() {

@@ -1,7 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// The literal pre-check of a list of patterns as one pass over a text: which patterns can
 /// match it at all, judged by the literals each must contain. First one scan notes which of the
 /// literals' anchor bytes (their least common byte) occur in the text; only a literal whose
@@ -24,11 +20,15 @@ final class LiteralPrefilter: @unchecked Sendable {
     private let entries: UnsafeMutableBufferPointer<Entry>
     /// For each byte value, the bit of the anchor it is (both cases of a case-folded letter).
     private let anchorBits: UnsafeMutablePointer<UInt64>
-    /// When the anchors are only a few byte values: each with its bit, looked for with memchr
-    /// (vectorised, many bytes per cycle) instead of the table walk (about one byte per cycle).
+    /// When the anchors are only a few byte values: each with its bit, looked for 16 bytes at
+    /// a time with vector compares (one pass per byte value, stopping where it is found) instead
+    /// of the table walk (about one byte per cycle). Inline: a memchr call per byte value cost
+    /// more than the search on values of typical length (20-200 bytes).
     private let fewAnchors: UnsafeMutableBufferPointer<(byte: UInt8, bit: UInt64)>
-    /// At most this many distinct anchor bytes are looked for with memchr.
-    static let fewAnchorLimit = 3
+    /// At most this many distinct anchor bytes are looked for with vector compares.
+    static let fewAnchorLimit = 8
+    /// Anchor bytes are looked for with vector compares (for tests: which path is covered).
+    var usesVectorCompares: Bool { !fewAnchors.isEmpty }
     /// Patterns (of the first 64) that have literals to check.
     private let checked: UInt64
     /// Bit k set: pattern k may match any text (no literal to check, or beyond the first 64).
@@ -82,6 +82,20 @@ final class LiteralPrefilter: @unchecked Sendable {
         fewAnchors.deallocate()
     }
 
+    /// Whether `byte` is among the `count` (at least 16) bytes at `base`: 16 at a time, the
+    /// last block overlapping the one before it.
+    @inline(__always)
+    private static func occurs(_ byte: UInt8, in base: UnsafePointer<UInt8>, count: Int) -> Bool {
+        let wanted = SIMD16<UInt8>(repeating: byte)
+        let raw = UnsafeRawPointer(base)
+        var i = 0
+        while i &+ 16 <= count {
+            if any(raw.loadUnaligned(fromByteOffset: i, as: SIMD16<UInt8>.self) .== wanted) { return true }
+            i &+= 16
+        }
+        return i < count && any(raw.loadUnaligned(fromByteOffset: count &- 16, as: SIMD16<UInt8>.self) .== wanted)
+    }
+
     /// Bit k set: pattern k may match `text` (patterns past the 64th are always candidates;
     /// callers test `k >= 64` themselves).
     func candidates(_ text: UnsafeBufferPointer<UInt8>) -> UInt64 {
@@ -89,7 +103,7 @@ final class LiteralPrefilter: @unchecked Sendable {
         guard mask != 0 else { return alwaysCandidates }
         var present: UInt64 = 0
         if !fewAnchors.isEmpty && text.count >= 16, let base = text.baseAddress {
-            for a in fewAnchors where memchr(base, Int32(a.byte), text.count) != nil { present |= a.bit }
+            for a in fewAnchors where Self.occurs(a.byte, in: base, count: text.count) { present |= a.bit }
         } else {
             for b in text { present |= anchorBits[Int(b)] }
         }

@@ -92,6 +92,9 @@ public final class RedactionProcessor: Processor {
     /// engine's and the rebuild's buffers, reused from one value to the next.
     struct Scratch {
         var memo = KeyMemo<KeyVerdict>()
+        /// String values found to need nothing (no allowed or blocked pattern matched). They
+        /// stay in the request, unchanged, for as long as the scratch lives (see the memo).
+        var cleanValues = CleanValueMemo()
         var search = ByteRegex.Search()
         var ranges: [Range<Int>] = []
     }
@@ -143,8 +146,12 @@ public final class RedactionProcessor: Processor {
                 continue
             }
             let text: String
+            var isString = false
             switch attrs[i].value {
-            case .string(let s): text = s
+            case .string(let s):
+                if verdict == .checkValue && scratch.cleanValues.contains(s) { continue }
+                text = s
+                isString = true
             default:
                 // Only strings are checked, unless redact_all_types asks for every type's text form.
                 guard config.redactAllTypes else { continue }
@@ -161,6 +168,8 @@ public final class RedactionProcessor: Processor {
                 attrs[i].value = .string(scrubbed)
                 maskedCount += 1
                 if debug { masked.append(key) }
+            } else if isString {
+                scratch.cleanValues.insert(text)
             }
         }
         // Removed key by key in sorted order, each by moving the last attribute into its slot:
