@@ -119,6 +119,15 @@ public final class RedactionProcessor: Processor {
         try await next.consume(consume out)
     }
 
+    /// What `key` is for this processor (from the processor-wide cache; the regexes run once per key).
+    private func keyVerdict(for key: String) -> KeyVerdict {
+        keyVerdicts.value(for: key) {
+            if config.ignoredKeys.contains(key) || config.ignoredKeyPatterns.contains(where: { $0.matches(key) }) { return .ignored }
+            if !config.allowAllKeys && !config.allowedKeys.contains(key) { return .redacted }
+            return config.blockedKeyPatterns.contains(where: { $0.matches(key) }) ? .blockedKey : .checkValue
+        }
+    }
+
     /// Scrubs one attribute list in place and appends the summary attributes.
     func redact(_ attrs: inout [KeyValue], summarize: Bool, scratch: inout Scratch) {
         // Key lists are only kept for the debug summary (and the redacted keys, to remove them);
@@ -128,48 +137,32 @@ public final class RedactionProcessor: Processor {
         var masked: [String] = []
         var allowed: [String] = []
         var maskedCount = 0, allowedCount = 0, ignored = 0
-        for i in attrs.indices {
-            let key = attrs[i].key
-            let verdict = scratch.memo.value(for: key) {
-                keyVerdicts.value(for: key) {
-                    if config.ignoredKeys.contains(key) || config.ignoredKeyPatterns.contains(where: { $0.matches(key) }) { return .ignored }
-                    if !config.allowAllKeys && !config.allowedKeys.contains(key) { return .redacted }
-                    return config.blockedKeyPatterns.contains(where: { $0.matches(key) }) ? .blockedKey : .checkValue
+        // Through a pointer: keys and values are read in place, not copied out (a copy is a
+        // retain and a release per string, for every attribute of every span).
+        attrs.withUnsafeMutableBufferPointer { p in
+            for i in p.indices {
+                let verdict = scratch.memo.value(for: p[i].key) { keyVerdict(for: p[i].key) }
+                switch verdict {
+                case .ignored:
+                    ignored += 1
+                    continue
+                case .redacted:
+                    redacted.append(p[i].key)
+                    continue
+                case .blockedKey, .checkValue:
+                    break
                 }
-            }
-            if verdict == .ignored {
-                ignored += 1
-                continue
-            }
-            if verdict == .redacted {
-                redacted.append(key)
-                continue
-            }
-            let text: String
-            var isString = false
-            switch attrs[i].value {
-            case .string(let s):
-                if verdict == .checkValue && scratch.cleanValues.contains(s) { continue }
-                text = s
-                isString = true
-            default:
-                // Only strings are checked, unless redact_all_types asks for every type's text form.
-                guard config.redactAllTypes else { continue }
-                text = AttributeActionRunner.asString(attrs[i].value)
-            }
-            if verdict == .blockedKey {
-                attrs[i].value = .string(replacement(for: text))
-                maskedCount += 1
-                if debug { masked.append(key) }
-            } else if hasAllowedValues && config.allowedValues.contains(where: { $0.matches(text) }) {
-                allowedCount += 1
-                if debug { allowed.append(key) }
-            } else if let scrubbed = maskMatches(text, scratch: &scratch) {
-                attrs[i].value = .string(scrubbed)
-                maskedCount += 1
-                if debug { masked.append(key) }
-            } else if isString {
-                scratch.cleanValues.insert(text)
+                switch examine(p[i].value, verdict: verdict, scratch: &scratch) {
+                case .unchanged:
+                    break
+                case .masked(let replacement):
+                    p[i].value = .string(replacement)
+                    maskedCount += 1
+                    if debug { masked.append(p[i].key) }
+                case .allowed:
+                    allowedCount += 1
+                    if debug { allowed.append(p[i].key) }
+                }
             }
         }
         // Removed key by key in sorted order, each by moving the last attribute into its slot:
@@ -196,6 +189,32 @@ public final class RedactionProcessor: Processor {
         if ignored > 0 { attrs.append(KeyValue("redaction.ignored.count", .int(Int64(ignored)))) }
     }
 
+    enum ValueOutcome { case unchanged, masked(String), allowed }
+
+    /// What becomes of one value of a key that is not ignored or redacted. A separate function
+    /// so that the value is borrowed from the attribute list, not copied out of it.
+    @inline(__always)
+    private func examine(_ value: AnyValue, verdict: KeyVerdict, scratch: inout Scratch) -> ValueOutcome {
+        switch value {
+        case .string(let s):
+            if verdict == .checkValue && scratch.cleanValues.contains(s) { return .unchanged }
+            return examine(text: s, isString: true, verdict: verdict, scratch: &scratch)
+        default:
+            // Only strings are checked, unless redact_all_types asks for every type's text form.
+            guard config.redactAllTypes else { return .unchanged }
+            return examine(text: AttributeActionRunner.asString(value), isString: false, verdict: verdict, scratch: &scratch)
+        }
+    }
+
+    private func examine(text: String, isString: Bool, verdict: KeyVerdict, scratch: inout Scratch) -> ValueOutcome {
+        if verdict == .blockedKey { return .masked(replacement(for: text)) }
+        if hasAllowedValues && config.allowedValues.contains(where: { $0.matches(text) }) { return .allowed }
+        if let scrubbed = maskMatches(text, scratch: &scratch) { return .masked(scrubbed) }
+        // Only a value that stays in the request may be remembered (see the memo).
+        if isString { scratch.cleanValues.insert(text) }
+        return .unchanged
+    }
+
     /// Every match of every blocked value pattern replaced by the mask (or its hash); nil when
     /// nothing matched.
     func maskMatches(_ text: String, scratch: inout Scratch) -> String? {
@@ -204,31 +223,39 @@ public final class RedactionProcessor: Processor {
         let cards = config.maskCardNumbers
         let (candidates, digits) = RegexPattern.withUTF8(text) { h in (prefilter.candidates(h), cards ? Self.digitCount(h) : 0) }
         guard candidates != 0 || prefilter.patternCount > 64 || digits >= 13 else { return nil }
-        let patterns = config.blockedValues
-        var result = text
-        var changed = false
-        for (k, re) in patterns.enumerated() {
-            // The first look holds while the text is unchanged; a replacement (a hash) may give
-            // a later pattern something to match, so then it looks again.
-            guard changed ? re.mayMatch(result) : (k >= 64 || candidates & (1 << UInt64(k)) != 0) else { continue }
-            let current = result
-            let rebuilt = RegexPattern.withUTF8(current) { h -> String? in
-                scratch.ranges.removeAll(keepingCapacity: true)
-                re.appendMaskRanges(of: current, utf8: h, search: &scratch.search, to: &scratch.ranges)
-                return scratch.ranges.isEmpty ? nil : rebuild(h, masking: scratch.ranges)
-            }
-            if let rebuilt {
-                result = rebuilt
-                changed = true
+        // Until a pattern replaces something, the text is read where it is (no copy of it, and
+        // none of the patterns, is made).
+        var result: String? = nil
+        config.blockedValues.withUnsafeBufferPointer { patterns in
+            for k in patterns.indices {
+                // The first look holds while the text is unchanged; a replacement (a hash) may
+                // give a later pattern something to match, so then it looks again.
+                let rebuilt: String?
+                if let changed = result {
+                    guard patterns[k].mayMatch(changed) else { continue }
+                    rebuilt = mask(patterns[k], in: changed, scratch: &scratch)
+                } else {
+                    guard k >= 64 || candidates & (1 << UInt64(k)) != 0 else { continue }
+                    rebuilt = mask(patterns[k], in: text, scratch: &scratch)
+                }
+                if let rebuilt { result = rebuilt }
             }
         }
         // Unchanged text was counted above; a replacement may have changed its digits.
-        if config.maskCardNumbers && (changed || digits >= 13),
-           let masked = maskLuhnNumbers(result, digitsCounted: !changed, scratch: &scratch) {
+        if cards && (result != nil || digits >= 13),
+           let masked = maskLuhnNumbers(result ?? text, digitsCounted: result == nil, scratch: &scratch) {
             result = masked
-            changed = true
         }
-        return changed ? result : nil
+        return result
+    }
+
+    /// `text` with every match of `re` masked; nil when it has none.
+    private func mask(_ re: RegexPattern, in text: String, scratch: inout Scratch) -> String? {
+        RegexPattern.withUTF8(text) { h -> String? in
+            scratch.ranges.removeAll(keepingCapacity: true)
+            re.appendMaskRanges(of: text, utf8: h, search: &scratch.search, to: &scratch.ranges)
+            return scratch.ranges.isEmpty ? nil : rebuild(h, masking: scratch.ranges)
+        }
     }
 
     /// ASCII digits in `h`, eight bytes at a time: a byte's high bit is set by adding 0x50 to
