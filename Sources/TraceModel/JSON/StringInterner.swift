@@ -6,7 +6,12 @@ import Synchronization
 /// and a copy), and the decoded spans share storage.
 struct StringInterner {
     fileprivate struct Slot {
-        var count = -1
+        /// Byte count of `string` (-1: empty slot); 32 bits, so that the slot stays 40 bytes.
+        var count: Int32 = -1
+        /// The hash (high half) of the last string that missed here and was not let in: a
+        /// string takes the slot only on its second miss in a row, so values seen once (ids,
+        /// URLs with ids) neither cost a slot's reference count nor push out the ones that repeat.
+        var lastMiss: UInt32 = 0
         var word0: UInt64 = 0
         var word1: UInt64 = 0
         var string = ""
@@ -70,6 +75,8 @@ struct StringInterner {
     private mutating func interned(_ raw: UnsafeRawBufferPointer, overRead: Bool, make: (UnsafeRawBufferPointer) -> String?) -> String? {
         let n = raw.count
         guard n > 0, let p = raw.baseAddress else { return "" }
+        // Callers pass only strings up to maxLength; a longer one is not cached (and its count fits the slot).
+        guard n <= Self.maxLength else { return make(raw) }
         var w0: UInt64
         var w1: UInt64 = 0
         if n <= 16 {
@@ -89,12 +96,17 @@ struct StringInterner {
         let i = Int(truncatingIfNeeded: (h ^ (h >> 29)) >> 32) & mask
         return slots.withUnsafeMutableBufferPointer { s in
             // Compared in place: copying the slot out would retain and release its string.
-            if s[i].count == n && s[i].word0 == w0 && s[i].word1 == w1 {
+            if s[i].count == Int32(truncatingIfNeeded: n) && s[i].word0 == w0 && s[i].word1 == w1 {
                 if n <= 16 { return s[i].string }
                 if s[i].string.withUTF8({ memcmpEqual($0.baseAddress!, p, n) }) { return s[i].string }
             }
             guard let str = make(raw) else { return nil }
-            s[i] = Slot(count: n, word0: w0, word1: w1, string: str)
+            let seen = UInt32(truncatingIfNeeded: h >> 32)
+            if s[i].lastMiss != seen {
+                s[i].lastMiss = seen
+                return str
+            }
+            s[i] = Slot(count: Int32(truncatingIfNeeded: n), word0: w0, word1: w1, string: str)
             return str
         }
     }
