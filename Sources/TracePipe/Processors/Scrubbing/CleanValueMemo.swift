@@ -22,18 +22,13 @@ struct CleanValueMemo {
     }
 
     @inline(__always)
-    private static func words(_ s: String) -> (UInt64, UInt64) {
-        unsafeBitCast(s, to: (UInt64, UInt64).self)
-    }
-
-    @inline(__always)
     private func home(_ w: (UInt64, UInt64)) -> Int {
-        Int(truncatingIfNeeded: ((w.0 ^ (w.1 &* 0x9E37_79B9_7F4A_7C15)) &* 0xBF58_476D_1CE4_E5B9) >> 40) & mask
+        Int(truncatingIfNeeded: StringWords.mix(w) >> 40) & mask
     }
 
     @inline(__always)
     func contains(_ s: String) -> Bool {
-        let w = Self.words(s)
+        let w = StringWords.of(s)
         let h = home(w)
         return slots.withUnsafeBufferPointer { p in
             for i in 0..<Self.probes {
@@ -47,7 +42,7 @@ struct CleanValueMemo {
 
     /// Remembers `s` (in the first empty slot of its probe path, else its own slot).
     mutating func insert(_ s: String) {
-        let w = Self.words(s)
+        let w = StringWords.of(s)
         let h = home(w)
         slots.withUnsafeMutableBufferPointer { p in
             var target = 2 &* h

@@ -19,14 +19,9 @@ struct KeyMemo<Value> {
         values = Array(repeating: nil, count: Self.size)
     }
 
-    @inline(__always)
-    private static func words(_ s: String) -> (UInt64, UInt64) {
-        unsafeBitCast(s, to: (UInt64, UInt64).self)
-    }
-
     mutating func value(for key: String, compute: () -> Value) -> Value {
-        let w = Self.words(key)
-        let home = Int(truncatingIfNeeded: ((w.0 ^ (w.1 &* 0x9E37_79B9_7F4A_7C15)) &* 0xBF58_476D_1CE4_E5B9) >> 57)
+        let w = StringWords.of(key)
+        let home = Int(truncatingIfNeeded: StringWords.mix(w) >> 57)
         // A slot's key is compared by its stored words, read in place: copying the key out
         // (to compare it) would retain and release it, for every attribute of every span. An
         // empty slot's words (nil) never equal a string's.
