@@ -119,6 +119,10 @@ private struct ProtoDecoding: ~Copyable {
 
     mutating func scopeSpans() throws(ProtobufDecodingError) -> ScopeSpans {
         var ss = ScopeSpans()
+        // Sized once: grown by doubling, the array was reallocated and its spans copied about
+        // log2(n) times per request. Capped, so that a body of empty spans reserves no more than
+        // decoding it would take anyway.
+        ss.spans.reserveCapacity(min(reader.countLengthDelimited(field: 2), 4096))
         while !reader.atEnd {
             let (f, w) = try reader.tag()
             switch f {
@@ -129,7 +133,6 @@ private struct ProtoDecoding: ~Copyable {
                 }
             case 2:
                 try expect(w, 2, "spans")
-                if ss.spans.capacity == 0 { ss.spans.reserveCapacity(16) }
                 let i = ss.spans.count
                 // Decoded in place: building a local Span and appending it cost a copy of the
                 // span (a retain and release of each of its strings and arrays) per span.

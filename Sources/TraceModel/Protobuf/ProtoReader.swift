@@ -113,6 +113,40 @@ struct ProtoReader: ~Copyable {
         return s
     }
 
+    /// How many length-delimited fields numbered `field` the rest of the current message holds,
+    /// counted without decoding them (to size an array once instead of growing it by copies).
+    /// Stops at the first thing it cannot step over; the decode proper reports that.
+    func countLengthDelimited(field: UInt32) -> Int {
+        var p = pos
+        var count = 0
+        @inline(__always) func varint() -> UInt64? {
+            var v: UInt64 = 0
+            var shift: UInt64 = 0
+            while p < end && shift < 64 {
+                let b = base[p]
+                p &+= 1
+                v |= UInt64(b & 0x7F) << shift
+                if b < 0x80 { return v }
+                shift &+= 7
+            }
+            return nil
+        }
+        while p < end {
+            guard let tag = varint() else { break }
+            switch tag & 7 {
+            case 0: guard varint() != nil else { return count }
+            case 1: p &+= 8
+            case 2:
+                guard let n = varint(), n <= UInt64(end &- p) else { return count }
+                p &+= Int(n)
+                if tag >> 3 == UInt64(field) { count &+= 1 }
+            case 5: p &+= 4
+            default: return count
+            }
+        }
+        return count
+    }
+
     /// Skips a field of any wire type (groups included, within the depth bound).
     mutating func skip(_ wire: UInt8, field: UInt32) throws(ProtobufDecodingError) {
         switch wire {
