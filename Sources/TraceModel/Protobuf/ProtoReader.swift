@@ -117,32 +117,14 @@ struct ProtoReader: ~Copyable {
     /// counted without decoding them (to size an array once instead of growing it by copies).
     /// Stops at the first thing it cannot step over; the decode proper reports that.
     func countLengthDelimited(field: UInt32) -> Int {
-        var p = pos
+        var r = ProtoReader(base)
+        r.pos = pos
+        r.end = end
         var count = 0
-        @inline(__always) func varint() -> UInt64? {
-            var v: UInt64 = 0
-            var shift: UInt64 = 0
-            while p < end && shift < 64 {
-                let b = base[p]
-                p &+= 1
-                v |= UInt64(b & 0x7F) << shift
-                if b < 0x80 { return v }
-                shift &+= 7
-            }
-            return nil
-        }
-        while p < end {
-            guard let tag = varint() else { break }
-            switch tag & 7 {
-            case 0: guard varint() != nil else { return count }
-            case 1: p &+= 8
-            case 2:
-                guard let n = varint(), n <= UInt64(end &- p) else { return count }
-                p &+= Int(n)
-                if tag >> 3 == UInt64(field) { count &+= 1 }
-            case 5: p &+= 4
-            default: return count
-            }
+        while !r.atEnd {
+            // Groups end the count: stepping over them is left to the decode's depth bound.
+            guard let t = try? r.tag(), t.wire != 3, t.wire != 4, (try? r.skip(t.wire, field: t.field)) != nil else { break }
+            if t.field == field && t.wire == 2 { count &+= 1 }
         }
         return count
     }
