@@ -113,22 +113,6 @@ struct ProtoReader: ~Copyable {
         return s
     }
 
-    /// How many length-delimited fields numbered `field` the rest of the current message holds,
-    /// counted without decoding them (to size an array once instead of growing it by copies).
-    /// Stops at the first thing it cannot step over; the decode proper reports that.
-    func countLengthDelimited(field: UInt32) -> Int {
-        var r = ProtoReader(base)
-        r.pos = pos
-        r.end = end
-        var count = 0
-        while !r.atEnd {
-            // Groups end the count: stepping over them is left to the decode's depth bound.
-            guard let t = try? r.tag(), t.wire != 3, t.wire != 4, (try? r.skip(t.wire, field: t.field)) != nil else { break }
-            if t.field == field && t.wire == 2 { count &+= 1 }
-        }
-        return count
-    }
-
     /// Skips a field of any wire type (groups included, within the depth bound).
     mutating func skip(_ wire: UInt8, field: UInt32) throws(ProtobufDecodingError) {
         switch wire {
