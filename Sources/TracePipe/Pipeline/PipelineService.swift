@@ -79,6 +79,8 @@ public final class PipelineService: Sendable {
     public func run() async throws {
         let signals = SignalWaiter([SIGTERM, SIGINT])
         try await start()
+        let released = StartupPages.release()
+        logger.debug("start-up pages unmapped", metadata: ["bytes": "\(released)"])
         let sig = await signals.wait()
         logger.info("received signal, stopping", metadata: ["signal": "\(sig == SIGTERM ? "SIGTERM" : "SIGINT")"])
         await shutdown()
