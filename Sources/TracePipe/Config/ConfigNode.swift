@@ -114,12 +114,34 @@ extension ConfigNode {
             return .scalar(s.string, quoted: s.style != .plain)
         case .mapping(let m):
             var pairs: [(key: String, value: ConfigNode)] = []
+            var explicit = Set<String>()
+            for (k, _) in m {
+                if case .scalar(let ks) = k, !isMergeKey(ks) { explicit.insert(ks.string) }
+            }
             for (k, v) in m {
                 guard case .scalar(let ks) = k else {
                     let line = k.mark.map { " at line \($0.line)" } ?? ""
                     throw YAMLSyntaxError(source: source, message: "mapping keys must be plain strings\(line)")
                 }
                 let value = try convert(v, source: source)
+                if isMergeKey(ks) {
+                    // YAML merge key (`<<: *defaults`), as go-yaml reads it for the collector: the
+                    // keys of the mapping (or of each mapping of a list, the first one winning)
+                    // that this mapping does not set itself.
+                    let sources: [ConfigNode]
+                    switch value {
+                    case .mapping: sources = [value]
+                    case .sequence(let items) where items.allSatisfy({ $0.mappingPairs != nil }): sources = items
+                    default:
+                        let line = k.mark.map { " at line \($0.line)" } ?? ""
+                        throw YAMLSyntaxError(source: source, message: "the merge key << needs a mapping or a list of mappings\(line), got \(value.kindDescription)")
+                    }
+                    for (mk, mv) in sources.flatMap({ $0.mappingPairs ?? [] })
+                    where !explicit.contains(mk) && !pairs.contains(where: { $0.key == mk }) {
+                        pairs.append((mk, mv))
+                    }
+                    continue
+                }
                 // A repeated key: the later one wins, as in go-yaml's merge into a map.
                 pairs.removeAll { $0.key == ks.string }
                 pairs.append((ks.string, value))
@@ -130,6 +152,10 @@ extension ConfigNode {
         case .alias:
             throw YAMLSyntaxError(source: source, message: "unresolved YAML alias")
         }
+    }
+
+    private static func isMergeKey(_ key: Node.Scalar) -> Bool {
+        key.style == .plain && key.string == "<<"
     }
 }
 

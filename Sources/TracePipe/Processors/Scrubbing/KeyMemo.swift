@@ -1,4 +1,3 @@
-import Foundation
 /// A small memo of per-key decisions for the duration of one request. The keys of a decoded
 /// request share their storage (the decoders intern them), so a key is recognised by its two
 /// machine words — no hashing of its text and no lock — and only the first sight of each key
