@@ -30,11 +30,13 @@ final class StartupPagesTests: XCTestCase {
         XCTAssertEqual(StartupPages.ranges(maps: "garbage line\n1-2 r-xp zz", executable: "/x"), [])
     }
 
-    /// Unmapping this test binary's own code and running on must work (the pages come back).
+    /// Unmapping this test binary's own code and read-only data: it runs on (the pages come
+    /// back), and its constants read the same afterwards.
     func testReleasingThisProcesssPagesKeepsItRunning() {
         #if os(Linux)
+        let before = String(describing: maps.utf8.reduce(0) { $0 &* 31 &+ Int($1) })
         XCTAssertGreaterThan(StartupPages.release(), 0)
-        XCTAssertEqual(StartupPages.ranges(maps: maps, executable: "/opt/tracepipe/bin/tracepipe").count, 2)
+        XCTAssertEqual(String(describing: maps.utf8.reduce(0) { $0 &* 31 &+ Int($1) }), before)
         #endif
     }
 }
