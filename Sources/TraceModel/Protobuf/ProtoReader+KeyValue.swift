@@ -91,14 +91,4 @@ extension ProtoReader {
         }
         return nil
     }
-
-    /// The string of `count` bytes at `start`, through `interner` when short; nil if not UTF-8.
-    @inline(__always)
-    private func interned(at start: Int, count: Int, _ interner: inout StringInterner) -> String? {
-        if count == 0 { return "" }
-        let raw = UnsafeRawBufferPointer(rebasing: base[start..<(start &+ count)])
-        return count <= StringInterner.maxLength
-            ? interner.string(utf8: raw, overRead: start &+ 16 <= base.count)
-            : WireUTF8.string(validating: raw)
-    }
 }

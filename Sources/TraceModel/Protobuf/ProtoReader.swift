@@ -105,12 +105,21 @@ struct ProtoReader: ~Copyable {
     mutating func string(interner: inout StringInterner) throws(ProtobufDecodingError) -> String {
         let at = pos
         let raw = try lengthDelimited()
-        if raw.isEmpty { return "" }
-        let s = raw.count <= StringInterner.maxLength
-            ? interner.string(utf8: raw, overRead: (raw.baseAddress! - base.baseAddress!) &+ 16 <= base.count)
-            : WireUTF8.string(validating: raw)
-        guard let s else { throw ProtobufDecodingError("string is not valid UTF-8", offset: at) }
+        guard let s = interned(at: pos &- raw.count, count: raw.count, &interner) else {
+            throw ProtobufDecodingError("string is not valid UTF-8", offset: at)
+        }
         return s
+    }
+
+    /// The string of the `count` bytes at `start`, through `interner` when short; nil if they
+    /// are not UTF-8.
+    @inline(__always)
+    func interned(at start: Int, count: Int, _ interner: inout StringInterner) -> String? {
+        if count == 0 { return "" }
+        let raw = UnsafeRawBufferPointer(rebasing: base[start..<(start &+ count)])
+        return count <= StringInterner.maxLength
+            ? interner.string(utf8: raw, overRead: start &+ 16 <= base.count)
+            : WireUTF8.string(validating: raw)
     }
 
     /// Skips a field of any wire type (groups included, within the depth bound).
