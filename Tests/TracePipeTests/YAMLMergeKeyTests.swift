@@ -58,7 +58,7 @@ final class YAMLMergeKeyTests: XCTestCase {
             receivers:
               otlp:
                 protocols:
-                  http: &http
+                  http:
                     endpoint: 127.0.0.1:4318
                     max_request_body_size: 1048576
             processors:
