@@ -22,26 +22,25 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/grpc/grpc-swift-2", from: "2.4.3"),
         .package(url: "https://github.com/grpc/grpc-swift-nio-transport", from: "2.9.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // The data model and its wire codecs; no dependencies so it builds fast and stays portable.
         .target(name: "TraceModel"),
         // The system zlib (Debian: zlib1g-dev) for gzip/deflate bodies.
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
-        // libdeflate (Debian: libdeflate-dev) compresses export bodies ~2.4x faster than zlib.
-        .systemLibrary(name: "CLibdeflate", path: "Sources/CLibdeflate", providers: [.apt(["libdeflate-dev"])]),
-        // glibc's malloc.h: heap statistics for the process metrics.
+        // libdeflate compresses export bodies ~2.4x faster than zlib; loaded at run time (a fresh
+        // machine has libdeflate.so.0 but not its header), zlib when it is missing.
+        .target(name: "CDeflate", linkerSettings: [.linkedLibrary("dl")]),
+        // glibc's malloc.h: heap statistics and malloc_trim, for the platform area.
         .systemLibrary(name: "CMalloc", path: "Sources/CMalloc"),
-        // SHA-1 and SHA-256 on the x86 SHA extensions, for the hashes the scrubbing processors write.
-        .target(name: "CShaNI"),
         .target(
             name: "TracePipe",
             dependencies: [
                 "TraceModel",
                 "CZlib",
-                "CLibdeflate",
-                "CMalloc",
-                "CShaNI",
+                "CDeflate",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -52,19 +51,25 @@ let package = Package(
                 .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // What the executable knows of the machine it runs on (/proc, the cgroup, glibc's
+        // heap), handed to the library as `ProcessStatistics`.
+        .target(name: "TracePipePlatform", dependencies: ["TracePipe", "CMalloc"]),
         .executableTarget(
             name: "tracepipe",
             dependencies: [
                 "TracePipe",
+                "TracePipePlatform",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(name: "codec-bench", dependencies: ["TraceModel"]),
         .executableTarget(
             name: "pipeline-bench",
-            dependencies: ["TraceModel", "TracePipe", .product(name: "NIOPosix", package: "swift-nio")]
+            dependencies: ["TraceModel", "TracePipe", "TracePipePlatform", .product(name: "NIOPosix", package: "swift-nio")]
         ),
         .executableTarget(
             name: "grpc-load",
@@ -102,6 +107,7 @@ let package = Package(
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
             ]
         ),
+        .testTarget(name: "TracePipePlatformTests", dependencies: ["TracePipePlatform"]),
         .testTarget(
             name: "EndToEndTests",
             dependencies: [

@@ -1,2 +1,2 @@
-// glibc's heap statistics (mallinfo2) for the otelcol_process_runtime_* metrics.
+// glibc's heap statistics (mallinfo2) and malloc_trim, for the platform's process statistics.
 #include <malloc.h>

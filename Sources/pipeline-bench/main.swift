@@ -4,6 +4,7 @@ import Foundation
 import NIOPosix
 import TraceModel
 import TracePipe
+import TracePipePlatform
 
 func now() -> Double {
     var ts = timespec()
@@ -11,7 +12,7 @@ func now() -> Double {
     return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
 }
 
-func rssMB() -> Double { Double(ProcessMemory.residentBytes()) / 1_048_576 }
+func rssMB() -> Double { Double(LinuxProcess().residentBytes()) / 1_048_576 }
 
 /// Counts what reaches the end of a chain.
 actor Sink: TraceConsumer {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import TracePipe
+import TracePipePlatform
 
 /// Options shared by `run` and `validate`.
 struct ConfigOptions: ParsableArguments {
@@ -33,21 +34,7 @@ enum DefaultConfigLocator {
     }
 }
 
-/// The entry point. Swift's own async `main` would park the main thread in `dispatch_main`, which
-/// ends it with `pthread_exit`: that unwinds the thread through the binary's unwind tables, which
-/// stay resident, about 1 MB of idle RSS for nothing. Here the main thread just waits
-/// while the command runs on the concurrency pool; the command exits the process itself.
 @main
-enum TracePipeMain {
-    static func main() {
-        Task.detached {
-            await TracePipeCommand.main()
-            exit(0)
-        }
-        while true { pause() }
-    }
-}
-
 struct TracePipeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tracepipe",
@@ -78,7 +65,7 @@ struct Run: AsyncParsableCommand {
         logger.info("starting tracepipe", metadata: ["version": "\(TracePipeInfo.version)"])
         for w in config.warnings { logger.warning("\(w)") }
         do {
-            let service = try PipelineService(config: config, logger: logger)
+            let service = try PipelineService(config: config, logger: logger, process: LinuxProcess())
             try await service.run()
         } catch {
             logger.error("\(error)")

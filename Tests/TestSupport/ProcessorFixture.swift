@@ -23,6 +23,11 @@ public enum ProcessorFixture {
         return loaded.processors[componentID]!.config as! C
     }
 
+    /// `processing` as the pipeline runs it: through `SpanProcessor`, handing on to `next`.
+    public static func processor<P: SpanProcessing>(_ processing: P, next: any TraceConsumer, id: String = "test") -> SpanProcessor<P> {
+        SpanProcessor(processing, context: context(id), next: next)
+    }
+
     public static func context(_ id: String) -> ComponentContext {
         ComponentContext(id: ComponentID(type: id), kind: .processor, logger: .init(label: "t"),
                          eventLoopGroup: MultiThreadedEventLoopGroup.singleton, status: ServiceStatus())

@@ -35,7 +35,7 @@ final class AttributesProcessorTests: XCTestCase {
             var input = Array(try Data(contentsOf: dir.appendingPathComponent("\(base).input.json")))
             if input.last == 0x0A { input.removeLast() }
             let sink = CollectingConsumer()
-            try await AttributesProcessor(config: config, next: sink).consume(try OTLPJSONDecoder.decode(input))
+            try await ProcessorFixture.processor(AttributesProcessor(config: config), next: sink).consume(try OTLPJSONDecoder.decode(input))
             let encoded = OTLPJSONEncoder.encode(await sink.last)
             let ours = try JSONSerialization.jsonObject(with: Data(encoded))
             let theirs = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("\(base).expected.json")))
@@ -65,14 +65,14 @@ final class AttributesProcessorTests: XCTestCase {
             span.attributes = [KeyValue("gone", .string("1")), KeyValue("tmp.a", .int(2)), KeyValue("kept", .string("k")),
                                KeyValue("user.mail", .string("a@b.c")), KeyValue("tmp.b", .bool(true)), KeyValue("other", .string("o"))]
             let sink = CollectingConsumer()
-            try await AttributesProcessor(config: config, next: sink)
+            try await ProcessorFixture.processor(AttributesProcessor(config: config), next: sink)
                 .consume(TraceData(resourceSpans: [ResourceSpans(scopeSpans: [ScopeSpans(spans: [span, span])])]))
             return await sink.last.resourceSpans[0].scopeSpans[0].spans[1].attributes
         }
         let short = try await run(real)
         XCTAssertEqual(short.map(\.key), ["other", "kept", "user.mail", "added.mail"])
-        XCTAssertEqual(short[attribute: "kept"], .string(Digest.hex(Digest.sha256(Array("k".utf8)))))
-        XCTAssertEqual(short[attribute: "added.mail"], .string(Digest.hex(Digest.sha256(Array("x@example.com".utf8)))))
+        XCTAssertEqual(short[attribute: "kept"], .string(Digest.hex(.sha256, of: "k")))
+        XCTAssertEqual(short[attribute: "added.mail"], .string(Digest.hex(.sha256, of: "x@example.com")))
         let long = try await run(padding + "\n" + real)
         XCTAssertEqual(long, short)
     }
@@ -89,7 +89,7 @@ final class AttributesProcessorTests: XCTestCase {
         var span = Span(traceID: TraceID(high: 1, low: 2), spanID: SpanID(3), name: "q")
         span.attributes = [KeyValue("msg", .string("serviceName='cart' db_orders"))]
         let sink = CollectingConsumer()
-        try await AttributesProcessor(config: config, next: sink)
+        try await ProcessorFixture.processor(AttributesProcessor(config: config), next: sink)
             .consume(TraceData(resourceSpans: [ResourceSpans(scopeSpans: [ScopeSpans(spans: [span])])]))
         let attrs = await sink.last.resourceSpans.first?.scopeSpans.first?.spans.first?.attributes ?? []
         XCTAssertEqual(attrs.first { $0.key == "service_name" }?.value, .string("cart"))
@@ -106,7 +106,7 @@ final class AttributesProcessorTests: XCTestCase {
             """, pipelineProcessor: "resource")
         let config = loaded.processors[ComponentID(type: "resource")]!.config as! ResourceProcessorConfig
         let sink = CollectingConsumer()
-        try await ResourceProcessor(config: config, next: sink).consume(TraceData(resourceSpans: [ResourceSpans(
+        try await ProcessorFixture.processor(ResourceProcessor(config: config), next: sink).consume(TraceData(resourceSpans: [ResourceSpans(
             resource: Resource(attributes: [KeyValue("host.name", .string("h")), KeyValue("service.name", .string("api"))]),
             scopeSpans: [ScopeSpans(spans: [Span(name: "x")])])]))
         let attrs = await sink.last.resourceSpans[0].resource.attributes
@@ -115,14 +115,15 @@ final class AttributesProcessorTests: XCTestCase {
     }
 
     func testDigestsAgainstKnownVectors() {
-        XCTAssertEqual(Digest.hex(Digest.sha256(Array("hello".utf8))), "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824")
-        XCTAssertEqual(Digest.hex(Digest.sha256([])), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
-        XCTAssertEqual(Digest.hex(Digest.sha1(Array("abc".utf8))), "a9993e364706816aba3e25717850c26c9cd0d89d")
-        XCTAssertEqual(Digest.hex(Digest.md5(Array("abc".utf8))), "900150983cd24fb0d6963f7d28e17f72")
-        XCTAssertEqual(Digest.hex(Digest.sha3_256(Array("abc".utf8))), "3a985da74fe225b2045c172d6bd390bd855f086e3e9d525b46bfe24511431532")
-        XCTAssertEqual(Digest.hex(Digest.sha3_256([])), "a7ffc6f8bf1ed76651c14756a061d662f580ff4de43b49fa82d80a4b80f8434a")
-        let long = [UInt8](repeating: 0x61, count: 1000)
-        XCTAssertEqual(Digest.hex(Digest.sha256(long)), "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3")
+        func hex(_ kind: Digest.Kind, _ bytes: [UInt8]) -> String { bytes.withUnsafeBytes { Digest.hex(kind, of: $0) } }
+        XCTAssertEqual(hex(.sha256, Array("hello".utf8)), "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824")
+        XCTAssertEqual(Digest.hex(.sha256, of: "hello"), "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824")
+        XCTAssertEqual(hex(.sha256, []), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        XCTAssertEqual(hex(.sha1, Array("abc".utf8)), "a9993e364706816aba3e25717850c26c9cd0d89d")
+        XCTAssertEqual(hex(.md5, Array("abc".utf8)), "900150983cd24fb0d6963f7d28e17f72")
+        XCTAssertEqual(hex(.sha3_256, Array("abc".utf8)), "3a985da74fe225b2045c172d6bd390bd855f086e3e9d525b46bfe24511431532")
+        XCTAssertEqual(hex(.sha3_256, []), "a7ffc6f8bf1ed76651c14756a061d662f580ff4de43b49fa82d80a4b80f8434a")
+        XCTAssertEqual(hex(.sha256, [UInt8](repeating: 0x61, count: 1000)), "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3")
     }
 
     /// Lengths around every padding boundary (one or two tail blocks; SHA3's 136-byte rate):
@@ -135,37 +136,17 @@ final class AttributesProcessorTests: XCTestCase {
             (.sha256, "ab66b1987f976219a7e4dccc4ff2a901af7692378dcf4a45a276dc2e6031ae89"),
             (.sha3_256, "168f2e62a34dfad5712994ef729ee9706b07b8bf5181d79aba4bced5871e96e0"),
         ]
-        // The portable code always; the SHA instructions too where this CPU has them.
-        for portable in Digest.hasSHAInstructions ? [true, false] : [true] {
-            for (kind, want) in expected {
-                var all: [UInt8] = []
-                for n in lengths {
-                    let data = (0..<n).map { UInt8(($0 * 7 + 3) % 256) }
-                    let one = Digest.array(kind, data, portable: portable)
-                    if !portable {
-                        // The hex form (the processors' path) and the raw form agree.
-                        XCTAssertEqual(data.withUnsafeBytes { Digest.hex(kind, of: $0) }, Digest.hex(one), "\(kind) of \(n) bytes")
-                    }
-                    all += one
-                }
-                XCTAssertEqual(Digest.hex(Digest.array(.sha256, all, portable: true)), want, "\(kind), portable: \(portable)")
+        for (kind, want) in expected {
+            var all: [UInt8] = []
+            for n in lengths {
+                let data = (0..<n).map { UInt8(($0 * 7 + 3) % 256) }
+                let hex = data.withUnsafeBytes { Digest.hex(kind, of: $0) }
+                XCTAssertEqual(hex.utf8.count, 2 * kind.length)
+                // Back from hex to the raw digest bytes, which hashlib's figure covers.
+                let chars = Array(hex.utf8)
+                all += stride(from: 0, to: chars.count, by: 2).map { UInt8(String(decoding: chars[$0..<$0 + 2], as: UTF8.self), radix: 16)! }
             }
-        }
-    }
-
-    /// The SHA-instruction code against the portable code on every length up to five blocks,
-    /// with bytes that differ from one length to the next.
-    func testSHAInstructionsAgreeWithPortableCode() throws {
-        try XCTSkipUnless(Digest.hasSHAInstructions, "this CPU has no SHA instructions")
-        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
-        for n in 0...320 {
-            let data = (0..<n).map { _ in
-                state = state &* 6364136223846793005 &+ 1442695040888963407
-                return UInt8(truncatingIfNeeded: state >> 56)
-            }
-            for kind in [Digest.Kind.sha1, .sha256] {
-                XCTAssertEqual(Digest.array(kind, data), Digest.array(kind, data, portable: true), "\(kind) of \(n) bytes")
-            }
+            XCTAssertEqual(all.withUnsafeBytes { Digest.hex(.sha256, of: $0) }, want, "\(kind)")
         }
     }
 

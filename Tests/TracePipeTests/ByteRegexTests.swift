@@ -3,27 +3,35 @@ import XCTest
 
 @testable import TracePipe
 
-/// The native RE2 engine: RE2's semantics on explicit cases, and agreement with
-/// NSRegularExpression (where RE2 and ICU agree) over seeded random patterns and texts.
+/// The regex engine (`RegexParser`, `ByteRegex`, `PikeVM`, `RegexPattern`): the collector's
+/// syntax and semantics (RE2's, as Go's regexp has them) on explicit cases, against a table of
+/// RE2's own answers (`Fixtures/regex-cases.json`, made by scripts/gen-regex-cases.py with
+/// Google's RE2), and the two matchers against each other.
 final class ByteRegexTests: XCTestCase {
-    /// First match of `pattern` in `text` as (whole, groups) substrings, natively.
+    /// First match of `pattern` in `text` as (whole, groups) substrings.
     func native(_ pattern: String, _ text: String) -> [String?]? {
-        guard let re = ByteRegex(pattern) else {
-            XCTFail("not native: \(pattern)")
+        let re: ByteRegex
+        do { re = try ByteRegex(pattern) } catch {
+            XCTFail("\(error)")
             return nil
         }
-        var tooLarge = false
         let bytes = Array(text.utf8)
-        guard let slots = bytes.withUnsafeBufferPointer({ re.firstMatch(in: $0, from: 0, tooLarge: &tooLarge) }) else { return nil }
-        return stride(from: 0, to: slots.count, by: 2).map { k in
-            slots[k] < 0 ? nil : String(decoding: bytes[slots[k]..<slots[k + 1]], as: UTF8.self)
-        }
+        guard let slots = bytes.withUnsafeBufferPointer({ re.firstMatch(in: $0, from: 0) }) else { return nil }
+        return Self.groups(slots, bytes)
     }
 
-    func icu(_ pattern: String, _ text: String) -> [String?]? {
-        let re = try! NSRegularExpression(pattern: pattern)
-        guard let m = re.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) else { return nil }
-        return (0..<m.numberOfRanges).map { Range(m.range(at: $0), in: text).map { String(text[$0]) } }
+    /// The same, breadth-first (what texts too long for the backtracker's table get).
+    func pike(_ pattern: String, _ text: String) -> [String?]? {
+        guard let re = try? ByteRegex(pattern) else { return nil }
+        let bytes = Array(text.utf8)
+        guard let slots = bytes.withUnsafeBufferPointer({ PikeVM.firstMatch(re, in: $0, from: 0) }) else { return nil }
+        return Self.groups(slots, bytes)
+    }
+
+    static func groups(_ slots: ByteRegex.Slots, _ bytes: [UInt8]) -> [String?] {
+        stride(from: 0, to: slots.count, by: 2).map { k in
+            slots[k] < 0 ? nil : String(decoding: bytes[slots[k]..<slots[k + 1]], as: UTF8.self)
+        }
     }
 
     func testRE2Semantics() {
@@ -56,79 +64,105 @@ final class ByteRegexTests: XCTestCase {
         XCTAssertNil(native("(x+x+)+y", String(repeating: "x", count: 3000)))
     }
 
-    func testUnsupportedSyntaxFallsBack() throws {
-        for p in ["\\p{L}+", "\\pL", "(?=a)", "[[:alpha:]]", "caf\u{e9}", "(?U)a+", "\\Qa.b\\E", "a**", "(a"] {
-            XCTAssertNil(ByteRegex(p), p)
-        }
-        // The pattern still works, on NSRegularExpression.
-        let p = try RegexPattern.re2("\\p{L}+")
-        XCTAssertNil(p.native)
-        XCTAssertEqual(p.firstMatch(in: "12 caf\u{e9} 3").map(\.whole), 3..<8)
+    func testUnicodeAndGoSyntax() {
+        XCTAssertEqual(native("\\p{L}+", "12 caf\u{e9} 3")?.first, "caf\u{e9}")
+        XCTAssertEqual(native("\\pL+", "\u{3a3}\u{3c3}x1")?.first, "\u{3a3}\u{3c3}x")
+        XCTAssertEqual(native("\\p{Greek}+", "abc \u{3b1}\u{3b2}\u{3b3} d")?.first, "\u{3b1}\u{3b2}\u{3b3}")
+        XCTAssertEqual(native("\\P{Greek}+", "\u{3b1}ab\u{3b2}")?.first, "ab")
+        XCTAssertEqual(native("[^\\p{L}]+", "ab12 \u{e9}")?.first, "12 ")
+        XCTAssertEqual(native("(?i)k+", "kK\u{212a}x")?.first, "kK\u{212a}", "(?i) folds as Unicode does: the Kelvin sign is a K")
+        XCTAssertEqual(native("(?i)\u{3c3}+", "\u{3a3}\u{3c2}\u{3c3}")?.first, "\u{3a3}\u{3c2}\u{3c3}")
+        XCTAssertEqual(native("caf\u{e9}", "un caf\u{e9}")?.first, "caf\u{e9}")
+        XCTAssertEqual(native("[\u{e0}-\u{ff}]+", "x\u{e9}\u{e8}y")?.first, "\u{e9}\u{e8}")
+        XCTAssertEqual(native("[[:alpha:]]+", "12ab3")?.first, "ab")
+        XCTAssertEqual(native("[[:^digit:]]+", "12ab3")?.first, "ab")
+        XCTAssertEqual(native("\\Qa.b*\\E+", "a.b**")?.first, "a.b**", "quoted text is literal; + repeats its last character")
+        XCTAssertEqual(native("(?U)a+", "aaa")?.first, "a", "(?U) makes repetition lazy")
+        XCTAssertEqual(native("(?U)a+?", "aaa")?.first, "aaa", "and lazy repetition greedy")
+        XCTAssertEqual(native("\\x{263a}|\\101", "xA\u{263a}")?.first, "A")
+        XCTAssertEqual(native("\\_", "a_b")?.first, "_")
+        XCTAssertEqual(native("^*a", "a")?.first, "a", "a repeated assertion is valid, as in Go")
+        XCTAssertEqual(native("\\x{10FFFF}", "\u{10FFFF}")?.first, "\u{10FFFF}")
     }
 
-    /// Seeded random patterns and ASCII texts: native and ICU find the same first match and groups.
-    /// Repeated sub-patterns that can match the empty string are left out: there Perl/ICU stop a
-    /// loop after an empty iteration while RE2 and Go (and this engine) do not, and real patterns
-    /// do not rely on either.
-    func testAgreesWithNSRegularExpression() {
-        var z: UInt64 = 0x5EED
-        func rnd(_ n: Int) -> Int {
-            z &+= 0x9E37_79B9_7F4A_7C15
-            var x = z
-            x = (x ^ (x >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            x = (x ^ (x >> 27)) &* 0x94D0_49BB_1331_11EB
-            return Int((x ^ (x >> 31)) % UInt64(n))
-        }
-        let atoms = ["a", "b", "c", ".", "[ab]", "[^a]", "\\d", "\\w", "\\s", "[a-c0-2]", "x", "\\.", "\\b", "-"]
-        /// A pattern and whether it can match the empty string.
-        func pattern(_ depth: Int) -> (String, nullable: Bool) {
-            var out = ""
-            var nullable = true
-            for _ in 0..<(1 + rnd(3)) {
-                var atom: String
-                var atomNullable = false
-                switch rnd(depth > 2 ? 8 : 10) {
-                case 8:
-                    let inner = pattern(depth + 1)
-                    atom = "(" + inner.0 + ")"
-                    atomNullable = inner.nullable
-                case 9:
-                    let a = pattern(depth + 1), b = pattern(depth + 1)
-                    atom = "(?:" + a.0 + "|" + b.0 + ")"
-                    atomNullable = a.nullable || b.nullable
-                default:
-                    atom = atoms[rnd(atoms.count)]
-                    atomNullable = atom == "\\b"
-                }
-                if !atomNullable {
-                    let q = ["", "", "", "*", "+", "?", "{1,2}", "*?", "+?", "{2}"][rnd(10)]
-                    atom += q
-                    if ["*", "?", "*?"].contains(q) { atomNullable = true }
-                }
-                nullable = nullable && atomNullable
-                out += atom
+    /// What Go rejects is rejected, with the reason, the fragment and where it is.
+    func testInvalidPatternsSayWhatAndWhere() {
+        for (pattern, message, fragment, offset) in [
+            ("a(b", "missing closing )", "(b", 1),
+            ("a)", "unexpected )", ")", 1),
+            ("x**", "invalid nested repetition operator", "**", 1),
+            ("*a", "missing argument to repetition operator", "*", 0),
+            ("a{1001}", "invalid repeat count", "{1001}", 1),
+            ("(a{100}){100}", "invalid repeat count", "{100}", 8),
+            ("[z-a]", "invalid character class range", "z-a", 1),
+            ("[a", "missing closing ]", "[a", 0),
+            ("\\8", "invalid escape sequence", "\\8", 0),
+            ("a\\C", "invalid escape sequence", "\\C", 1),
+            ("(?=x)", "invalid or unsupported Perl syntax", "(?=", 0),
+            ("(?<=x)", "invalid or unsupported Perl syntax (lookbehind)", "(?<=", 0),
+            ("\\p{Klingon}", "invalid character class range", "\\p{Klingon}", 0),
+            ("[[:foo:]]", "invalid character class range", "[:foo:]", 1),
+            ("(?P<a-b>x)", "invalid named capture", "(?P<a-b>", 0),
+        ] {
+            XCTAssertThrowsError(try RegexPattern(pattern), pattern) { e in
+                guard let e = e as? RegexSyntaxError else { return XCTFail("\(e)") }
+                XCTAssertEqual(e.message, message, pattern)
+                XCTAssertEqual(e.fragment, fragment, pattern)
+                XCTAssertEqual(e.offset, offset, pattern)
+                XCTAssertTrue(e.description.contains(message) && e.description.contains("offset \(offset)"), e.description)
             }
-            return (out, nullable)
         }
-        // Two non-ASCII symbols (not word characters in either engine) for the multi-byte paths.
-        let alphabet = Array("aabbcx1 2.-_\n£→")
-        var compared = 0
-        for _ in 0..<3000 {
-            var p = pattern(0).0
-            if rnd(8) == 0 { p = "(?i)" + p.uppercased().replacingOccurrences(of: "\\D", with: "\\d").replacingOccurrences(of: "\\W", with: "\\w")
-                .replacingOccurrences(of: "\\S", with: "\\s").replacingOccurrences(of: "\\B", with: "\\b").replacingOccurrences(of: "[^A]", with: "[^a]")
-                .replacingOccurrences(of: "X", with: "x") }
-            if rnd(10) == 0 { p = "^" + p }
-            // Long enough that the start scan takes its eight-bytes-at-a-time path too.
-            let text = String((0..<rnd(26)).map { _ in alphabet[rnd(alphabet.count)] })
-            guard ByteRegex(p) != nil else { continue }
-            XCTAssertEqual(native(p, text), icu(p, text), "pattern \(p) text \(text.debugDescription)")
-            compared += 1
-        }
-        XCTAssertGreaterThan(compared, 2500)
     }
 
-    /// The patterns real configs and the scrub preset use all run natively.
+    /// Every case RE2 decided (see the fixture's generator): the same verdict on validity, and
+    /// for valid patterns the same first match and groups, from the backtracker and the
+    /// breadth-first matcher alike. Covers the whole syntax table, every pattern of the
+    /// collector configs and conformance cases in ../shared and pipelines/, and random patterns.
+    func testAgreesWithRE2OnTheCaseTable() throws {
+        struct Table: Decodable {
+            struct Case: Decodable {
+                struct Match: Decodable {
+                    var text: String
+                    var groups: [String?]?
+                }
+                var source: String
+                var pattern: String
+                var valid: Bool
+                var matches: [Match]?
+            }
+            var cases: [Case]
+        }
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/regex-cases.json")
+        let table = try JSONDecoder().decode(Table.self, from: Data(contentsOf: url))
+        XCTAssertGreaterThan(table.cases.count, 1500)
+        XCTAssertGreaterThan(table.cases.filter { $0.source == "configs" }.count, 20)
+        var compared = 0
+        for c in table.cases {
+            let compiled = Result { try RegexPattern(c.pattern) }
+            if case .failure(let e) = compiled, c.valid { XCTFail("RE2 accepts \(c.pattern.debugDescription); we say \(e)"); continue }
+            if case .success = compiled, !c.valid { XCTFail("RE2 rejects \(c.pattern.debugDescription); we accept it"); continue }
+            for m in c.matches ?? [] {
+                XCTAssertEqual(native(c.pattern, m.text), m.groups, "\(c.source) pattern \(c.pattern.debugDescription) text \(m.text.debugDescription)")
+                XCTAssertEqual(pike(c.pattern, m.text), m.groups, "PikeVM: pattern \(c.pattern.debugDescription) text \(m.text.debugDescription)")
+                compared += 1
+            }
+        }
+        XCTAssertGreaterThan(compared, 9000)
+    }
+
+    /// A text too long for the backtracker's state table is matched breadth-first, with the
+    /// same answers (and in linear time on a pattern that is exponential for naive backtracking).
+    func testLongTextsRunBreadthFirst() throws {
+        let re = try RegexPattern("(?P<secret>x+x+)+y|b(?P<tail>c+)")
+        let long = String(repeating: "x", count: 700_000) + "bccc"
+        XCTAssertGreaterThan(re.native.program.count * (long.utf8.count + 1), ByteRegex.maxStates, "the table would be too large")
+        let m = try XCTUnwrap(re.firstMatch(in: long))
+        XCTAssertEqual(m.whole, 700_000..<700_004)
+        XCTAssertEqual(m.group("tail"), 700_001..<700_004)
+        XCTAssertEqual(re.allMatches(in: long + "bc").count, 2)
+    }
+
+    /// The patterns the scrub preset and common configs use compile.
     func testRealWorldPatternsAreNative() throws {
         let preset = try String(contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             .appendingPathComponent("../../pipelines/scrub-secrets.yaml"), encoding: .utf8)
@@ -140,7 +174,7 @@ final class ByteRegexTests: XCTestCase {
         }
         XCTAssertGreaterThanOrEqual(patterns.count, 7)
         patterns += [".*(metrics|prometheus|health)(/.*)?$", "^/api/v[0-9]+/.*", "(?i)^(GET|HEAD) /health", "^(?P<scheme>https?)://(?P<host>[^/]+)"]
-        for p in patterns { XCTAssertNotNil(ByteRegex(p), p) }
+        for p in patterns { XCTAssertNoThrow(try RegexPattern(p), p) }
     }
 
     /// The literal pre-check (eight bytes at a time) agrees with a plain search, at every offset
@@ -182,7 +216,7 @@ final class ByteRegexTests: XCTestCase {
         }
         let pieces = ["bearer ", "BEARER x", "eyJab.x", "://u:p@h", "a=b", "Token=", "1", "x", " ", "q", "XQ", "u@h", "padding-text-", "#", "%!", "~"]
         for sources in [manyAnchors, fewAnchors] {
-            let patterns = try sources.map { try RegexPattern.re2($0) }
+            let patterns = try sources.map { try RegexPattern($0) }
             let prefilter = LiteralPrefilter(patterns)
             XCTAssertEqual(prefilter.usesVectorCompares, sources == fewAnchors, "\(sources)")
             for _ in 0..<3000 {

@@ -272,39 +272,6 @@ final class ExporterHelperTests: XCTestCase {
         TraceData(resourceSpans: [ResourceSpans(scopeSpans: [ScopeSpans(spans: Array(repeating: Span(name: "x"), count: spans))])])
     }
 
-    func testGzipRoundTripAndTheDecompressionLimit() throws {
-        let input = Array(repeating: UInt8(ascii: "a"), count: 1_000_000)
-        for format in [ZlibFormat.gzip, .zlib] {
-            let d = try Deflater(format: format, level: 1)
-            let packed = input.withUnsafeBytes { d.compress($0) }
-            XCTAssertLessThan(packed.count, 10_000)
-            let again = input.withUnsafeBytes { d.compress($0) }
-            XCTAssertEqual(packed, again, "a reset deflater gives the same bytes")
-            XCTAssertEqual(try packed.withUnsafeBytes { try Inflater.decompress($0, format: format, limit: 2_000_000) }, input)
-            XCTAssertThrowsError(try packed.withUnsafeBytes { try Inflater.decompress($0, format: format, limit: 999_999) }) { e in
-                XCTAssertEqual(e as? Inflater.Failure, .tooLarge(limit: 999_999))
-            }
-            XCTAssertThrowsError(try Array(packed.dropLast(10)).withUnsafeBytes { try Inflater.decompress($0, format: format, limit: 2_000_000) })
-        }
-        XCTAssertThrowsError(try [UInt8]("not gzip".utf8).withUnsafeBytes { try Inflater.decompress($0, format: .gzip, limit: 100) }) { e in
-            XCTAssertEqual("\(e)", "gzip: invalid header")
-        }
-    }
-
-    /// Compressing straight into a ByteBuffer (what the exporter sends) gives the same member,
-    /// after whatever the buffer already held.
-    func testCompressingIntoAByteBufferAppends() throws {
-        let input = (0..<300_000).map { UInt8(truncatingIfNeeded: $0 % 251) }
-        for format in [ZlibFormat.gzip, .zlib] {
-            let d = try Deflater(format: format, level: 1)
-            let packed = input.withUnsafeBytes { d.compress($0) }
-            var buffer = ByteBuffer(string: "head")
-            input.withUnsafeBytes { d.compress($0, appendingTo: &buffer) }
-            XCTAssertEqual(buffer.readString(length: 4), "head")
-            XCTAssertEqual(buffer.readBytes(length: buffer.readableBytes), packed)
-        }
-    }
-
     /// The exporter's encoding buffers: reused memory gives the same bytes as fresh memory
     /// (a smaller batch after a larger one shows none of the earlier bytes), a buffer that
     /// grew past the limit is not kept, and the pool keeps at most its limit.

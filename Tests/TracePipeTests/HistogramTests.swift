@@ -17,13 +17,13 @@ final class HistogramTests: XCTestCase {
         c.sendSize.record(8)
         c.sendSize.record(300)
         c.sizeTriggerSend.wrappingIncrement(ordering: .relaxed)
-        let text = PrometheusMetrics.render(level: .normal, registry: registry)
+        let text = PrometheusMetrics.render(level: .normal, registry: registry, process: UnknownProcessStatistics())
         XCTAssertTrue(text.contains("# TYPE otelcol_processor_batch_batch_send_size histogram\n"), text)
         XCTAssertTrue(text.contains(#"otelcol_processor_batch_batch_send_size_bucket{processor="batch/t",le="10"} 1"#), text)
         XCTAssertTrue(text.contains(#"otelcol_processor_batch_batch_send_size_bucket{processor="batch/t",le="500"} 2"#), text)
         XCTAssertTrue(text.contains(#"otelcol_processor_batch_batch_send_size_bucket{processor="batch/t",le="+Inf"} 2"#), text)
         XCTAssertTrue(text.contains(#"otelcol_processor_batch_batch_send_size_count{processor="batch/t"} 2"#), text)
         XCTAssertTrue(text.contains(#"otelcol_processor_batch_batch_size_trigger_send{processor="batch/t"} 1"#), text)
-        XCTAssertFalse(PrometheusMetrics.render(level: .basic, registry: registry).contains("otelcol_processor_batch_"))
+        XCTAssertFalse(PrometheusMetrics.render(level: .basic, registry: registry, process: UnknownProcessStatistics()).contains("otelcol_processor_batch_"))
     }
 }

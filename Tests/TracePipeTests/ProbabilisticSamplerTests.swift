@@ -6,9 +6,10 @@ import XCTest
 @testable import TracePipe
 
 final class ProbabilisticSamplerTests: XCTestCase {
-    static func sampler(_ processorYAML: String, next: any TraceConsumer) throws -> ProbabilisticSampler {
-        ProbabilisticSampler(config: try ProcessorFixture.config(processorYAML, id: "probabilistic_sampler"),
-                             context: ProcessorFixture.context("probabilistic_sampler"), next: next)
+    static func sampler(_ processorYAML: String, next: any TraceConsumer) throws -> SpanProcessor<ProbabilisticSampler> {
+        let context = ProcessorFixture.context("probabilistic_sampler")
+        return SpanProcessor(ProbabilisticSampler(config: try ProcessorFixture.config(processorYAML, id: "probabilistic_sampler"), context: context),
+                             context: context, next: next)
     }
 
     /// The reference's test vectors: FNV-1a of seed and trace id, bucket, decision, tracestate.

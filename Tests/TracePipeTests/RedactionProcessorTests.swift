@@ -6,9 +6,9 @@ import XCTest
 @testable import TracePipe
 
 final class RedactionProcessorTests: XCTestCase {
-    static func processor(_ yaml: String, next: any TraceConsumer) throws -> RedactionProcessor {
+    static func processor(_ yaml: String, next: any TraceConsumer) throws -> SpanProcessor<RedactionProcessor> {
         let loaded = try AttributesProcessorTests.load(yaml, pipelineProcessor: "redaction")
-        return RedactionProcessor(config: loaded.processors[ComponentID(type: "redaction")]!.config as! RedactionConfig, next: next)
+        return ProcessorFixture.processor(RedactionProcessor(config: loaded.processors[ComponentID(type: "redaction")]!.config as! RedactionConfig), next: next)
     }
 
     /// `span` (alone in a request) after a redaction processor configured by `yaml`.
@@ -47,8 +47,8 @@ final class RedactionProcessorTests: XCTestCase {
                 blocked_values: ["secret-[0-9]+", "[0-9a-f]*a[0-9a-f]*"]
                 hash_function: sha1
             """)
-        let once = Digest.hex(Digest.sha1(Array("secret-1".utf8)))
-        XCTAssertEqual(out.attributes[attribute: "a"], .string("x \(Digest.hex(Digest.sha1(Array(once.utf8)))) y"))
+        let once = Digest.hex(.sha1, of: "secret-1")
+        XCTAssertEqual(out.attributes[attribute: "a"], .string("x \(Digest.hex(.sha1, of: once)) y"))
     }
 
     func testHashFunctionsEventsAndLinks() async throws {
@@ -62,9 +62,9 @@ final class RedactionProcessorTests: XCTestCase {
                 blocked_values: ["secret-[0-9]+"]
                 hash_function: sha1
             """)
-        XCTAssertEqual(out.attributes[attribute: "a"], .string("x \(Digest.hex(Digest.sha1(Array("secret-1".utf8)))) y"))
-        XCTAssertEqual(out.events[0].attributes[attribute: "b"], .string(Digest.hex(Digest.sha1(Array("secret-22".utf8)))))
-        XCTAssertEqual(out.links[0].attributes[attribute: "c"], .string(Digest.hex(Digest.sha1(Array("secret-333".utf8)))))
+        XCTAssertEqual(out.attributes[attribute: "a"], .string("x \(Digest.hex(.sha1, of: "secret-1")) y"))
+        XCTAssertEqual(out.events[0].attributes[attribute: "b"], .string(Digest.hex(.sha1, of: "secret-22")))
+        XCTAssertEqual(out.links[0].attributes[attribute: "c"], .string(Digest.hex(.sha1, of: "secret-333")))
     }
 
     /// A pattern that matches the empty string masks each empty match as Go's ReplaceAllString
@@ -190,14 +190,14 @@ extension RedactionProcessorTests {
         // Every top-level run is required, not only the longest.
         XCTAssertEqual(RegexPattern.requiredLiterals(#"://(?P<secret>[^/\s:@]+:[^/\s@]+)@"#), ["://", "@"])
         XCTAssertEqual(RegexPattern.requiredLiterals(#"ab?cd+e"#), ["cd", "a", "e"], "d+ may repeat: cd and e, not cde")
-        let creds = try! RegexPattern.re2(#"://(?P<secret>[^/\s:@]+:[^/\s@]+)@"#)
+        let creds = try! RegexPattern(#"://(?P<secret>[^/\s:@]+:[^/\s@]+)@"#)
         XCTAssertFalse(creds.mayMatch("https://shop.example.com/a:b"), "no @: ruled out without running the pattern")
         XCTAssertTrue(creds.mayMatch("https://u:p@shop.example.com/"))
         // A flag group later in the pattern makes the pre-check case-insensitive.
-        XCTAssertTrue(try! RegexPattern.re2("x=(?i)secret").mayMatch("x=SECRET"))
-        XCTAssertTrue(try! RegexPattern.re2("x=(?i:secret)").matches("x=SeCrEt"))
+        XCTAssertTrue(try! RegexPattern("x=(?i)secret").mayMatch("x=SECRET"))
+        XCTAssertTrue(try! RegexPattern("x=(?i:secret)").matches("x=SeCrEt"))
         XCTAssertFalse(RegexPattern.hasCaseInsensitiveFlag("(?s)a(?-i)b\\(?i)"))
-        let box = try! RegexPattern.re2("(?i)bearer\\s+x")
+        let box = try! RegexPattern("(?i)bearer\\s+x")
         XCTAssertTrue(box.matches("Authorization: BEARER x"))
         XCTAssertFalse(box.mayMatch("no token here"))
         XCTAssertTrue(box.mayMatch("x bEaReR y"))

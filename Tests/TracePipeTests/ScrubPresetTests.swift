@@ -53,7 +53,7 @@ final class ScrubPresetTests: XCTestCase {
         XCTAssertTrue(text.contains("url.full=https://****@api.example.com/v1/pay?amount=5&api_key=****&currency=eur"), text)
         XCTAssertTrue(text.contains("url.query=user=bob&password=****&page=2"), text)
         XCTAssertTrue(text.contains("db.statement=INSERT INTO payments (card) VALUES ('****')"), text)
-        XCTAssertEqual(out[attribute: "user.email"], .string(Digest.hex(Digest.sha256(Array("jane.doe@example.com".utf8)))), "hashed, joinable")
+        XCTAssertEqual(out[attribute: "user.email"], .string(Digest.hex(.sha256, of: "jane.doe@example.com")), "hashed, joinable")
     }
 
     func testHarmlessValuesSurviveUntouched() async throws {

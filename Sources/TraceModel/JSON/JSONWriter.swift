@@ -118,3 +118,15 @@ struct JSONWriter {
         }
     }
 }
+
+/// JSON strings for the JSON tracepipe writes outside the codecs (logs, the health check's detail),
+/// escaped as the encoders escape.
+public enum JSONText {
+    /// Appends `s` as a JSON string literal.
+    public static func appendString(_ s: String, to out: inout [UInt8]) {
+        var w = JSONWriter(capacity: 0)
+        swap(&w.out, &out)
+        w.string(s)
+        swap(&w.out, &out)
+    }
+}

@@ -48,18 +48,17 @@ public final class DebugExporter: Exporter {
     let config: DebugExporterConfig
     let context: ComponentContext
     private let sampler: LogSampler
+    private let counters: ExporterCounters
 
     public init(config: DebugExporterConfig, context: ComponentContext) {
         self.config = config
         self.context = context
         self.sampler = LogSampler(initial: config.samplingInitial, thereafter: config.samplingThereafter)
+        self.counters = context.telemetry.exporter(context.id)
     }
 
-    public func start(_ host: ComponentHost) async throws {}
-    public func shutdown() async {}
-
     public func consume(_ data: consuming TraceData) async throws {
-        TelemetryRegistry.shared.exporter(context.id).sentSpans.wrappingIncrement(by: data.spanCount, ordering: .relaxed)
+        counters.sentSpans.wrappingIncrement(by: data.spanCount, ordering: .relaxed)
         guard sampler.allow() else { return }
         let fields = "\"otelcol.component.id\": \"\(context.id)\", \"otelcol.component.kind\": \"exporter\", \"otelcol.signal\": \"traces\""
         LogOutput.shared.write("\(LogOutput.timestamp())\tinfo\tTraces\t{\(fields), \"resource spans\": \(data.resourceSpans.count), \"spans\": \(data.spanCount)}")

@@ -9,10 +9,12 @@ public final class FileExporter: Exporter {
     let context: ComponentContext
     let sink: FileSink
     private let flusher = TaskBox()
+    private let counters: ExporterCounters
 
     public init(config: FileExporterConfig, context: ComponentContext) {
         self.config = config
         self.context = context
+        self.counters = context.telemetry.exporter(context.id)
         self.sink = FileSink(path: config.path, append: config.append, rotation: config.rotation)
     }
 
@@ -47,9 +49,9 @@ public final class FileExporter: Exporter {
         line.append(0x0A)
         do {
             try await sink.write(line)
-            TelemetryRegistry.shared.exporter(context.id).sentSpans.wrappingIncrement(by: data.spanCount, ordering: .relaxed)
+            counters.sentSpans.wrappingIncrement(by: data.spanCount, ordering: .relaxed)
         } catch {
-            TelemetryRegistry.shared.exporter(context.id).enqueueFailedSpans.wrappingIncrement(by: data.spanCount, ordering: .relaxed)
+            counters.enqueueFailedSpans.wrappingIncrement(by: data.spanCount, ordering: .relaxed)
             throw PipelineError.refused("file exporter cannot write \(config.path): \(error)", retryAfter: .seconds(1))
         }
     }

@@ -160,11 +160,11 @@ enum TraceTextFormat {
     private static func rawJSON(_ v: AnyValue, _ out: inout [UInt8]) {
         switch v {
         case .empty: out.append(contentsOf: "null".utf8)
-        case .string(let s): appendJSONString(s, to: &out)
+        case .string(let s): JSONText.appendString(s, to: &out)
         case .bool(let b): out.append(contentsOf: (b ? "true" : "false").utf8)
         case .int(let i): out.append(contentsOf: String(i).utf8)
         case .double(let d): out.append(contentsOf: (d.isFinite ? number(d) : "\"\(number(d))\"").utf8)
-        case .bytes(let b): appendJSONString(Base64.encode(b), to: &out)
+        case .bytes(let b): JSONText.appendString(Base64.encode(b), to: &out)
         case .array(let items):
             out.append(UInt8(ascii: "["))
             for (i, e) in items.enumerated() {
@@ -176,7 +176,7 @@ enum TraceTextFormat {
             out.append(UInt8(ascii: "{"))
             for (i, kv) in kvs.enumerated() {
                 if i > 0 { out.append(UInt8(ascii: ",")) }
-                appendJSONString(kv.key, to: &out)
+                JSONText.appendString(kv.key, to: &out)
                 out.append(UInt8(ascii: ":"))
                 rawJSON(kv.value, &out)
             }

@@ -36,8 +36,5 @@ public final class BasicAuthExtension: ClientAuthenticator {
         edits = [HeaderEdit(.upsert, "Authorization", "Basic \(credentials)")]
     }
 
-    public func start(_ host: ComponentHost) async throws {}
-    public func shutdown() async {}
-
     public func headerEdits(for metadata: [String: [String]]) throws(ExportError) -> [HeaderEdit] { edits }
 }

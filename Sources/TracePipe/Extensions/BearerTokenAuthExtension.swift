@@ -53,8 +53,6 @@ public final class BearerTokenAuthExtension: ClientAuthenticator {
         file.withLockedValue { $0 = state }
     }
 
-    public func shutdown() async {}
-
     static func read(_ path: String) throws -> FileState {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw StartError(message: "bearertokenauth: cannot read the token file \(path)")

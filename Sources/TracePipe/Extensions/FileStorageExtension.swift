@@ -57,8 +57,6 @@ public final class FileStorageExtension: Extension {
         }
     }
 
-    public func shutdown() async {}
-
     /// The directory for one component's data.
     public func directory(for id: ComponentID, kind: ComponentKind) throws -> String {
         let name = "\(kind.rawValue)_\(id.type)_\(id.name)_traces".map { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" ? $0 : "_" }

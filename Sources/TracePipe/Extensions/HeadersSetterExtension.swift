@@ -87,9 +87,6 @@ public final class HeadersSetterExtension: ClientAuthenticator {
         })
     }
 
-    public func start(_ host: ComponentHost) async throws {}
-    public func shutdown() async {}
-
     public func headerEdits(for metadata: [String: [String]]) throws(ExportError) -> [HeaderEdit] {
         var edits: [HeaderEdit] = []
         edits.reserveCapacity(config.headers.count)

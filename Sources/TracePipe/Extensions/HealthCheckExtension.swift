@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import NIOHTTP1
+import TraceModel
 
 /// `extensions.health_check` (v1 behaviour): `200 {"status":"Server available",…}` while the
 /// pipelines run, `503 {"status":"Server not available",…}` while starting and once stopping.
@@ -73,8 +74,8 @@ public final class HealthCheckExtension: Extension {
         let status = host.status
         let s = try await HTTPServer.start(
             host: config.endpoint.host, port: config.endpoint.port, group: context.eventLoopGroup, options: options
-        ) { [config] request in
-            HealthCheckExtension.answer(request, config: config, state: status.state, exporters: TelemetryRegistry.shared.allExporters)
+        ) { [config, context] request in
+            HealthCheckExtension.answer(request, config: config, state: status.state, exporters: context.telemetry.allExporters)
         }
         server.set(s)
         context.logger.info("health check listening", metadata: ["endpoint": "\(config.endpoint.host):\(s.port)", "path": "\(config.path)"])
@@ -149,9 +150,9 @@ public final class HealthCheckExtension: Extension {
             if i > 0 { out.append(UInt8(ascii: ",")) }
             let recent = e.recentFailures(within: config.checkCollectorPipeline.interval.duration)
             out.append(contentsOf: "{\"id\":".utf8)
-            appendJSONString("\(e.id)", to: &out)
+            JSONText.appendString("\(e.id)", to: &out)
             out.append(contentsOf: ",\"healthy\":\(!failing.contains(e.id)),\"recent_failures\":\(recent.count),\"sent_spans\":\(e.sentSpans.load(ordering: .relaxed)),\"failed_spans\":\(e.failedSpansTotal),\"queue_size\":\(e.queueSize.load(ordering: .relaxed)),\"queue_capacity\":\(e.queueCapacity.load(ordering: .relaxed)),\"last_error\":".utf8)
-            if let err = recent.lastError { appendJSONString(err, to: &out) } else { out.append(contentsOf: "null".utf8) }
+            if let err = recent.lastError { JSONText.appendString(err, to: &out) } else { out.append(contentsOf: "null".utf8) }
             out.append(UInt8(ascii: "}"))
         }
         out.append(contentsOf: "]}".utf8)

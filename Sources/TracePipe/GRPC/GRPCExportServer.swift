@@ -10,11 +10,11 @@ import NIOSSL
 /// CPU per span on the benchmark.)
 final class GRPCExportServer: Sendable {
     private let listener: any Channel
-    private let connections: NIOLockedValueBox<[ObjectIdentifier: any Channel]>
+    private let connections: ConnectionSet
     let port: Int
     static let maxConnections = 4096
 
-    private init(listener: any Channel, connections: NIOLockedValueBox<[ObjectIdentifier: any Channel]>) {
+    private init(listener: any Channel, connections: ConnectionSet) {
         self.listener = listener
         self.connections = connections
         port = listener.localAddress?.port ?? 0
@@ -37,14 +37,14 @@ final class GRPCExportServer: Sendable {
             HTTP2Setting(parameter: .maxHeaderListSize, value: 16 * 1024),
         ]
         local.append(HTTP2Setting(parameter: .maxConcurrentStreams, value: settings.maxConcurrentStreams > 0 ? settings.maxConcurrentStreams : 100))
-        let connections = NIOLockedValueBox<[ObjectIdentifier: any Channel]>([:])
+        let connections = ConnectionSet()
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 // Like the HTTP server: a bounded number of connections, more are closed at once.
-                guard connections.withLockedValue({ $0.count }) < Self.maxConnections else {
+                guard connections.count < Self.maxConnections else {
                     return channel.close()
                 }
                 return channel.eventLoop.makeCompletedFuture {
@@ -57,29 +57,17 @@ final class GRPCExportServer: Sendable {
                     }
                 }.flatMapThrowing { _ in
                     try channel.pipeline.syncOperations.addHandler(GRPCConnectionKeepalive(settings: keepalive))
-                    Self.track(channel, in: connections)
+                    connections.add(channel)
                 }
             }
         let listener = try await bootstrap.bind(host: host, port: port).get()
         return GRPCExportServer(listener: listener, connections: connections)
     }
 
-    private static func track(_ channel: any Channel, in connections: NIOLockedValueBox<[ObjectIdentifier: any Channel]>) {
-        let id = ObjectIdentifier(channel)
-        connections.withLockedValue { $0[id] = channel }
-        channel.closeFuture.whenComplete { _ in _ = connections.withLockedValue { $0.removeValue(forKey: id) } }
-    }
-
     /// Stops accepting, lets calls in flight finish (GOAWAY, then close when idle), and closes
     /// what is still open after `grace`.
     func shutdown(grace: Duration = .seconds(10)) async {
         try? await listener.close()
-        let open = connections.withLockedValue { Array($0.values) }
-        for c in open { c.pipeline.triggerUserOutboundEvent(GRPCConnectionKeepalive.Drain(), promise: nil) }
-        let end = ContinuousClock.now + grace
-        while ContinuousClock.now < end, !connections.withLockedValue({ $0.isEmpty }) {
-            try? await Task.sleep(for: .milliseconds(20))
-        }
-        for c in connections.withLockedValue({ Array($0.values) }) { try? await c.close() }
+        await connections.drain(grace: grace) { $0.pipeline.triggerUserOutboundEvent(GRPCConnectionKeepalive.Drain(), promise: nil) }
     }
 }

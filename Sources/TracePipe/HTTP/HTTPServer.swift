@@ -75,8 +75,8 @@ public final class HTTPServer: Sendable {
 
     private init(channel: any Channel, connections: ConnectionSet) {
         self.channel = channel
-        self.connections = connections
         self.localAddress = channel.localAddress!
+        self.connections = connections
     }
 
     /// Binds and starts serving. Throws when the address cannot be bound (in use, no permission).
@@ -100,10 +100,9 @@ public final class HTTPServer: Sendable {
                     }
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
                     try channel.pipeline.syncOperations.addHandler(
-                        HTTPRequestHandler(options: options, handler: handler, connections: connections)
+                        HTTPRequestHandler(options: options, handler: handler)
                     )
                     connections.add(channel)
-                    channel.closeFuture.whenComplete { _ in connections.remove(channel) }
                 }
             }
         let channel = try await bootstrap.bind(host: host, port: port).get()
@@ -115,51 +114,7 @@ public final class HTTPServer: Sendable {
     /// Stops accepting, waits up to `grace` for requests in flight, then closes all connections.
     public func shutdown(grace: Duration = .seconds(5)) async {
         try? await channel.close()
-        connections.beginShutdown()
-        let deadline = ContinuousClock.now + grace
-        while connections.count > 0 && ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(10))
-        }
-        connections.closeAll()
-    }
-}
-
-/// The open connections of a server, so shutdown can close idle ones and wait for busy ones.
-final class ConnectionSet: Sendable {
-    private struct State {
-        var channels: [ObjectIdentifier: any Channel] = [:]
-        var shuttingDown = false
-    }
-
-    private let state = NIOLockedValueBox(State())
-
-    var count: Int { state.withLockedValue { $0.channels.count } }
-    var isShuttingDown: Bool { state.withLockedValue { $0.shuttingDown } }
-
-    func add(_ c: any Channel) {
-        let late = state.withLockedValue { s -> Bool in
-            s.channels[ObjectIdentifier(c)] = c
-            return s.shuttingDown
-        }
-        if late { c.close(promise: nil) }
-    }
-
-    func remove(_ c: any Channel) {
-        _ = state.withLockedValue { $0.channels.removeValue(forKey: ObjectIdentifier(c)) }
-    }
-
-    /// Tells every connection to close once it is idle.
-    func beginShutdown() {
-        let all = state.withLockedValue { s -> [any Channel] in
-            s.shuttingDown = true
-            return Array(s.channels.values)
-        }
-        for c in all { c.pipeline.fireUserInboundEventTriggered(ServerShutdownEvent()) }
-    }
-
-    func closeAll() {
-        let all = state.withLockedValue { Array($0.channels.values) }
-        for c in all { c.close(promise: nil) }
+        await connections.drain(grace: grace) { $0.pipeline.fireUserInboundEventTriggered(ServerShutdownEvent()) }
     }
 }
 
@@ -177,7 +132,6 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     private let options: HTTPServer.Options
     private let handler: HTTPServer.Handler
-    private let connections: ConnectionSet
     private var head: HTTPRequestHead?
     private var body: ByteBuffer?
     private var bodySize = 0
@@ -186,10 +140,9 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var closeWhenIdle = false
     private var readTimer: Scheduled<Void>?
 
-    init(options: HTTPServer.Options, handler: @escaping HTTPServer.Handler, connections: ConnectionSet) {
+    init(options: HTTPServer.Options, handler: @escaping HTTPServer.Handler) {
         self.options = options
         self.handler = handler
-        self.connections = connections
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

@@ -13,20 +13,20 @@ extension ComponentRegistry {
         .processor("batch", summary: "batches spans (send_batch_size, timeout); keeps refused batches and pushes back", config: BatchProcessorConfig.self) { config, context, next in
             BatchProcessor(config: config, context: context, next: next)
         },
-        .processor("probabilistic_sampler", summary: "head sampling by trace id (the collector's hash_seed, or OTEP 235 modes)", config: ProbabilisticSamplerConfig.self) { config, context, next in
-            ProbabilisticSampler(config: config, context: context, next: next)
+        .spanProcessor("probabilistic_sampler", summary: "head sampling by trace id (the collector's hash_seed, or OTEP 235 modes)", config: ProbabilisticSamplerConfig.self) { config, context in
+            ProbabilisticSampler(config: config, context: context)
         },
         .processor("tail_sampling", summary: "decides per whole trace after decision_wait (errors, latency, attributes, rates, …)", config: TailSamplingConfig.self) { config, context, next in
             TailSamplingProcessor(config: config, context: context, next: next)
         },
-        .processor("attributes", summary: "insert/update/upsert/delete/hash/extract/convert span attributes", config: AttributesProcessorConfig.self) { config, _, next in
-            AttributesProcessor(config: config, next: next)
+        .spanProcessor("attributes", summary: "insert/update/upsert/delete/hash/extract/convert span attributes", config: AttributesProcessorConfig.self) { config, _ in
+            AttributesProcessor(config: config)
         },
-        .processor("resource", summary: "the attributes actions on resource attributes", config: ResourceProcessorConfig.self) { config, _, next in
-            ResourceProcessor(config: config, next: next)
+        .spanProcessor("resource", summary: "the attributes actions on resource attributes", config: ResourceProcessorConfig.self) { config, _ in
+            ResourceProcessor(config: config)
         },
-        .processor("redaction", summary: "keeps allowed keys, masks blocked values (****) with redaction.* summaries", config: RedactionConfig.self) { config, _, next in
-            RedactionProcessor(config: config, next: next)
+        .spanProcessor("redaction", summary: "keeps allowed keys, masks blocked values (****) with redaction.* summaries", config: RedactionConfig.self) { config, _ in
+            RedactionProcessor(config: config)
         },
         .processor("memory_limiter", summary: "refuses data (503) while resident memory is above its soft limit", config: MemoryLimiterConfig.self) { config, context, next in
             MemoryLimiterProcessor(config: config, context: context, next: next)

@@ -29,6 +29,12 @@ public protocol Component: AnyObject, Sendable {
     func shutdown() async
 }
 
+extension Component {
+    /// Most components have nothing to set up or flush.
+    public func start(_ host: ComponentHost) async throws {}
+    public func shutdown() async {}
+}
+
 public protocol Receiver: Component {}
 public protocol Processor: Component, TraceConsumer {}
 public protocol Exporter: Component, TraceConsumer {}
@@ -74,13 +80,20 @@ public struct ComponentContext: Sendable {
     public var logger: Logger
     public var eventLoopGroup: any EventLoopGroup
     public var status: ServiceStatus
+    /// The service's instruments: a component declares its own here (see `TelemetryRegistry`).
+    public var telemetry: TelemetryRegistry
+    /// The process's memory and CPU, from the platform the executable runs on.
+    public var process: any ProcessStatistics
 
-    public init(id: ComponentID, kind: ComponentKind, logger: Logger, eventLoopGroup: any EventLoopGroup, status: ServiceStatus) {
+    public init(id: ComponentID, kind: ComponentKind, logger: Logger, eventLoopGroup: any EventLoopGroup, status: ServiceStatus,
+                telemetry: TelemetryRegistry = TelemetryRegistry(), process: any ProcessStatistics = UnknownProcessStatistics()) {
         self.id = id
         self.kind = kind
         self.logger = logger
         self.eventLoopGroup = eventLoopGroup
         self.status = status
+        self.telemetry = telemetry
+        self.process = process
     }
 }
 

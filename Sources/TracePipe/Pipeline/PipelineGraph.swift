@@ -12,7 +12,8 @@ public struct PipelineGraph: Sendable {
     public var receivers: [(id: ComponentID, component: any Receiver)] = []
 
     public static func build(
-        _ config: ServiceConfig, group: any EventLoopGroup, status: ServiceStatus, logger: Logger
+        _ config: ServiceConfig, group: any EventLoopGroup, status: ServiceStatus, logger: Logger,
+        telemetry: TelemetryRegistry = TelemetryRegistry(), process: any ProcessStatistics = UnknownProcessStatistics()
     ) throws -> PipelineGraph {
         var graph = PipelineGraph()
         func context(_ id: ComponentID, _ kind: ComponentKind, pipeline: ComponentID? = nil) -> ComponentContext {
@@ -20,7 +21,7 @@ public struct PipelineGraph: Sendable {
             l[metadataKey: "otelcol.component.id"] = "\(id)"
             l[metadataKey: "otelcol.component.kind"] = "\(kind.rawValue)"
             if let pipeline { l[metadataKey: "otelcol.pipeline.id"] = "\(pipeline)" }
-            return ComponentContext(id: id, kind: kind, logger: l, eventLoopGroup: group, status: status)
+            return ComponentContext(id: id, kind: kind, logger: l, eventLoopGroup: group, status: status, telemetry: telemetry, process: process)
         }
 
         for id in config.enabledExtensions {

@@ -1,119 +1,87 @@
-import Dispatch
 import Foundation
 import Logging
 import NIOCore
-import NIOConcurrencyHelpers
 import NIOPosix
+import ServiceLifecycle
 
-/// Runs a config: builds the graph, starts extensions, exporters, processors (downstream
-/// first) and receivers, reports ready, and on SIGTERM/SIGINT stops them in reverse so that
-/// everything accepted is flushed downstream before exit.
+/// Runs a config on swift-service-lifecycle's `ServiceGroup`: one `ComponentService` per
+/// component, listed in start order (metrics endpoint, extensions, exporters, each pipeline's
+/// processors back to front, receivers) and a `ReadinessService` last. Each starts only once
+/// the one before it has started. On SIGTERM/SIGINT the group shuts services down in reverse
+/// order, each after the one after it has finished: readiness first (health says 503), then
+/// receivers (no new data), processors front to back (their flushes reach the exporters),
+/// exporters (drain up to their deadline), extensions. A component that fails to start shuts
+/// down what already started and the run throws, naming it.
 public final class PipelineService: Sendable {
     public let config: ServiceConfig
     public let status = ServiceStatus()
+    public let telemetry = TelemetryRegistry()
+    let process: any ProcessStatistics
     let logger: Logger
     let graph: PipelineGraph
     let group: any EventLoopGroup
-    private let metrics = NIOLockedValueBox<MetricsServer?>(nil)
 
-    public init(config: ServiceConfig, logger: Logger, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) throws {
+    public init(config: ServiceConfig, logger: Logger, process: any ProcessStatistics = UnknownProcessStatistics(),
+                group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) throws {
         self.config = config
         self.logger = logger
+        self.process = process
         self.group = group
-        self.graph = try PipelineGraph.build(config, group: group, status: status, logger: logger)
+        self.graph = try PipelineGraph.build(config, group: group, status: status, logger: logger, telemetry: telemetry, process: process)
     }
 
-    private var host: ComponentHost {
-        ComponentHost(extensions: Dictionary(uniqueKeysWithValues: graph.extensions.map { ($0.id, $0.component) }), status: status)
-    }
-
-    /// Starts everything; on a failure, stops what already started and rethrows with the component id.
-    public func start() async throws {
-        status.set(.starting)
-        var started: [any Component] = []
-        let host = self.host
-        func start(_ kind: ComponentKind, _ id: ComponentID, _ c: any Component) async throws {
-            do {
-                try await c.start(host)
-                started.append(c)
-            } catch {
-                for s in started.reversed() { await s.shutdown() }
-                throw StartError(message: "cannot start \(kind.rawValue) \"\(id)\": \(error)")
-            }
-        }
+    /// The services in start order (the group stops them in reverse).
+    func services() -> [ComponentService] {
+        var list: [(ComponentKind?, String, any Component)] = []
         if let address = config.telemetry.metrics.address, config.telemetry.metrics.level != .none {
-            do {
-                let m = try await MetricsServer.start(address, level: config.telemetry.metrics.level, group: group)
-                metrics.withLockedValue { $0 = m }
-                logger.info("own metrics served", metadata: ["endpoint": "\(address.host):\(m.port)", "path": "/metrics"])
-            } catch {
-                throw StartError(message: "cannot serve metrics on \(address) (service.telemetry.metrics): \(error)")
-            }
+            list.append((nil, "metrics endpoint",
+                         MetricsEndpoint(address: address, level: config.telemetry.metrics.level, registry: telemetry, process: process,
+                                         group: group, logger: logger)))
         }
-        for e in graph.extensions { try await start(.extension, e.id, e.component) }
-        for e in graph.exporters { try await start(.exporter, e.id, e.component) }
+        for e in graph.extensions { list.append((.extension, "\(e.id)", e.component)) }
+        for e in graph.exporters { list.append((.exporter, "\(e.id)", e.component)) }
         for p in graph.processors {
-            for proc in p.chain.reversed() { try await start(.processor, proc.id, proc.component) }
+            for proc in p.chain.reversed() { list.append((.processor, "\(proc.id)", proc.component)) }
         }
-        for r in graph.receivers { try await start(.receiver, r.id, r.component) }
-        status.set(.ready(since: Date()))
-        logger.info("everything is ready; begin running and processing data", metadata: ["pipelines": "\(config.pipelines.map(\.id.description).joined(separator: ","))"])
+        for r in graph.receivers { list.append((.receiver, "\(r.id)", r.component)) }
+        list.append((nil, "readiness", Readiness(status: status, logger: logger, pipelines: config.pipelines.map(\.id.description))))
+
+        let host = ComponentHost(extensions: Dictionary(uniqueKeysWithValues: graph.extensions.map { ($0.id, $0.component) }), status: status)
+        var previous: StartGate? = nil
+        return list.map { kind, name, component in
+            let gate = StartGate()
+            let description = kind.map { "\($0.rawValue) \"\(name)\"" } ?? name
+            defer { previous = gate }
+            return ComponentService(description: description, component: component, host: host, after: previous, gate: gate)
+        }
     }
 
-    /// Stops receivers first (no new data), then each pipeline's processors front to back (so
-    /// their flushes reach the exporters), then exporters, then extensions.
-    public func shutdown() async {
-        status.set(.stopping)
-        logger.info("shutting down")
-        for r in graph.receivers { await r.component.shutdown() }
-        for p in graph.processors {
-            for proc in p.chain { await proc.component.shutdown() }
-        }
-        for e in graph.exporters { await e.component.shutdown() }
-        for e in graph.extensions.reversed() { await e.component.shutdown() }
-        await metrics.withLockedValue { m in defer { m = nil }; return m }?.shutdown()
-        logger.info("shutdown complete")
-    }
-
-    /// Starts, waits for SIGTERM or SIGINT, shuts down.
+    /// Starts everything, runs until SIGTERM or SIGINT (or until `stop()`-like cancellation),
+    /// and shuts down in order. Throws `StartError` when a component could not start.
     public func run() async throws {
-        let signals = SignalWaiter([SIGTERM, SIGINT])
-        try await start()
-        let released = StartupPages.release()
-        logger.debug("start-up pages unmapped", metadata: ["bytes": "\(released)"])
-        let sig = await signals.wait()
-        logger.info("received signal, stopping", metadata: ["signal": "\(sig == SIGTERM ? "SIGTERM" : "SIGINT")"])
-        await shutdown()
+        status.set(.starting)
+        let services = services()
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(
+            services: services.map {
+                .init(service: $0, successTerminationBehavior: .ignore, failureTerminationBehavior: .gracefullyShutdownGroup)
+            },
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: Logger(label: "tracepipe.lifecycle", factory: { _ in SwiftLogNoOpLogHandler() })
+        ))
+        do {
+            try await group.run()
+        } catch let error as StartError {
+            throw error
+        } catch {
+            throw StartError(message: "\(error)")
+        }
+        // A start failure lets the group shut down gracefully, so it returns without an error.
+        if let failure = services.lazy.compactMap(\.startFailure).first { throw failure }
+        logger.info("shutdown complete")
     }
 }
 
 public struct StartError: Error, CustomStringConvertible {
     public var message: String
     public var description: String { message }
-}
-
-/// Turns POSIX signals into an awaitable event (the default handlers are replaced so the process
-/// can shut down in order instead of dying).
-final class SignalWaiter {
-    private let stream: AsyncStream<Int32>
-    private let sources: [any DispatchSourceSignal]
-
-    init(_ signals: [Int32]) {
-        let (stream, continuation) = AsyncStream<Int32>.makeStream()
-        var sources: [any DispatchSourceSignal] = []
-        for s in signals {
-            signal(s, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: s, queue: .global())
-            source.setEventHandler { continuation.yield(s) }
-            source.resume()
-            sources.append(source)
-        }
-        self.stream = stream
-        self.sources = sources
-    }
-
-    func wait() async -> Int32 {
-        for await s in stream { return s }
-        return SIGTERM
-    }
 }

@@ -79,11 +79,9 @@ public actor BatchProcessor: Processor {
         self.config = config
         self.next = next
         self.logger = context.logger
-        self.counters = TelemetryRegistry.shared.batch(context.id)
+        self.counters = context.telemetry.batch(context.id)
         self.metadataKeys = RequestMetadata.normalized(config.metadataKeys)
     }
-
-    public func start(_ host: ComponentHost) async throws {}
 
     public func consume(_ data: consuming TraceData) async throws {
         let spans = data.spanCount

@@ -1,4 +1,3 @@
-import CMalloc
 import Atomics
 import Foundation
 import Logging
@@ -63,15 +62,15 @@ public final class MemoryLimiterProcessor: Processor {
     let hard: UInt64
     private let refusing = ManagedAtomic(false)
     private let task = TaskBox()
-    /// Where resident memory is read from; replaceable in tests.
-    let measure: @Sendable () -> UInt64
+    /// Where resident memory is read from and freed heap handed back (the context's process).
+    let process: any ProcessStatistics
 
-    public init(config: MemoryLimiterConfig, context: ComponentContext, next: any TraceConsumer, measure: @escaping @Sendable () -> UInt64 = ProcessMemory.residentBytes) {
+    public init(config: MemoryLimiterConfig, context: ComponentContext, next: any TraceConsumer) {
         self.config = config
         self.next = next
         self.logger = context.logger
-        self.measure = measure
-        (soft, hard) = config.limits(total: ProcessMemory.availableBytes())
+        self.process = context.process
+        (soft, hard) = config.limits(total: context.process.memoryLimitBytes())
     }
 
     public func start(_ host: ComponentHost) async throws {
@@ -92,11 +91,11 @@ public final class MemoryLimiterProcessor: Processor {
 
     /// One measurement: decides whether data is refused until the next one.
     func check() {
-        let used = measure()
+        let used = process.residentBytes()
         let over = used >= soft
         if used >= hard {
             // Give freed heap pages back to the system so the next measurement sees them gone.
-            ProcessMemory.trim()
+            process.releaseFreeHeap()
         }
         let was = refusing.exchange(over, ordering: .relaxed)
         if over != was {
@@ -116,45 +115,3 @@ public final class MemoryLimiterProcessor: Processor {
         try await next.consume(consume data)
     }
 }
-
-/// Reading the process's memory on Linux.
-public enum ProcessMemory {
-    /// The heap as glibc's allocator sees it: bytes handed out to the program, and bytes it holds
-    /// from the system (mmap'd blocks included). The rest of RSS is code, stacks and free pages.
-    public static func heap() -> (inUse: UInt64, fromSystem: UInt64) {
-        let m = mallinfo2()
-        return (UInt64(m.uordblks + m.hblkhd), UInt64(m.arena + m.hblkhd))
-    }
-
-    /// Resident set size, from /proc/self/statm.
-    public static func residentBytes() -> UInt64 {
-        guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
-        let fields = text.split(separator: " ")
-        guard fields.count > 1, let pages = UInt64(fields[1]) else { return 0 }
-        return pages * UInt64(sysconf(Int32(_SC_PAGESIZE)))
-    }
-
-    /// The memory this process may use: its cgroup's limit when there is one, else the machine's.
-    public static func availableBytes() -> UInt64 {
-        for path in ["/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"] {
-            if let t = try? String(contentsOfFile: path, encoding: .utf8), let v = UInt64(t.trimmingWhitespace()),
-               v > 0, v < 1 << 60 {
-                return v
-            }
-        }
-        let pages = UInt64(sysconf(Int32(_SC_PHYS_PAGES)))
-        return pages * UInt64(sysconf(Int32(_SC_PAGESIZE)))
-    }
-
-    public static func trim() {
-        #if os(Linux)
-        _ = glibcMallocTrim(0)
-        #endif
-    }
-}
-
-#if os(Linux)
-/// glibc's malloc_trim (not in the Glibc module map): returns free heap pages to the system.
-@_silgen_name("malloc_trim")
-private func glibcMallocTrim(_ pad: Int) -> Int32
-#endif

@@ -12,6 +12,7 @@ public final class OTLPGRPCReceiver: Receiver, GRPCExportService {
     let next: any TraceConsumer
     let context: ComponentContext
     let counters: ReceiverCounters
+    let pipeline: ReceiverPipeline
     private let server = NIOLockedValueBox<GRPCExportServer?>(nil)
 
     var maxMessageBytes: Int { config.maxReceiveMessageBytes }
@@ -21,7 +22,8 @@ public final class OTLPGRPCReceiver: Receiver, GRPCExportService {
         self.config = config
         self.context = context
         self.next = next
-        counters = TelemetryRegistry.shared.receiver(context.id, transport: "grpc")
+        counters = context.telemetry.receiver(context.id, transport: "grpc")
+        pipeline = ReceiverPipeline(next: next, logger: context.logger)
     }
 
     public func start(_ host: ComponentHost) async throws {
@@ -53,34 +55,20 @@ public final class OTLPGRPCReceiver: Receiver, GRPCExportService {
         case .tooLarge(let size, let limit):
             return .tooLarge(size, limit: limit)
         }
-        let spans = data.spanCount
-        guard spans > 0 else { return .ok(ExportTraceResponse(partialSuccess: .init())) }
-        do {
-            try await next.consume(consume data, metadata: metadata)
-            counters.acceptedSpans.wrappingIncrement(by: spans, ordering: .relaxed)
-            return .ok(ExportTraceResponse(partialSuccess: .init()))
-        } catch {
-            counters.refusedSpans.wrappingIncrement(by: spans, ordering: .relaxed)
-            return Self.answer(for: error, spans: spans, logger: context.logger)
-        }
+        return Self.answer(for: await pipeline.deliver(data, metadata: metadata, counters: counters))
     }
 
     /// The collector's mapping: not permanent → UNAVAILABLE (retry, with a RetryInfo), permanent → INTERNAL.
-    static func answer(for error: any Error, spans: Int, logger: Logger) -> GRPCAnswer {
+    static func answer(for outcome: DeliveryOutcome) -> GRPCAnswer {
         func unavailable(_ message: String, _ delay: Duration) -> GRPCAnswer {
             .status(.unavailable, message: message, details: RPCStatus(code: Int32(GRPCStatusCode.unavailable.rawValue), message: message, retryDelay: delay).protobuf())
         }
-        switch error as? PipelineError {
-        case .refused(let message, let retryAfter):
-            return unavailable(message, retryAfter ?? .seconds(1))
-        case .invalidData(let message):
-            return .status(.invalidArgument, message: message, details: nil)
-        case .permanent(let message):
-            logger.warning("pipeline refused data permanently", metadata: ["error": "\(message)", "spans": "\(spans)"])
-            return .status(.internal, message: message, details: nil)
-        case nil:
-            logger.warning("pipeline failed", metadata: ["error": "\(error)", "spans": "\(spans)"])
-            return unavailable("\(error)", .seconds(1))
+        switch outcome {
+        case .accepted: return .ok(ExportTraceResponse(partialSuccess: .init()))
+        case .refused(let message, let retryAfter): return unavailable(message, retryAfter)
+        case .invalidData(let message): return .status(.invalidArgument, message: message, details: nil)
+        case .permanent(let message): return .status(.internal, message: message, details: nil)
+        case .failed(let message): return unavailable(message, .seconds(1))
         }
     }
 }

@@ -13,13 +13,15 @@ public final class OTLPHTTPReceiver: Receiver {
     let next: any TraceConsumer
     let context: ComponentContext
     let counters: ReceiverCounters
+    let pipeline: ReceiverPipeline
     private let server = ServerBox()
 
     public init(config: OTLPReceiverConfig.HTTP, context: ComponentContext, next: any TraceConsumer) {
         self.config = config
         self.context = context
         self.next = next
-        counters = TelemetryRegistry.shared.receiver(context.id, transport: "http")
+        counters = context.telemetry.receiver(context.id, transport: "http")
+        pipeline = ReceiverPipeline(next: next, logger: context.logger)
     }
 
     public func start(_ host: ComponentHost) async throws {
@@ -64,25 +66,14 @@ public final class OTLPHTTPReceiver: Receiver {
             return r
         }
         let encoding = Self.encoding(request)
-        var body = request.body
-        let contentEncoding = request.headers.first(name: "Content-Encoding") ?? ""
-        switch contentEncoding {
-        case "", "identity":
-            break
-        case "gzip", "deflate":
-            let format: ZlibFormat = contentEncoding == "gzip" ? .gzip : .zlib
-            do {
-                let inflated = try body.withUnsafeReadableBytes { raw in
-                    try Inflater.decompress(raw, format: format, limit: config.maxRequestBodySize)
-                }
-                body = ByteBuffer(bytes: inflated)
-            } catch Inflater.Failure.tooLarge {
-                return Self.errorResponse(.badRequest, code: 3, message: "http: request body too large", encoding: encoding)
-            } catch {
-                return Self.errorResponse(.badRequest, code: 3, message: "\(error)", encoding: encoding)
-            }
-        default:
-            return Self.errorResponse(.badRequest, code: 3, message: "unsupported Content-Encoding: \(contentEncoding)", encoding: encoding)
+        let body: ByteBuffer
+        switch BodyDecompression.decode(request.body, contentEncoding: request.headers.first(name: "Content-Encoding") ?? "",
+                                        limit: config.maxRequestBodySize) {
+        case .success(let b): body = b
+        case .failure(.tooLarge): return Self.errorResponse(.badRequest, code: 3, message: "http: request body too large", encoding: encoding)
+        case .failure(.invalid(let message)): return Self.errorResponse(.badRequest, code: 3, message: message, encoding: encoding)
+        case .failure(.unsupported(let name)):
+            return Self.errorResponse(.badRequest, code: 3, message: "unsupported Content-Encoding: \(name)", encoding: encoding)
         }
         guard request.method == .POST else {
             return .text(.methodNotAllowed, "405 method not allowed, supported: [POST]")
@@ -101,19 +92,15 @@ public final class OTLPHTTPReceiver: Receiver {
         } catch {
             return Self.errorResponse(.badRequest, code: 3, message: "\(error)", encoding: encoding)
         }
-        let spans = data.spanCount
-        if spans > 0 {
-            do {
-                try await next.consume(consume data, metadata: Self.metadata(request, settings: config.server))
-                counters.acceptedSpans.wrappingIncrement(by: spans, ordering: .relaxed)
-            } catch let e as PipelineError {
-                counters.refusedSpans.wrappingIncrement(by: spans, ordering: .relaxed)
-                return Self.refusal(e, spans: spans, encoding: encoding, logger: context.logger)
-            } catch {
-                counters.refusedSpans.wrappingIncrement(by: spans, ordering: .relaxed)
-                context.logger.warning("pipeline failed", metadata: ["error": "\(error)", "spans": "\(spans)"])
-                return Self.errorResponse(.internalServerError, code: 13, message: "\(error)", encoding: encoding)
-            }
+        switch await pipeline.deliver(data, metadata: Self.metadata(request, settings: config.server), counters: counters) {
+        case .accepted: break
+        case .refused(let message, let retryAfter):
+            var r = Self.errorResponse(.serviceUnavailable, code: 14, message: message, encoding: encoding)
+            r.headers.add(name: "Retry-After", value: ReceiverPipeline.retryAfterSeconds(retryAfter))
+            return r
+        case .invalidData(let message): return Self.errorResponse(.badRequest, code: 3, message: message, encoding: encoding)
+        case .permanent(let message), .failed(let message):
+            return Self.errorResponse(.internalServerError, code: 13, message: message, encoding: encoding)
         }
         // The collector always sets an (empty) partial_success in its answer.
         let answer = ExportTraceResponse(partialSuccess: .init())
@@ -122,21 +109,6 @@ public final class OTLPHTTPReceiver: Receiver {
             return HTTPResponse(status: .ok, headers: ["Content-Type": "application/json"], body: ByteBuffer(bytes: answer.json()))
         case .protobuf:
             return HTTPResponse(status: .ok, headers: ["Content-Type": "application/x-protobuf"], body: ByteBuffer(bytes: answer.protobuf()))
-        }
-    }
-
-    static func refusal(_ e: PipelineError, spans: Int, encoding: Encoding, logger: Logger) -> HTTPResponse {
-        switch e {
-        case .refused(let message, let retryAfter):
-            var r = errorResponse(.serviceUnavailable, code: 14, message: message, encoding: encoding)
-            let seconds = max(1, Int(((retryAfter ?? .seconds(1)).components.seconds)))
-            r.headers.add(name: "Retry-After", value: String(seconds))
-            return r
-        case .invalidData(let message):
-            return errorResponse(.badRequest, code: 3, message: message, encoding: encoding)
-        case .permanent(let message):
-            logger.warning("pipeline refused data permanently", metadata: ["error": "\(message)", "spans": "\(spans)"])
-            return errorResponse(.internalServerError, code: 13, message: message, encoding: encoding)
         }
     }
 
@@ -177,22 +149,4 @@ final class ServerBox: Sendable {
     func set(_ s: HTTPServer) { box.withLockedValue { $0 = s } }
     func take() -> HTTPServer? { box.withLockedValue { s in defer { s = nil }; return s } }
     var current: HTTPServer? { box.withLockedValue { $0 } }
-}
-
-/// Appends `s` as a JSON string literal.
-func appendJSONString(_ s: String, to out: inout [UInt8]) {
-    out.append(0x22)
-    for u in s.utf8 {
-        switch u {
-        case 0x22: out.append(contentsOf: [0x5C, 0x22])
-        case 0x5C: out.append(contentsOf: [0x5C, 0x5C])
-        case 0x0A: out.append(contentsOf: [0x5C, UInt8(ascii: "n")])
-        case 0x0D: out.append(contentsOf: [0x5C, UInt8(ascii: "r")])
-        case 0x09: out.append(contentsOf: [0x5C, UInt8(ascii: "t")])
-        case 0..<0x20:
-            out.append(contentsOf: Array(String(format: "\\u%04x", u).utf8))
-        default: out.append(u)
-        }
-    }
-    out.append(0x22)
 }

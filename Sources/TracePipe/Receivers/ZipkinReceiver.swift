@@ -27,12 +27,19 @@ public final class ZipkinReceiver: Receiver {
     let config: ZipkinReceiverConfig
     let next: any TraceConsumer
     let context: ComponentContext
+    let pipeline: ReceiverPipeline
+    /// Counted by the format a request came in (v1 or v2 JSON), as the collector's transports.
+    let v1Counters: ReceiverCounters
+    let v2Counters: ReceiverCounters
     private let server = ServerBox()
 
     public init(config: ZipkinReceiverConfig, context: ComponentContext, next: any TraceConsumer) {
         self.config = config
         self.context = context
         self.next = next
+        pipeline = ReceiverPipeline(next: next, logger: context.logger)
+        v1Counters = context.telemetry.receiver(context.id, transport: "http_v1_json")
+        v2Counters = context.telemetry.receiver(context.id, transport: "http_v2_json")
     }
 
     public func start(_ host: ComponentHost) async throws {
@@ -62,23 +69,13 @@ public final class ZipkinReceiver: Receiver {
         if contentType == "application/x-protobuf" || contentType == "application/x-thrift" {
             return Self.text(.unsupportedMediaType, "\(contentType) bodies are not supported yet; send Zipkin JSON")
         }
-        var body = request.body
-        switch request.headers.first(name: "Content-Encoding") ?? "" {
-        case "", "identity":
-            break
-        case let e where e == "gzip" || e == "deflate" || e == "zlib":
-            do {
-                let inflated = try body.withUnsafeReadableBytes { raw in
-                    try Inflater.decompress(raw, format: e == "gzip" ? .gzip : .zlib, limit: config.maxRequestBodySize)
-                }
-                body = ByteBuffer(bytes: inflated)
-            } catch Inflater.Failure.tooLarge {
-                return Self.text(.badRequest, "http: request body too large")
-            } catch {
-                return Self.text(.badRequest, "\(error)")
-            }
-        case let other:
-            return Self.text(.badRequest, "unsupported Content-Encoding: \(other)")
+        let body: ByteBuffer
+        switch BodyDecompression.decode(request.body, contentEncoding: request.headers.first(name: "Content-Encoding") ?? "",
+                                        limit: config.maxRequestBodySize, acceptsZlibName: true) {
+        case .success(let b): body = b
+        case .failure(.tooLarge): return Self.text(.badRequest, "http: request body too large")
+        case .failure(.invalid(let message)): return Self.text(.badRequest, message)
+        case .failure(.unsupported(let name)): return Self.text(.badRequest, "unsupported Content-Encoding: \(name)")
         }
         let data: TraceData
         do {
@@ -89,26 +86,14 @@ public final class ZipkinReceiver: Receiver {
         } catch {
             return Self.text(.badRequest, "\(error)")
         }
-        let spans = data.spanCount
-        let counters = TelemetryRegistry.shared.receiver(context.id, transport: v1 ? "http_v1_json" : "http_v2_json")
-        if spans > 0 {
-            do {
-                try await next.consume(consume data, metadata: OTLPHTTPReceiver.metadata(request, settings: config.server))
-                counters.acceptedSpans.wrappingIncrement(by: spans, ordering: .relaxed)
-            } catch let e as PipelineError {
-                counters.refusedSpans.wrappingIncrement(by: spans, ordering: .relaxed)
-                switch e {
-                case .refused(let m, let retryAfter):
-                    var r = Self.text(.serviceUnavailable, m)
-                    r.headers.add(name: "Retry-After", value: String(max(1, Int((retryAfter ?? .seconds(1)).components.seconds))))
-                    return r
-                case .invalidData(let m): return Self.text(.badRequest, m)
-                case .permanent(let m): return Self.text(.internalServerError, m)
-                }
-            } catch {
-                counters.refusedSpans.wrappingIncrement(by: spans, ordering: .relaxed)
-                return Self.text(.internalServerError, "\(error)")
-            }
+        switch await pipeline.deliver(data, metadata: OTLPHTTPReceiver.metadata(request, settings: config.server), counters: v1 ? v1Counters : v2Counters) {
+        case .accepted: break
+        case .refused(let message, let retryAfter):
+            var r = Self.text(.serviceUnavailable, message)
+            r.headers.add(name: "Retry-After", value: ReceiverPipeline.retryAfterSeconds(retryAfter))
+            return r
+        case .invalidData(let message): return Self.text(.badRequest, message)
+        case .permanent(let message), .failed(let message): return Self.text(.internalServerError, message)
         }
         return HTTPResponse(status: .accepted)
     }

@@ -1,8 +1,8 @@
-/// A compiled RE2 pattern run natively on UTF-8 bytes: a bit-state backtracker (as RE2's
-/// BitState) over a small instruction program. It finds the same leftmost-first matches and
-/// submatches as RE2, never revisits a (instruction, position) pair — so its time is linear in
-/// program size × text length, whatever the pattern — and works on the string's own UTF-8
-/// without the UTF-16 conversions NSRegularExpression needs.
+/// A compiled pattern run on UTF-8 bytes: a bit-state backtracker (as RE2's BitState) over a
+/// small instruction program. It finds the same leftmost-first matches and submatches as RE2
+/// and Go, never revisits an (instruction, position) pair — so its time is linear in program
+/// size × text length, whatever the pattern — and works on the string's own UTF-8. Texts too
+/// long for its state table run on `PikeVM`, the same program simulated breadth-first.
 final class ByteRegex: Sendable {
     enum Instruction: Sendable {
         /// One character of class `classes[i]`.
@@ -20,8 +20,8 @@ final class ByteRegex: Sendable {
         case match
     }
 
-    /// A character class: ASCII members, and whether non-ASCII scalars belong.
-    struct CharClass: Sendable, Equatable {
+    /// What a match can start with: ASCII bytes, and whether any non-ASCII scalar may begin it.
+    struct FirstBytes: Sendable {
         var set: ASCIISet
         var nonASCII: Bool
     }
@@ -35,40 +35,46 @@ final class ByteRegex: Sendable {
     let anchoredAtStart: Bool
     /// The bytes a match can start with (nil when a match may be empty): other start positions
     /// are skipped without running the program.
-    let firstBytes: CharClass?
+    let firstBytes: FirstBytes?
     /// When a match can only start with one of up to three ASCII bytes (`[?&;]`, `(?i)b`, `@`):
     /// those bytes repeated in every byte of a word, for a word-at-a-time scan of the text.
     let firstByteWords: [UInt64]
 
-    /// The largest visited-state table a search may use (bits); longer texts go to the fallback.
+    /// The largest visited-state table a search may use (bits); longer texts run on `PikeVM`.
     static let maxStates = 1 << 23
+    /// The largest program a pattern may compile to (counted repetitions are expanded): Go
+    /// refuses such patterns as "expression too large" too.
+    static let maxProgram = 100_000
 
-    init?(_ pattern: String) {
-        guard let parsed = RegexParser.parse(pattern) else { return nil }
+    init(_ pattern: String) throws(RegexSyntaxError) {
+        let parsed = try RegexParser.parse(pattern)
         var compiler = Compiler()
         compiler.emit(.save(0))
         compiler.compile(parsed.node)
         compiler.emit(.save(1))
         compiler.emit(.match)
+        guard compiler.program.count <= Self.maxProgram else {
+            throw RegexSyntaxError(pattern: pattern, message: "expression too large", fragment: pattern, offset: 0)
+        }
         program = compiler.program
         classes = compiler.classes
         groupCount = parsed.groups
         groupNames = parsed.names
         anchoredAtStart = Self.startsAnchored(parsed.node)
         let first = Self.first(parsed.node)
-        firstBytes = first.nullable ? nil : CharClass(set: first.set, nonASCII: first.nonASCII)
+        firstBytes = first.nullable ? nil : FirstBytes(set: first.set, nonASCII: first.nonASCII)
         let members = (0..<128).map(UInt8.init).filter { first.set.contains($0) }
         firstByteWords = !first.nullable && !first.nonASCII && (1...3).contains(members.count)
             ? members.map { UInt64($0) &* 0x0101_0101_0101_0101 } : []
     }
 
     /// What a match of `node` can start with, and whether it can be empty.
-    private static func first(_ node: RegexNode) -> (set: ASCIISet, nonASCII: Bool, nullable: Bool) {
+    static func first(_ node: RegexNode) -> (set: ASCIISet, nonASCII: Bool, nullable: Bool) {
         switch node {
         case .empty, .assertion:
             return (ASCIISet(), false, true)
-        case .cls(let set, let nonASCII):
-            return (set, nonASCII, false)
+        case .cls(let c):
+            return (c.ascii, c.hasNonASCII, false)
         case .capture(let inner, _):
             return first(inner)
         case .repetition(let inner, let min, _, _):
@@ -111,9 +117,12 @@ final class ByteRegex: Sendable {
         var program: [Instruction] = []
         var classes: [CharClass] = []
 
+        var classIndexes: [CharClass: Int] = [:]
+
         mutating func classIndex(_ c: CharClass) -> Int {
-            if let k = classes.firstIndex(of: c) { return k }
+            if let k = classIndexes[c] { return k }
             classes.append(c)
+            classIndexes[c] = classes.count - 1
             return classes.count - 1
         }
 
@@ -127,8 +136,8 @@ final class ByteRegex: Sendable {
             switch node {
             case .empty:
                 break
-            case .cls(let set, let nonASCII):
-                emit(.cls(classIndex(CharClass(set: set, nonASCII: nonASCII))))
+            case .cls(let c):
+                emit(.cls(classIndex(c)))
             case .concat(let items):
                 for item in items { compile(item) }
             case .alternate(let branches):
@@ -152,9 +161,11 @@ final class ByteRegex: Sendable {
             case .assertion(let a):
                 emit(.assertion(a))
             case .repetition(let inner, let min, let max, let greedy):
-                for _ in 0..<min { compile(inner) }
+                // Laid out as Go and RE2 simplify and compile them, which decides the
+                // submatches: x{n,m} is n copies then nested optional ones; x{n,} is n-1 copies
+                // then x+ (one body looping back); x* is (x+)? when x can match empty.
                 if let max {
-                    // Each optional copy: split (take, skip) in greedy order.
+                    for _ in 0..<min { compile(inner) }
                     var splits: [Int] = []
                     for _ in min..<max {
                         splits.append(emit(.split(0, 0)))
@@ -162,8 +173,17 @@ final class ByteRegex: Sendable {
                     }
                     let end = program.count
                     for s in splits { program[s] = greedy ? .split(s + 1, end) : .split(end, s + 1) }
-                } else if greedy, case .cls(let set, let nonASCII) = inner {
-                    emit(.classLoop(classIndex(CharClass(set: set, nonASCII: nonASCII))))
+                } else if greedy, case .cls(let c) = inner {
+                    // One character per step and no captures: x{n,} is n copies and a scan.
+                    for _ in 0..<min { compile(inner) }
+                    emit(.classLoop(classIndex(c)))
+                } else if min > 0 || ByteRegex.first(inner).nullable {
+                    for _ in 0..<Swift.max(min - 1, 0) { compile(inner) }
+                    let skip = min == 0 ? emit(.split(0, 0)) : nil
+                    let body = program.count
+                    compile(inner)
+                    emit(greedy ? .split(body, program.count + 1) : .split(program.count + 1, body))
+                    if let skip { program[skip] = greedy ? .split(skip + 1, program.count) : .split(program.count, skip + 1) }
                 } else {
                     // loop: split body, end; body; jump loop
                     let loop = emit(.split(0, 0))
@@ -196,14 +216,13 @@ final class ByteRegex: Sendable {
         var stack: [Job] = []
     }
 
-    /// The leftmost-first match starting at or after `from`, or nil. nil is also returned (with
-    /// `tooLarge` set) when the text is too long for the state table.
-    func firstMatch(in text: UnsafeBufferPointer<UInt8>, from: Int, tooLarge: inout Bool) -> Slots? {
+    /// The leftmost-first match starting at or after `from`, or nil.
+    func firstMatch(in text: UnsafeBufferPointer<UInt8>, from: Int) -> Slots? {
         var search = Search()
-        return firstMatch(in: text, from: from, search: &search, tooLarge: &tooLarge)
+        return firstMatch(in: text, from: from, search: &search)
     }
 
-    func firstMatch(in text: UnsafeBufferPointer<UInt8>, from: Int, search: inout Search, tooLarge: inout Bool) -> Slots? {
+    func firstMatch(in text: UnsafeBufferPointer<UInt8>, from: Int, search: inout Search) -> Slots? {
         let n = text.count
         var start = from
         // Most texts that reach the engine have no place a match can begin: find the first one
@@ -211,10 +230,7 @@ final class ByteRegex: Sendable {
         guard let first = nextStart(text, from: start) else { return nil }
         start = first
         let states = program.count * (n + 1)
-        guard states <= Self.maxStates else {
-            tooLarge = true
-            return nil
-        }
+        guard states <= Self.maxStates else { return PikeVM.firstMatch(self, in: text, from: start) }
         let words = (states + 63) / 64
         if search.visited.count < words {
             search.visited = [UInt64](repeating: 0, count: words)
@@ -302,33 +318,15 @@ final class ByteRegex: Sendable {
                 seen[word] |= bit
                 switch program[pc] {
                 case .cls(let k):
-                    guard pos < n else { break thread }
-                    let b = text[pos]
-                    if b < 0x80 {
-                        guard classes[k].set.contains(b) else { break thread }
-                        pos &+= 1
-                    } else {
-                        guard classes[k].nonASCII else { break thread }
-                        pos &+= b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : 2
-                        if pos > n { break thread }
-                    }
+                    guard let next = Self.step(classes[k], text, pos) else { break thread }
+                    pos = next
                     pc &+= 1
                 case .classLoop(let k):
                     // Take every character of the class from here on, marking each loop state
                     // as the split/cls/jump loop would; a state already visited ends the run
                     // there (its continuations were tried from that visit).
                     let from = pos
-                    while pos < n {
-                        let b = text[pos]
-                        var next: Int
-                        if b < 0x80 {
-                            guard classes[k].set.contains(b) else { break }
-                            next = pos &+ 1
-                        } else {
-                            guard classes[k].nonASCII else { break }
-                            next = pos &+ (b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : 2)
-                            if next > n { break }
-                        }
+                    while let next = Self.step(classes[k], text, pos) {
                         let s = pc &* width &+ next
                         let w = s >> 6, bit = UInt64(1) << UInt64(s & 63)
                         if seen[w] & bit != 0 { break }
@@ -358,8 +356,26 @@ final class ByteRegex: Sendable {
         return false
     }
 
+    /// Where the character at `pos` ends when `cls` has it; nil when it does not (or at the end).
     @inline(__always)
-    private static func holds(_ a: RegexAssertion, _ text: UnsafeBufferPointer<UInt8>, _ pos: Int) -> Bool {
+    static func step(_ cls: CharClass, _ text: UnsafeBufferPointer<UInt8>, _ pos: Int) -> Int? {
+        guard pos < text.count else { return nil }
+        let b = text[pos]
+        if b < 0x80 { return cls.ascii.contains(b) ? pos &+ 1 : nil }
+        let length = b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : 2
+        guard pos &+ length <= text.count else { return nil }
+        switch cls.nonASCII {
+        case .none: return nil
+        case .all: return pos &+ length
+        case .some:
+            var c = UInt32(b) & (0xFF >> UInt32(length + 1))
+            for k in 1..<length { c = c << 6 | UInt32(text[pos &+ k] & 0x3F) }
+            return cls.contains(c) ? pos &+ length : nil
+        }
+    }
+
+    @inline(__always)
+    static func holds(_ a: RegexAssertion, _ text: UnsafeBufferPointer<UInt8>, _ pos: Int) -> Bool {
         let n = text.count
         switch a {
         case .beginText: return pos == 0

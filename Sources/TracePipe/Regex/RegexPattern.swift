@@ -1,43 +1,41 @@
-import Foundation
-import TraceModel
+#if canImport(Glibc)
+import Glibc
+#endif
 
-/// A compiled collector (RE2) pattern that may be shared across tasks. It runs on the native
-/// `ByteRegex` when the pattern is within what that engine handles (nearly every pattern in real
-/// configs) and on NSRegularExpression otherwise (or for a text too long for the native state
-/// table); NSRegularExpression is immutable and documented as thread-safe once created. A cheap
-/// pre-check comes first: a literal the pattern cannot match without, so most strings never
-/// reach either engine.
-final class RegexPattern: @unchecked Sendable {
-    let regex: NSRegularExpression
-    let native: ByteRegex?
+/// A compiled collector pattern (RE2 syntax, as Go's regexp takes it) that may be shared across
+/// tasks: the one engine is `ByteRegex` (and its `PikeVM` for long texts). A cheap pre-check
+/// comes first: literals the pattern cannot match without, so most strings never reach it.
+final class RegexPattern: Sendable {
+    let pattern: String
+    let native: ByteRegex
     /// UTF-8 of substrings every match contains, longest first (lower-cased when the pattern is
     /// case-insensitive anywhere).
     let requiredLiterals: [[UInt8]]
     /// For each required literal, the position of its least common byte: the one searched for.
     let literalAnchors: [Int]
     let caseInsensitive: Bool
-    /// Whether the pattern has a group named `secret`: then only that group is masked.
-    let hasSecretGroup: Bool
-    /// That group's number in the native engine.
-    let nativeSecretGroup: Int?
-    /// Named groups in order: the name the config wrote and the name ICU knows it by.
-    let namedGroups: [(name: String, icuName: String)]
+    /// The number of the group named `secret`, when there is one: then only that group is masked.
+    let secretGroup: Int?
 
-    init(regex: NSRegularExpression, native: ByteRegex? = nil, namedGroups: [(name: String, icuName: String)] = []) {
-        self.regex = regex
-        self.native = native
-        self.namedGroups = namedGroups
+    /// Compiles `pattern`, or throws what is wrong with it and where.
+    init(_ pattern: String) throws(RegexSyntaxError) {
+        self.pattern = pattern
+        native = try ByteRegex(pattern)
         // An `i` flag anywhere makes the whole pre-check case-insensitive (a superset: safe).
-        let insensitive = Self.hasCaseInsensitiveFlag(regex.pattern)
+        let insensitive = Self.hasCaseInsensitiveFlag(pattern)
         caseInsensitive = insensitive
-        // Only ASCII literals: case-folding other scripts is not a byte comparison.
-        requiredLiterals = Self.requiredLiterals(regex.pattern).compactMap { lit in
-            lit.unicodeScalars.allSatisfy(\.isASCII) ? Array((insensitive ? lit.lowercased() : lit).utf8) : nil
+        // Only ASCII literals: case-folding other scripts is not a byte comparison. Under `(?i)`
+        // `k` and `s` also match the Kelvin sign and long s, which a byte search would miss.
+        requiredLiterals = Self.requiredLiterals(pattern).compactMap { lit in
+            guard lit.unicodeScalars.allSatisfy(\.isASCII) else { return nil }
+            if insensitive && lit.lowercased().contains(where: { $0 == "k" || $0 == "s" }) { return nil }
+            return Array((insensitive ? lit.lowercased() : lit).utf8)
         }
         literalAnchors = requiredLiterals.map { Self.anchor(of: $0) }
-        hasSecretGroup = namedGroups.contains { $0.name == "secret" } || regex.pattern.contains("<secret>")
-        nativeSecretGroup = native?.groupNames.first { $0.name == "secret" }?.index
+        secretGroup = native.groupNames.first { $0.name == "secret" }?.index
     }
+
+    var hasSecretGroup: Bool { secretGroup != nil }
 
     /// Whether `s` might match: false when a required literal is absent. Byte searches, ASCII
     /// case-folded for case-insensitive patterns, with no allocation.
@@ -168,58 +166,40 @@ final class RegexPattern: @unchecked Sendable {
 
     /// The leftmost-first match, if any.
     func firstMatch(in s: String) -> Match? {
-        if let native {
-            var tooLarge = false
-            let found = Self.withUTF8(s) { text -> ByteRegex.Slots? in native.firstMatch(in: text, from: 0, tooLarge: &tooLarge) }
-            if !tooLarge { return found.map { match($0, native) } }
-        }
-        return regex.firstMatch(in: s, range: NSRange(s.startIndex..., in: s)).map { convert($0, in: s) }
+        Self.withUTF8(s) { text in native.firstMatch(in: text, from: 0) }.map(match)
     }
 
     /// Every non-overlapping match, left to right (an empty match right after the previous match
     /// is skipped, as Go's regexp does).
     func allMatches(in s: String) -> [Match] {
-        if let native {
-            var search = ByteRegex.Search()
-            var out: [Match] = []
-            let done = Self.withUTF8(s) { text in
-                forEachNativeMatch(native, in: text, search: &search) { out.append(match($0, native)) }
-            }
-            if done { return out }
+        var search = ByteRegex.Search()
+        var out: [Match] = []
+        Self.withUTF8(s) { text in
+            forEachMatch(in: text, search: &search) { out.append(match($0)) }
         }
-        return regex.matches(in: s, range: NSRange(s.startIndex..., in: s)).map { convert($0, in: s) }
+        return out
     }
 
-    /// Appends the UTF-8 byte range to mask of each match of `s` (whose UTF-8 is `text`): the
+    /// Appends the UTF-8 byte range to mask of each match in `text` (a string's UTF-8): the
     /// whole match, or its group named `secret` when the pattern has one and it took part.
     /// Left to right, the matches `allMatches` finds; `search` is working memory the caller
     /// reuses, so a scrubbed value costs no allocation here.
-    func appendMaskRanges(of s: String, utf8 text: UnsafeBufferPointer<UInt8>, search: inout ByteRegex.Search, to ranges: inout [Range<Int>]) {
-        if let native {
-            let start = ranges.count
-            let secret = nativeSecretGroup
-            let done = forEachNativeMatch(native, in: text, search: &search) { slots in
-                if let g = secret, slots[2 * g] >= 0, slots[2 * g + 1] >= 0 {
-                    ranges.append(slots[2 * g]..<slots[2 * g + 1])
-                } else {
-                    ranges.append(slots[0]..<slots[1])
-                }
+    func appendMaskRanges(utf8 text: UnsafeBufferPointer<UInt8>, search: inout ByteRegex.Search, to ranges: inout [Range<Int>]) {
+        let secret = secretGroup
+        forEachMatch(in: text, search: &search) { slots in
+            if let g = secret, slots[2 * g] >= 0, slots[2 * g + 1] >= 0 {
+                ranges.append(slots[2 * g]..<slots[2 * g + 1])
+            } else {
+                ranges.append(slots[0]..<slots[1])
             }
-            if done { return }
-            ranges.removeSubrange(start...)
         }
-        for m in allMatches(in: s) { ranges.append(hasSecretGroup ? m.group("secret") ?? m.whole : m.whole) }
     }
 
-    /// Runs `body` on the capture slots of each match in `text` (the Go rule for empty matches
-    /// applied); false when the text is too long for the native state table (then the caller
-    /// must use the fallback engine, and `body` has seen nothing).
-    private func forEachNativeMatch(_ native: ByteRegex, in text: UnsafeBufferPointer<UInt8>, search: inout ByteRegex.Search,
-                                    _ body: (ByteRegex.Slots) -> Void) -> Bool {
-        var tooLarge = false
+    /// Runs `body` on the capture slots of each match in `text`, with Go's rule for empty matches.
+    private func forEachMatch(in text: UnsafeBufferPointer<UInt8>, search: inout ByteRegex.Search, _ body: (ByteRegex.Slots) -> Void) {
         var from = 0
         var lastEnd = -1
-        while from <= text.count, let slots = native.firstMatch(in: text, from: from, search: &search, tooLarge: &tooLarge) {
+        while from <= text.count, let slots = native.firstMatch(in: text, from: from, search: &search) {
             let lower = slots[0], upper = slots[1]
             let next = lower == upper ? Self.nextScalar(after: upper, in: text) : upper
             if !(lower == upper && lower == lastEnd) {
@@ -228,8 +208,6 @@ final class RegexPattern: @unchecked Sendable {
             }
             from = next
         }
-        // Too large is only ever found before the first match (the table size depends on the text alone).
-        return !tooLarge
     }
 
     private static func nextScalar(after i: Int, in text: UnsafeBufferPointer<UInt8>) -> Int {
@@ -238,19 +216,11 @@ final class RegexPattern: @unchecked Sendable {
         return j
     }
 
-    private func match(_ slots: ByteRegex.Slots, _ native: ByteRegex) -> Match {
+    private func match(_ slots: ByteRegex.Slots) -> Match {
         Match(whole: slots[0]..<slots[1], named: native.groupNames.map { g in
             let a = slots[2 * g.index], b = slots[2 * g.index + 1]
             return Match.Group(name: g.name, range: a >= 0 && b >= 0 ? a..<b : nil)
         })
-    }
-
-    private func convert(_ r: NSTextCheckingResult, in s: String) -> Match {
-        func bytes(_ ns: NSRange) -> Range<Int>? {
-            guard ns.location != NSNotFound, let range = Range(ns, in: s) else { return nil }
-            return s.utf8.distance(from: s.startIndex, to: range.lowerBound)..<s.utf8.distance(from: s.startIndex, to: range.upperBound)
-        }
-        return Match(whole: bytes(r.range) ?? 0..<0, named: namedGroups.map { Match.Group(name: $0.name, range: bytes(r.range(withName: $0.icuName))) })
     }
 
     static func withUTF8<R>(_ s: String, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
@@ -286,6 +256,8 @@ final class RegexPattern: @unchecked Sendable {
             case "\\":
                 guard i + 1 < chars.count else { return [] }
                 let e = chars[i + 1]
+                // Quoted text (\Q…\E) can hold any character: give up rather than misread it.
+                if e == "Q" { return [] }
                 if countsHere, !e.isLetter, !e.isNumber {
                     current.append(e)
                 } else {
@@ -353,31 +325,5 @@ final class RegexPattern: @unchecked Sendable {
         flush()
         // Longest first: the rarest text is the quickest way to rule a string out.
         return runs.enumerated().sorted { ($0.element.count, -$0.offset) > ($1.element.count, -$1.offset) }.map(\.element)
-    }
-}
-
-extension RegexPattern {
-    /// Compiles a collector (RE2) pattern. RE2 writes named groups `(?P<name>…)` and allows `_`
-    /// in names; ICU wants `(?<name>…)` with letters and digits only, so every named group is
-    /// renamed (`g1n`, `g2n`, …) and `namedGroups` maps the names back.
-    static func re2(_ pattern: String) throws -> RegexPattern {
-        let finder = try! NSRegularExpression(pattern: #"\(\?P?<([A-Za-z_][A-Za-z0-9_]*)>"#)
-        var translated = ""
-        var groups: [(name: String, icuName: String)] = []
-        var last = pattern.startIndex
-        for m in finder.matches(in: pattern, range: NSRange(pattern.startIndex..., in: pattern)) {
-            guard let whole = Range(m.range, in: pattern), let name = Range(m.range(at: 1), in: pattern) else { continue }
-            // An escaped parenthesis (`\(?<…`) is a literal, not a group.
-            if whole.lowerBound > pattern.startIndex, pattern[pattern.index(before: whole.lowerBound)] == "\\" { continue }
-            let icuName = "g\(groups.count + 1)n"
-            groups.append((String(pattern[name]), icuName))
-            translated += pattern[last..<whole.lowerBound] + "(?<\(icuName)>"
-            last = whole.upperBound
-        }
-        translated += pattern[last...]
-        // NSRegularExpression decides what is valid (its errors name the problem); the native
-        // engine runs whatever it can.
-        let regex = try NSRegularExpression(pattern: translated)
-        return RegexPattern(regex: regex, native: ByteRegex(pattern), namedGroups: groups)
     }
 }

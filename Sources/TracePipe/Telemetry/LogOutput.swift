@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NIOConcurrencyHelpers
+import TraceModel
 
 /// Where tracepipe's own log lines go: stderr, one whole line per write so that concurrent
 /// components never interleave inside a line.
@@ -99,12 +100,12 @@ public struct StderrLogHandler: LogHandler {
         if json {
             var out = [UInt8]()
             out.append(contentsOf: "{\"level\":\"\(levelName(level))\",\"ts\":\"\(LogOutput.timestamp())\",\"msg\":".utf8)
-            appendJSONString(message, to: &out)
+            JSONText.appendString(message, to: &out)
             for k in keys {
                 out.append(UInt8(ascii: ","))
-                appendJSONString(k, to: &out)
+                JSONText.appendString(k, to: &out)
                 out.append(UInt8(ascii: ":"))
-                appendJSONString("\(fields[k]!)", to: &out)
+                JSONText.appendString("\(fields[k]!)", to: &out)
             }
             out.append(UInt8(ascii: "}"))
             return String(decoding: out, as: UTF8.self)
@@ -115,9 +116,9 @@ public struct StderrLogHandler: LogHandler {
             out.append(UInt8(ascii: "{"))
             for (i, k) in keys.enumerated() {
                 if i > 0 { out.append(contentsOf: ", ".utf8) }
-                appendJSONString(k, to: &out)
+                JSONText.appendString(k, to: &out)
                 out.append(contentsOf: ": ".utf8)
-                appendJSONString("\(fields[k]!)", to: &out)
+                JSONText.appendString("\(fields[k]!)", to: &out)
             }
             out.append(UInt8(ascii: "}"))
             line += "\t" + String(decoding: out, as: UTF8.self)

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import NIOCore
 import NIOHTTP1
 
@@ -8,7 +9,7 @@ import NIOHTTP1
 public enum PrometheusMetrics {
     static let started = Date()
 
-    public static func render(level: TelemetryConfig.MetricsLevel, registry: TelemetryRegistry = .shared) -> String {
+    public static func render(level: TelemetryConfig.MetricsLevel, registry: TelemetryRegistry, process: any ProcessStatistics) -> String {
         var out = ""
         func family(_ name: String, _ type: String, _ help: String, _ samples: [(labels: [(String, String)], value: String)]) {
             guard !samples.isEmpty else { return }
@@ -30,7 +31,8 @@ public enum PrometheusMetrics {
                 out += "\(name)_sum\(suffix) \(format(h.sum))\n\(name)_count\(suffix) \(h.count)\n"
             }
         }
-        let snap = registry.snapshot
+        let snap = (receivers: registry.all(ReceiverCounters.self), exporters: registry.allExporters,
+                    samplers: registry.all(SamplerCounters.self), tailSamplers: registry.all(TailSamplingCounters.self))
         family("otelcol_receiver_accepted_spans", "counter", "Spans successfully pushed into the pipeline.",
                snap.receivers.map { ([("receiver", "\($0.id)"), ("transport", $0.transport)], "\($0.acceptedSpans.load(ordering: .relaxed))") })
         family("otelcol_receiver_refused_spans", "counter", "Spans that could not be pushed into the pipeline.",
@@ -54,7 +56,7 @@ public enum PrometheusMetrics {
         histograms("tracepipe_exporter_send_duration_seconds", "Seconds per send attempt to the destination, whatever its outcome (a tracepipe addition).",
                    snap.exporters.map { ([("exporter", "\($0.id)")], $0.sendDuration) })
         if level == .normal || level == .detailed {
-            let batches = registry.allBatches
+            let batches = registry.all(BatchCounters.self)
             histograms("otelcol_processor_batch_batch_send_size", "Number of spans in each batch sent on.",
                        batches.map { ([("processor", "\($0.id)")], $0.sendSize) })
             family("otelcol_processor_batch_batch_size_trigger_send", "counter", "Batches sent because send_batch_size was reached.",
@@ -89,10 +91,10 @@ public enum PrometheusMetrics {
                    snap.tailSamplers.map { ([("processor", "\($0.id)")], "\($0.lateSpans.load(ordering: .relaxed))") })
         }
         family("otelcol_process_uptime", "counter", "Uptime of the process in seconds.", [([], format(Date().timeIntervalSince(started)))])
-        family("otelcol_process_memory_rss", "gauge", "Resident memory in bytes.", [([], "\(ProcessMemory.residentBytes())")])
-        family("otelcol_process_cpu_seconds", "counter", "User and system CPU time in seconds.", [([], format(cpuSeconds()))])
+        family("otelcol_process_memory_rss", "gauge", "Resident memory in bytes.", [([], "\(process.residentBytes())")])
+        family("otelcol_process_cpu_seconds", "counter", "User and system CPU time in seconds.", [([], format(process.cpuSeconds()))])
         // The collector's Go runtime series, where Swift has an equivalent: glibc's heap.
-        let heap = ProcessMemory.heap()
+        let heap = process.heap()
         family("otelcol_process_runtime_heap_alloc_bytes", "gauge", "Bytes of heap in use (glibc malloc).", [([], "\(heap.inUse)")])
         family("otelcol_process_runtime_total_sys_memory_bytes", "gauge", "Bytes of heap obtained from the system (glibc malloc).", [([], "\(heap.fromSystem)")])
         return out
@@ -103,37 +105,47 @@ public enum PrometheusMetrics {
     }
 
     static func format(_ d: Double) -> String { String(format: "%.3f", d) }
-
-    /// utime + stime of this process, from /proc/self/stat.
-    static func cpuSeconds() -> Double {
-        guard let stat = try? String(contentsOfFile: "/proc/self/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return 0 }
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        // After the command name: state is field 3; utime and stime are fields 14 and 15.
-        guard fields.count > 13, let u = Double(fields[11]), let s = Double(fields[12]) else { return 0 }
-        return (u + s) / Double(sysconf(Int32(_SC_CLK_TCK)))
-    }
 }
 
-/// Serves `/metrics` on `service.telemetry.metrics`' address.
-final class MetricsServer: Sendable {
-    private let server: HTTPServer
-    var port: Int { server.port }
+/// Serves `/metrics` on `service.telemetry.metrics`' address; a service of its own, started
+/// first and stopped last.
+final class MetricsEndpoint: Component {
+    let address: Endpoint
+    let level: TelemetryConfig.MetricsLevel
+    let registry: TelemetryRegistry
+    let process: any ProcessStatistics
+    let group: any EventLoopGroup
+    let logger: Logger
+    private let server = ServerBox()
 
-    private init(server: HTTPServer) {
-        self.server = server
+    init(address: Endpoint, level: TelemetryConfig.MetricsLevel, registry: TelemetryRegistry, process: any ProcessStatistics,
+         group: any EventLoopGroup, logger: Logger) {
+        self.address = address
+        self.level = level
+        self.registry = registry
+        self.process = process
+        self.group = group
+        self.logger = logger
     }
 
-    static func start(_ endpoint: Endpoint, level: TelemetryConfig.MetricsLevel, group: any EventLoopGroup) async throws -> MetricsServer {
+    func start(_ host: ComponentHost) async throws {
         let options = HTTPServer.Options(maxBodySize: 64 * 1024) { _ in .text(.payloadTooLarge, "too large") }
-        let s = try await HTTPServer.start(host: endpoint.host, port: endpoint.port, group: group, options: options) { request in
-            guard request.path == "/metrics" else { return .text(.notFound, "404 page not found\n", contentType: "text/plain; charset=utf-8") }
-            return .text(.ok, PrometheusMetrics.render(level: level), contentType: "text/plain; version=0.0.4; charset=utf-8")
+        let (level, registry, process) = (level, registry, process)
+        let s: HTTPServer
+        do {
+            s = try await HTTPServer.start(host: address.host, port: address.port, group: group, options: options) { request in
+                guard request.path == "/metrics" else { return .text(.notFound, "404 page not found\n", contentType: "text/plain; charset=utf-8") }
+                return .text(.ok, PrometheusMetrics.render(level: level, registry: registry, process: process),
+                             contentType: "text/plain; version=0.0.4; charset=utf-8")
+            }
+        } catch {
+            throw StartError(message: "\(address) (service.telemetry.metrics): \(error)")
         }
-        return MetricsServer(server: s)
+        server.set(s)
+        logger.info("own metrics served", metadata: ["endpoint": "\(address.host):\(s.port)", "path": "/metrics"])
     }
 
     func shutdown() async {
-        await server.shutdown(grace: .milliseconds(100))
+        await server.take()?.shutdown(grace: .milliseconds(100))
     }
 }

@@ -142,3 +142,26 @@ actor MemoryQueue: QueueWithTakers {
         return out
     }
 }
+
+extension MemoryQueue: SendingQueue {
+    nonisolated var isPersistent: Bool { false }
+
+    func enqueue(_ data: TraceData, spans: Int, metadata: [String: [String]], completion: CompletionBox?,
+                 blockFor: Duration?) async throws(SendingQueueError) {
+        let item = QueueItem(data: data, spans: spans, bytes: data.estimatedByteSize, metadata: metadata, completion: completion)
+        do {
+            try await offer(item, blockFor: blockFor)
+        } catch {
+            switch error {
+            case .full: throw .full
+            case .closed: throw .closed
+            }
+        }
+    }
+
+    func finished(_ item: QueueItem, interrupted: Bool) {
+        release(bytes: item.bytes)
+    }
+
+    func leftAtShutdown() -> LeftAtShutdown { .lost(drainRemaining()) }
+}

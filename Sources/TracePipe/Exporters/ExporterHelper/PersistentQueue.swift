@@ -125,3 +125,28 @@ actor PersistentQueue: QueueWithTakers {
         wakeTakers()
     }
 }
+
+extension PersistentQueue: SendingQueue {
+    nonisolated var isPersistent: Bool { true }
+
+    /// Written before it returns: the caller's acknowledgement means "on disk". It never waits
+    /// for room (`blockFor` is for memory queues).
+    func enqueue(_ data: TraceData, spans: Int, metadata: [String: [String]], completion: CompletionBox?,
+                 blockFor: Duration?) async throws(SendingQueueError) {
+        do {
+            try offer(data, spans: spans, metadata: metadata)
+        } catch {
+            switch error {
+            case .full: throw .full
+            case .closed: throw .closed
+            case .storage(let m): throw .storage(m)
+            }
+        }
+    }
+
+    func finished(_ item: QueueItem, interrupted: Bool) {
+        if !interrupted { ack(item) }
+    }
+
+    func leftAtShutdown() -> LeftAtShutdown { .kept(requests: count) }
+}

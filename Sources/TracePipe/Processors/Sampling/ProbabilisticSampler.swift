@@ -44,9 +44,8 @@ public struct ProbabilisticSamplerConfig: Decodable, Sendable {
     }
 }
 
-public final class ProbabilisticSampler: Processor {
+public struct ProbabilisticSampler: SpanProcessing {
     let config: ProbabilisticSamplerConfig
-    let next: any TraceConsumer
     let logger: Logger
     let counters: SamplerCounters
     /// hash_seed: the 14-bit bucket limit; 0 samples nothing.
@@ -55,20 +54,16 @@ public final class ProbabilisticSampler: Processor {
     let configuredThreshold: UInt64
     let ratio: Double
 
-    public init(config: ProbabilisticSamplerConfig, context: ComponentContext, next: any TraceConsumer) {
+    public init(config: ProbabilisticSamplerConfig, context: ComponentContext) {
         self.config = config
-        self.next = next
         self.logger = context.logger
-        self.counters = TelemetryRegistry.shared.sampler(context.id)
+        self.counters = context.telemetry.sampler(context.id)
         let pct = min(config.samplingPercentage, 100)
         // The collector multiplies in float32 and truncates; so do we, to agree bit for bit.
         scaledPercentage = UInt32(pct * Float(163.84))
         ratio = Double(pct) / 100
         configuredThreshold = Self.threshold(probability: ratio, precision: config.samplingPrecision)
     }
-
-    public func start(_ host: ComponentHost) async throws {}
-    public func shutdown() async {}
 
     /// Reject threshold for a sampling probability, rounded to `precision` hex digits.
     static func threshold(probability p: Double, precision: Int) -> UInt64 {
@@ -84,32 +79,10 @@ public final class ProbabilisticSampler: Processor {
         return t
     }
 
-    public func consume(_ data: consuming TraceData) async throws {
-        var out = data
-        var kept = 0
-        var total = 0
-        for r in out.resourceSpans.indices {
-            for s in out.resourceSpans[r].scopeSpans.indices {
-                var spans = out.resourceSpans[r].scopeSpans[s].spans
-                var write = 0
-                for i in spans.indices {
-                    total += 1
-                    var span = spans[i]
-                    if decide(&span) {
-                        spans[write] = span
-                        write += 1
-                    }
-                }
-                kept += write
-                spans.removeLast(spans.count - write)
-                out.resourceSpans[r].scopeSpans[s].spans = spans
-            }
-            out.resourceSpans[r].scopeSpans.removeAll { $0.spans.isEmpty }
-        }
-        out.resourceSpans.removeAll { $0.scopeSpans.isEmpty }
+    public func process(_ data: inout TraceData) throws {
+        let total = data.spanCount
+        let kept = data.keepSpans { decide(&$0) }
         counters.record(sampled: kept, dropped: total - kept)
-        guard kept > 0 else { return }
-        try await next.consume(consume out)
     }
 
     enum Priority { case drop, keep, none }

@@ -36,9 +36,9 @@ extension AttributeAction: Decodable {
         defaultValue = c.contains(.default_value) ? try c.decodeIfPresent(ConfigNode.self, forKey: .default_value)?.attributeValue : nil
         if let p = try c.decodeIfPresent(String.self, forKey: .pattern), !p.isEmpty {
             do {
-                pattern = try RegexPattern.re2(p)
+                pattern = try RegexPattern(p)
             } catch {
-                throw decoder.invalid("pattern", "invalid regular expression \"\(p)\": \(error.localizedDescription)")
+                throw decoder.invalid("pattern", "\(error)")
             }
         }
         convertedType = try c.decodeIfPresent(String.self, forKey: .converted_type)
@@ -57,7 +57,7 @@ extension AttributeAction: Decodable {
         case .extract:
             guard key != nil else { throw decoder.invalid("key", "missing key for the extract action") }
             guard let p = pattern else { throw decoder.invalid("pattern", "the extract action needs a pattern with named groups") }
-            guard !p.namedGroups.isEmpty else {
+            guard !p.native.groupNames.isEmpty else {
                 throw decoder.invalid("pattern", "the extract pattern has no named groups (?P<name>…)")
             }
         case .convert:

@@ -18,39 +18,26 @@ public struct AttributesProcessorConfig: Decodable, Sendable {
     }
 }
 
-public final class AttributesProcessor: Processor {
+public struct AttributesProcessor: SpanProcessing {
     let config: AttributesProcessorConfig
     let runner: AttributeActionRunner
-    let next: any TraceConsumer
 
-    public init(config: AttributesProcessorConfig, next: any TraceConsumer) {
+    public init(config: AttributesProcessorConfig) {
         self.config = config
         self.runner = AttributeActionRunner(config.actions)
-        self.next = next
     }
 
-    public func start(_ host: ComponentHost) async throws {}
-    public func shutdown() async {}
-
-    public func consume(_ data: consuming TraceData) async throws {
-        var out = data
+    public func process(_ data: inout TraceData) throws {
         let metadata = RequestMetadata.current
         var scratch = AttributeActionRunner.Scratch()
-        for r in out.resourceSpans.indices {
-            let resource = out.resourceSpans[r].resource
-            for s in out.resourceSpans[r].scopeSpans.indices {
-                let scope = out.resourceSpans[r].scopeSpans[s].scope
-                for i in out.resourceSpans[r].scopeSpans[s].spans.indices {
-                    if config.include != nil || config.exclude != nil {
-                        let span = out.resourceSpans[r].scopeSpans[s].spans[i]
-                        if let inc = config.include, !inc.matches(span, resource: resource, scope: scope) { continue }
-                        if let exc = config.exclude, exc.matches(span, resource: resource, scope: scope) { continue }
-                    }
-                    runner.apply(to: &out.resourceSpans[r].scopeSpans[s].spans[i].attributes, metadata: metadata, scratch: &scratch)
-                }
+        let filtered = config.include != nil || config.exclude != nil
+        data.forEachSpan { span, resource, scope in
+            if filtered {
+                if let inc = config.include, !inc.matches(span, resource: resource, scope: scope) { return }
+                if let exc = config.exclude, exc.matches(span, resource: resource, scope: scope) { return }
             }
+            runner.apply(to: &span.attributes, metadata: metadata, scratch: &scratch)
         }
-        try await next.consume(consume out)
     }
 }
 
@@ -67,24 +54,15 @@ public struct ResourceProcessorConfig: Decodable, Sendable {
     }
 }
 
-public final class ResourceProcessor: Processor {
+public struct ResourceProcessor: SpanProcessing {
     let runner: AttributeActionRunner
-    let next: any TraceConsumer
 
-    public init(config: ResourceProcessorConfig, next: any TraceConsumer) {
+    public init(config: ResourceProcessorConfig) {
         runner = AttributeActionRunner(config.attributes)
-        self.next = next
     }
 
-    public func start(_ host: ComponentHost) async throws {}
-    public func shutdown() async {}
-
-    public func consume(_ data: consuming TraceData) async throws {
-        var out = data
+    public func process(_ data: inout TraceData) throws {
         let metadata = RequestMetadata.current
-        for r in out.resourceSpans.indices {
-            runner.apply(to: &out.resourceSpans[r].resource.attributes, metadata: metadata)
-        }
-        try await next.consume(consume out)
+        data.forEachResource { runner.apply(to: &$0.attributes, metadata: metadata) }
     }
 }

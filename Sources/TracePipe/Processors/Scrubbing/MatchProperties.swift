@@ -52,9 +52,9 @@ struct MatchProperties: Decodable, Sendable {
         func matcher(_ s: String, _ path: String) throws -> Matcher {
             guard type == .regexp else { return Matcher(strict: s, regex: nil) }
             do {
-                return Matcher(strict: nil, regex: try RegexPattern.re2(s))
+                return Matcher(strict: nil, regex: try RegexPattern(s))
             } catch {
-                throw decoder.invalid(path, "invalid regular expression \"\(s)\"")
+                throw decoder.invalid(path, "\(error)")
             }
         }
         services = try (try c.value(.services, or: [String]())).map { try matcher($0, "services") }

@@ -36,8 +36,8 @@ public struct RedactionConfig: Decodable, Sendable {
         ignoredKeys = Set(try c.value(.ignored_keys, or: [String]()))
         func regexes(_ key: Keys) throws -> [RegexPattern] {
             try (try c.value(key, or: [String]())).enumerated().map { i, p in
-                do { return try RegexPattern.re2(p) } catch {
-                    throw decoder.invalid(key.rawValue, "[\(i)] invalid regular expression \"\(p)\"")
+                do { return try RegexPattern(p) } catch {
+                    throw decoder.invalid(key.rawValue, "[\(i)] \(error)")
                 }
             }
         }
@@ -63,9 +63,8 @@ public struct RedactionConfig: Decodable, Sendable {
     }
 }
 
-public final class RedactionProcessor: Processor {
+public struct RedactionProcessor: SpanProcessing {
     let config: RedactionConfig
-    let next: any TraceConsumer
     static let mask = "****"
     /// What an attribute key is for this processor.
     enum KeyVerdict: Sendable { case ignored, redacted, blockedKey, checkValue }
@@ -78,15 +77,11 @@ public final class RedactionProcessor: Processor {
     /// the array costs a reference count).
     let hasAllowedValues: Bool
 
-    public init(config: RedactionConfig, next: any TraceConsumer) {
+    public init(config: RedactionConfig) {
         self.config = config
-        self.next = next
         prefilter = LiteralPrefilter(config.blockedValues)
         hasAllowedValues = !config.allowedValues.isEmpty
     }
-
-    public func start(_ host: ComponentHost) async throws {}
-    public func shutdown() async {}
 
     /// Working memory of one request's scrubbing: key verdicts seen in it, and the regex
     /// engine's and the rebuild's buffers, reused from one value to the next.
@@ -99,24 +94,17 @@ public final class RedactionProcessor: Processor {
         var ranges: [Range<Int>] = []
     }
 
-    public func consume(_ data: consuming TraceData) async throws {
-        var out = data
+    /// Resource and span attributes get the `redaction.*` summaries; events' and links' are
+    /// redacted without. Scope attributes are left alone, as the collector's processor does.
+    public func process(_ data: inout TraceData) throws {
         var scratch = Scratch()
-        for r in out.resourceSpans.indices {
-            redact(&out.resourceSpans[r].resource.attributes, summarize: true, scratch: &scratch)
-            for s in out.resourceSpans[r].scopeSpans.indices {
-                for i in out.resourceSpans[r].scopeSpans[s].spans.indices {
-                    redact(&out.resourceSpans[r].scopeSpans[s].spans[i].attributes, summarize: true, scratch: &scratch)
-                    for e in out.resourceSpans[r].scopeSpans[s].spans[i].events.indices {
-                        redact(&out.resourceSpans[r].scopeSpans[s].spans[i].events[e].attributes, summarize: false, scratch: &scratch)
-                    }
-                    for l in out.resourceSpans[r].scopeSpans[s].spans[i].links.indices {
-                        redact(&out.resourceSpans[r].scopeSpans[s].spans[i].links[l].attributes, summarize: false, scratch: &scratch)
-                    }
-                }
+        data.forEachAttributeList { attributes, owner in
+            switch owner {
+            case .resource, .span: redact(&attributes, summarize: true, scratch: &scratch)
+            case .event, .link: redact(&attributes, summarize: false, scratch: &scratch)
+            case .scope: break
             }
         }
-        try await next.consume(consume out)
     }
 
     /// What `key` is for this processor (from the processor-wide cache; the regexes run once per key).
@@ -253,7 +241,7 @@ public final class RedactionProcessor: Processor {
     private func mask(_ re: RegexPattern, in text: String, scratch: inout Scratch) -> String? {
         RegexPattern.withUTF8(text) { h -> String? in
             scratch.ranges.removeAll(keepingCapacity: true)
-            re.appendMaskRanges(of: text, utf8: h, search: &scratch.search, to: &scratch.ranges)
+            re.appendMaskRanges(utf8: h, search: &scratch.search, to: &scratch.ranges)
             return scratch.ranges.isEmpty ? nil : rebuild(h, masking: scratch.ranges)
         }
     }
@@ -403,10 +391,7 @@ public final class RedactionProcessor: Processor {
             for (i, b) in Self.mask.utf8.enumerated() { out[i] = b }
             return
         }
-        withUnsafeTemporaryAllocation(byteCount: 32, alignment: 8) { raw in
-            Digest.digest(kind, of: secret, into: raw.baseAddress!)
-            Digest.writeHex(UnsafeRawBufferPointer(start: raw.baseAddress!, count: kind.length), to: out)
-        }
+        Digest.writeHexDigest(kind, of: secret, to: out)
     }
 
     func replacement(for secret: String) -> String {

@@ -139,8 +139,8 @@ enum PolicyDecoding {
             var compiled: [RegexPattern] = []
             if regex {
                 for v in values {
-                    do { compiled.append(try RegexPattern.re2(v)) } catch {
-                        throw s.invalid("values", "invalid regular expression \"\(v)\": \(error.localizedDescription)")
+                    do { compiled.append(try RegexPattern(v)) } catch {
+                        throw s.invalid("values", "\(error)")
                     }
                 }
             }

@@ -34,7 +34,7 @@ public actor TailSamplingProcessor: Processor {
         self.config = config
         self.next = next
         self.logger = context.logger
-        self.counters = TelemetryRegistry.shared.tailSampling(context.id, policies: config.policies.map(\.name))
+        self.counters = context.telemetry.tailSampling(context.id, policies: config.policies.map(\.name))
         sampledCache = LRUSet(capacity: config.sampledCacheSize)
         notSampledCache = LRUSet(capacity: config.nonSampledCacheSize)
     }
