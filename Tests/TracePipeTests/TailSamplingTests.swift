@@ -6,9 +6,8 @@ import XCTest
 @testable import TracePipe
 
 final class TailSamplingTests: XCTestCase {
-    static func processor(_ yaml: String, next: any TraceConsumer) throws -> TailSamplingProcessor {
-        TailSamplingProcessor(config: try ProcessorFixture.config(yaml, id: "tail_sampling"),
-                              context: ProcessorFixture.context("tail_sampling"), next: next)
+    static func processor(_ yaml: String, next: any TraceConsumer, context: ComponentContext = ProcessorFixture.context("tail_sampling")) throws -> TailSamplingProcessor {
+        TailSamplingProcessor(config: try ProcessorFixture.config(yaml, id: "tail_sampling"), context: context, next: next)
     }
 
     struct Summary: Decodable {
@@ -93,17 +92,19 @@ final class TailSamplingTests: XCTestCase {
     /// More traces than num_traces: the table stays bounded; the oldest are decided early.
     func testABurstBeyondNumTracesStaysBounded() async throws {
         let sink = CollectingConsumer()
+        let context = ProcessorFixture.context("tail_sampling")
+        let telemetry = context.telemetry
         let p = try Self.processor("""
             processors:
               tail_sampling:
                 decision_wait: 1h
                 num_traces: 100
                 policies: [{name: errors, type: status_code, status_code: {status_codes: [ERROR]}}]
-            """, next: sink)
+            """, next: sink, context: context)
         for i in 0..<1000 { try await p.consume(trace(UInt64(i + 1), spans: 1, error: i % 10 == 0)) }
-        let onMemory = p.counters.tracesOnMemory.load(ordering: .relaxed)
+        let onMemory = Int(telemetry.sample("otelcol_processor_tail_sampling_sampling_traces_on_memory", [("processor", "tail_sampling")]) ?? -1)
         XCTAssertLessThanOrEqual(onMemory, 100)
-        XCTAssertEqual(p.counters.decidedEarly.load(ordering: .relaxed), 900)
+        XCTAssertEqual(telemetry.sample("otelcol_processor_tail_sampling_sampling_trace_decided_early", [("processor", "tail_sampling")]), 900)
         let early = await sink.spans.count
         XCTAssertEqual(early, 90, "error traces decided early are kept, not lost")
         await p.shutdown()

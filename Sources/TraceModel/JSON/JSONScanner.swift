@@ -92,25 +92,35 @@ struct JSONScanner: ~Copyable {
         throw error("expected an object, found \(describeCurrent())")
     }
 
-    /// Steps over the `,` between members of an open object and stops at the opening quote of the
-    /// next key; false (the `}` consumed) when the object closed.
+    /// Steps to the next member of an open object or element of an open array: false (the
+    /// closing byte consumed) when it closed, else past the `,` separating it from the one before.
     @inline(__always)
-    private mutating func atNextKey(first: inout Bool) throws(JSONDecodingError) -> Bool {
+    private mutating func nextMember(closing: UInt8, first: inout Bool) throws(JSONDecodingError) -> Bool {
         skipWhitespace()
-        var c = peek()
-        if c == UInt8(ascii: "}") {
+        let c = peek()
+        if c == closing {
             pos &+= 1
             depth &-= 1
             return false
         }
         if !first {
-            guard c == UInt8(ascii: ",") else { throw error("expected ',' or '}' in object, found \(describeCurrent())") }
+            guard c == UInt8(ascii: ",") else {
+                let container = closing == UInt8(ascii: "}") ? "'}' in object" : "']' in array"
+                throw error("expected ',' or \(container), found \(describeCurrent())")
+            }
             pos &+= 1
-            skipWhitespace()
-            c = peek()
         }
         first = false
-        guard c == UInt8(ascii: "\"") else { throw error("expected a field name, found \(describeCurrent())") }
+        return true
+    }
+
+    /// Steps to the next key of an open object and stops at its opening quote; false (the `}`
+    /// consumed) when the object closed.
+    @inline(__always)
+    private mutating func atNextKey(first: inout Bool) throws(JSONDecodingError) -> Bool {
+        guard try nextMember(closing: UInt8(ascii: "}"), first: &first) else { return false }
+        skipWhitespace()
+        guard peek() == UInt8(ascii: "\"") else { throw error("expected a field name, found \(describeCurrent())") }
         return true
     }
 
@@ -120,25 +130,35 @@ struct JSONScanner: ~Copyable {
         guard try atNextKey(first: &first) else { return nil }
         pos &+= 1
         let start = pos
+        guard let key = try plainStringBody(unterminated: "unterminated field name") else {
+            // Escaped keys never match a known field; skip it as a whole and report an unknown key.
+            pos = start &- 1
+            _ = try readString()
+            try expect(UInt8(ascii: ":"), "':' after field name")
+            return UnsafeRawBufferPointer(start: nil, count: 0)
+        }
+        try expect(UInt8(ascii: ":"), "':' after field name")
+        return key
+    }
+
+    /// After a string's opening quote: its bytes, with `pos` past the closing quote; nil (with
+    /// `pos` at the backslash) when an escape comes first.
+    @inline(__always)
+    private mutating func plainStringBody(unterminated: String) throws(JSONDecodingError) -> UnsafeRawBufferPointer? {
+        let start = pos
         skipPlainStringBytes()
         while pos < base.count {
             let b = base[pos]
             if b == UInt8(ascii: "\"") {
-                let key = UnsafeRawBufferPointer(rebasing: base[start..<pos])
+                let raw = UnsafeRawBufferPointer(rebasing: base[start..<pos])
                 pos &+= 1
-                try expect(UInt8(ascii: ":"), "':' after field name")
-                return key
+                return raw
             }
-            if b == UInt8(ascii: "\\") {
-                // Escaped keys never match a known field; skip it as a whole and report an unknown key.
-                pos = start &- 1
-                _ = try readString()
-                try expect(UInt8(ascii: ":"), "':' after field name")
-                return UnsafeRawBufferPointer(start: nil, count: 0)
-            }
+            if b == UInt8(ascii: "\\") { return nil }
             pos &+= 1
         }
-        throw error("unterminated field name")
+        pos = start
+        throw error(unterminated)
     }
 
     /// Moves to the next key of an open object and returns it as a string (escapes resolved),
@@ -198,19 +218,7 @@ struct JSONScanner: ~Copyable {
 
     /// Moves to the next element of an open array; false when the array closed.
     mutating func nextElement(first: inout Bool) throws(JSONDecodingError) -> Bool {
-        skipWhitespace()
-        let c = peek()
-        if c == UInt8(ascii: "]") {
-            pos &+= 1
-            depth &-= 1
-            return false
-        }
-        if !first {
-            guard c == UInt8(ascii: ",") else { throw error("expected ',' or ']' in array, found \(describeCurrent())") }
-            pos &+= 1
-        }
-        first = false
-        return true
+        try nextMember(closing: UInt8(ascii: "]"), first: &first)
     }
 
     // MARK: strings
@@ -395,20 +403,8 @@ struct JSONScanner: ~Copyable {
         skipWhitespace()
         guard peek() == UInt8(ascii: "\"") else { throw error("expected a string, found \(describeCurrent())") }
         pos &+= 1
-        let start = pos
-        skipPlainStringBytes()
-        while pos < base.count {
-            let b = base[pos]
-            if b == UInt8(ascii: "\"") {
-                let raw = UnsafeRawBufferPointer(rebasing: base[start..<pos])
-                pos &+= 1
-                return raw
-            }
-            if b == UInt8(ascii: "\\") { throw error("unexpected escape sequence in this value") }
-            pos &+= 1
-        }
-        pos = start
-        throw error("unterminated string")
+        guard let raw = try plainStringBody(unterminated: "unterminated string") else { throw error("unexpected escape sequence in this value") }
+        return raw
     }
 
     // MARK: numbers

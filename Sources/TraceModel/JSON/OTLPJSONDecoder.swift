@@ -9,8 +9,7 @@ public enum OTLPJSONDecoder {
     }
 
     public static func decode(_ bytes: [UInt8]) throws(JSONDecodingError) -> TraceData {
-        let result = bytes.withUnsafeBytes { raw in Result { () throws(JSONDecodingError) in try decode(raw) } }
-        return try result.get()
+        try bytes.withUnsafeBufferPointer { buf throws(JSONDecodingError) in try decode(UnsafeRawBufferPointer(buf)) }
     }
 
     public static func decode(_ text: String) throws(JSONDecodingError) -> TraceData {

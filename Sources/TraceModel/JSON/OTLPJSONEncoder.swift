@@ -17,12 +17,18 @@ public enum OTLPJSONEncoder {
         swap(&w.out, &buffer)
     }
 
+    /// Writes `list`'s elements separated by commas (the brackets are the caller's).
+    @inline(__always)
+    private static func elements<T>(_ list: [T], _ w: inout JSONWriter, _ write: (T, inout JSONWriter) -> Void) {
+        for (i, e) in list.enumerated() {
+            if i > 0 { w.byte(0x2C) }
+            write(e, &w)
+        }
+    }
+
     static func encode(_ data: TraceData, into w: inout JSONWriter) {
         w.raw("{\"resourceSpans\":[")
-        for (i, rs) in data.resourceSpans.enumerated() {
-            if i > 0 { w.byte(0x2C) }
-            resourceSpans(rs, &w)
-        }
+        elements(data.resourceSpans, &w, resourceSpans)
         w.raw("]}")
     }
 
@@ -31,10 +37,7 @@ public enum OTLPJSONEncoder {
         var sep = false
         attributesAndDropped(rs.resource.attributes, rs.resource.droppedAttributesCount, &sep, &w)
         w.raw("},\"scopeSpans\":[")
-        for (i, ss) in rs.scopeSpans.enumerated() {
-            if i > 0 { w.byte(0x2C) }
-            scopeSpans(ss, &w)
-        }
+        elements(rs.scopeSpans, &w, scopeSpans)
         w.byte(UInt8(ascii: "]"))
         if !rs.schemaURL.isEmpty {
             w.raw(",\"schemaUrl\":")
@@ -59,10 +62,7 @@ public enum OTLPJSONEncoder {
         }
         attributesAndDropped(ss.scope.attributes, ss.scope.droppedAttributesCount, &sep, &w)
         w.raw("},\"spans\":[")
-        for (i, s) in ss.spans.enumerated() {
-            if i > 0 { w.byte(0x2C) }
-            span(s, &w)
-        }
+        elements(ss.spans, &w, span)
         w.byte(UInt8(ascii: "]"))
         if !ss.schemaURL.isEmpty {
             w.raw(",\"schemaUrl\":")
@@ -72,15 +72,25 @@ public enum OTLPJSONEncoder {
     }
 
     private static func attributesAndDropped(_ attrs: [KeyValue], _ dropped: UInt32, _ sep: inout Bool, _ w: inout JSONWriter) {
-        if !attrs.isEmpty {
+        listAndDropped("\"attributes\":", attrs, "\"droppedAttributesCount\":", dropped, &sep, &w, keyValue)
+    }
+
+    /// A repeated field (left out when empty) and the count of its dropped elements (left out
+    /// when zero), each after a comma when something came before.
+    @inline(__always)
+    private static func listAndDropped<T>(_ key: StaticString, _ list: [T], _ droppedKey: StaticString, _ dropped: UInt32,
+                                          _ sep: inout Bool, _ w: inout JSONWriter, _ write: (T, inout JSONWriter) -> Void) {
+        if !list.isEmpty {
             if sep { w.byte(0x2C) }
-            w.raw("\"attributes\":")
-            keyValues(attrs, &w)
+            w.raw(key)
+            w.byte(UInt8(ascii: "["))
+            elements(list, &w, write)
+            w.byte(UInt8(ascii: "]"))
             sep = true
         }
         if dropped != 0 {
             if sep { w.byte(0x2C) }
-            w.raw("\"droppedAttributesCount\":")
+            w.raw(droppedKey)
             w.uint(UInt64(dropped))
             sep = true
         }
@@ -142,34 +152,8 @@ public enum OTLPJSONEncoder {
             w.byte(0x22)
         }
         attributesAndDropped(s.attributes, s.droppedAttributesCount, &sep, &w)
-        if !s.events.isEmpty {
-            comma(&w)
-            w.raw("\"events\":[")
-            for (i, e) in s.events.enumerated() {
-                if i > 0 { w.byte(0x2C) }
-                event(e, &w)
-            }
-            w.byte(UInt8(ascii: "]"))
-        }
-        if s.droppedEventsCount != 0 {
-            comma(&w)
-            w.raw("\"droppedEventsCount\":")
-            w.uint(UInt64(s.droppedEventsCount))
-        }
-        if !s.links.isEmpty {
-            comma(&w)
-            w.raw("\"links\":[")
-            for (i, l) in s.links.enumerated() {
-                if i > 0 { w.byte(0x2C) }
-                link(l, &w)
-            }
-            w.byte(UInt8(ascii: "]"))
-        }
-        if s.droppedLinksCount != 0 {
-            comma(&w)
-            w.raw("\"droppedLinksCount\":")
-            w.uint(UInt64(s.droppedLinksCount))
-        }
+        listAndDropped("\"events\":", s.events, "\"droppedEventsCount\":", s.droppedEventsCount, &sep, &w, event)
+        listAndDropped("\"links\":", s.links, "\"droppedLinksCount\":", s.droppedLinksCount, &sep, &w, link)
         comma(&w)
         w.raw("\"status\":{")
         if !s.status.message.isEmpty {
@@ -237,15 +221,16 @@ public enum OTLPJSONEncoder {
 
     static func keyValues(_ kvs: [KeyValue], _ w: inout JSONWriter) {
         w.byte(UInt8(ascii: "["))
-        for (i, kv) in kvs.enumerated() {
-            if i > 0 { w.byte(0x2C) }
-            w.raw("{\"key\":")
-            w.string(kv.key)
-            w.raw(",\"value\":")
-            anyValue(kv.value, &w)
-            w.byte(UInt8(ascii: "}"))
-        }
+        elements(kvs, &w, keyValue)
         w.byte(UInt8(ascii: "]"))
+    }
+
+    private static func keyValue(_ kv: KeyValue, _ w: inout JSONWriter) {
+        w.raw("{\"key\":")
+        w.string(kv.key)
+        w.raw(",\"value\":")
+        anyValue(kv.value, &w)
+        w.byte(UInt8(ascii: "}"))
     }
 
     static func anyValue(_ v: AnyValue, _ w: inout JSONWriter) {
@@ -274,10 +259,7 @@ public enum OTLPJSONEncoder {
             w.raw("{\"arrayValue\":{")
             if !values.isEmpty {
                 w.raw("\"values\":[")
-                for (i, e) in values.enumerated() {
-                    if i > 0 { w.byte(0x2C) }
-                    anyValue(e, &w)
-                }
+                elements(values, &w, anyValue)
                 w.byte(UInt8(ascii: "]"))
             }
             w.raw("}}")

@@ -8,8 +8,7 @@ public enum OTLPProtobufDecoder {
     }
 
     public static func decode(_ bytes: [UInt8]) throws(ProtobufDecodingError) -> TraceData {
-        let result = bytes.withUnsafeBytes { raw in Result { () throws(ProtobufDecodingError) in try decode(raw) } }
-        return try result.get()
+        try bytes.withUnsafeBufferPointer { buf throws(ProtobufDecodingError) in try decode(UnsafeRawBufferPointer(buf)) }
     }
 }
 

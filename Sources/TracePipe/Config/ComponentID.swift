@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// A component or pipeline id: `type` or `type/name`, e.g. `otlphttp/tempo`, `traces/sampled`.
 public struct ComponentID: Hashable, Sendable, Comparable, CustomStringConvertible {

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Collects what a config decode found besides hard errors: keys present but never read
 /// (unknown keys), pieces tracepipe does not support, and warnings.

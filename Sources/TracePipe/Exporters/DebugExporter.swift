@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import NIOConcurrencyHelpers
 import TraceModel
 
@@ -58,7 +58,7 @@ public final class DebugExporter: Exporter {
     }
 
     public func consume(_ data: consuming TraceData) async throws {
-        counters.sentSpans.wrappingIncrement(by: data.spanCount, ordering: .relaxed)
+        counters.recordSent(data.spanCount)
         guard sampler.allow() else { return }
         let fields = "\"otelcol.component.id\": \"\(context.id)\", \"otelcol.component.kind\": \"exporter\", \"otelcol.signal\": \"traces\""
         LogOutput.shared.write("\(LogOutput.timestamp())\tinfo\tTraces\t{\(fields), \"resource spans\": \(data.resourceSpans.count), \"spans\": \(data.spanCount)}")

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import TraceModel
 
 /// `exporters.file`: each export call becomes one OTLP/JSON line (`{"resourceSpans":[…]}\n`),
@@ -49,9 +49,9 @@ public final class FileExporter: Exporter {
         line.append(0x0A)
         do {
             try await sink.write(line)
-            counters.sentSpans.wrappingIncrement(by: data.spanCount, ordering: .relaxed)
+            counters.recordSent(data.spanCount)
         } catch {
-            counters.enqueueFailedSpans.wrappingIncrement(by: data.spanCount, ordering: .relaxed)
+            counters.recordEnqueueFailed(data.spanCount)
             throw PipelineError.refused("file exporter cannot write \(config.path): \(error)", retryAfter: .seconds(1))
         }
     }

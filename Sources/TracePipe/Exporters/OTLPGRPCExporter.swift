@@ -12,15 +12,14 @@ public struct OTLPGRPCSender: ExportSender {
     let config: OTLPGRPCExporterConfig
     let tls: NIOSSLContext?
     let group: any EventLoopGroup
-    let logger: Logger
     /// Encoding buffers kept between batches, shared by the lanes (see `EncodeBufferPool`).
     let encodeBuffers = EncodeBufferPool()
 
     public init(config: OTLPGRPCExporterConfig, group: any EventLoopGroup, logger: Logger) throws {
         self.config = config
         self.group = group
-        self.logger = logger
         tls = config.plaintext ? nil : try config.tls.makeContext(applicationProtocols: ["h2"])
+        if config.compression == .gzip { Deflater.noteEngine(logger) }
     }
 
     public func makeLane() throws -> any ExportLane {

@@ -13,15 +13,14 @@ public struct OTLPHTTPSender: ExportSender {
     let config: OTLPHTTPExporterConfig
     let tls: NIOSSLContext?
     let group: any EventLoopGroup
-    let logger: Logger
     /// Encoding buffers kept between batches (see `ProtobufEncodeStorage`), shared by the lanes.
     let encodeBuffers = EncodeBufferPool()
 
     public init(config: OTLPHTTPExporterConfig, group: any EventLoopGroup, logger: Logger) throws {
         self.config = config
         self.group = group
-        self.logger = logger
         tls = config.target.tls ? try config.tls.makeContext() : nil
+        if config.compression != .none { Deflater.noteEngine(logger) }
     }
 
     public func makeLane() throws -> any ExportLane {

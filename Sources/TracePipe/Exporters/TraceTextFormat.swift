@@ -64,10 +64,7 @@ enum TraceTextFormat {
                             out.append("     -> Name: \(ev.name)")
                             out.append("     -> Timestamp: \(goTime(ev.timeUnixNano))")
                             out.append("     -> DroppedAttributesCount: \(ev.droppedAttributesCount)")
-                            if !ev.attributes.isEmpty {
-                                out.append("     -> Attributes::")
-                                for kv in ev.attributes { out.append("          -> \(kv.key): \(typed(kv.value))") }
-                            }
+                            nestedAttributes(ev.attributes, &out)
                         }
                     }
                     if !s.links.isEmpty {
@@ -78,16 +75,20 @@ enum TraceTextFormat {
                             out.append("     -> ID: \(link.spanID.hex)")
                             out.append("     -> TraceState: \(link.traceState)")
                             out.append("     -> DroppedAttributesCount: \(link.droppedAttributesCount)")
-                            if !link.attributes.isEmpty {
-                                out.append("     -> Attributes::")
-                                for kv in link.attributes { out.append("          -> \(kv.key): \(typed(kv.value))") }
-                            }
+                            nestedAttributes(link.attributes, &out)
                         }
                     }
                 }
             }
         }
         return out.joined(separator: "\n") + "\n"
+    }
+
+    /// An event's or link's attributes, as the debug exporter indents them.
+    private static func nestedAttributes(_ attrs: [KeyValue], _ out: inout [String]) {
+        guard !attrs.isEmpty else { return }
+        out.append("     -> Attributes::")
+        for kv in attrs { out.append("          -> \(kv.key): \(typed(kv.value))") }
     }
 
     private static func attributes(_ title: String, _ attrs: [KeyValue], indent: String, _ out: inout [String]) {

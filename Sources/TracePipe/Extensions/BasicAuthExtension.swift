@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// `extensions.basicauth`: as an exporter's `auth.authenticator`, sends
 /// `Authorization: Basic <base64(username:password)>` (Grafana Cloud's OTLP endpoint, a Tempo
@@ -27,7 +27,7 @@ public struct BasicAuthConfig: Decodable, Sendable {
     }
 }
 
-public final class BasicAuthExtension: ClientAuthenticator {
+public final class BasicAuthExtension: ClientAuthenticator, BuiltFromConfig {
     let edits: [HeaderEdit]
     public var metadataKeys: [String] { [] }
 

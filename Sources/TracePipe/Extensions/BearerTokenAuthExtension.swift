@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import NIOConcurrencyHelpers
 
 /// `extensions.bearertokenauth`: as an exporter's `auth.authenticator`, sends
@@ -28,7 +28,7 @@ public struct BearerTokenAuthConfig: Decodable, Sendable {
     }
 }
 
-public final class BearerTokenAuthExtension: ClientAuthenticator {
+public final class BearerTokenAuthExtension: ClientAuthenticator, BuiltFromConfig {
     let config: BearerTokenAuthConfig
     public var metadataKeys: [String] { [] }
 

@@ -75,7 +75,7 @@ public struct HeadersSetterConfig: Decodable, Sendable {
     }
 }
 
-public final class HeadersSetterExtension: ClientAuthenticator {
+public final class HeadersSetterExtension: ClientAuthenticator, BuiltFromConfig {
     let config: HeadersSetterConfig
     public let metadataKeys: [String]
 

@@ -151,7 +151,7 @@ public final class HealthCheckExtension: Extension {
             let recent = e.recentFailures(within: config.checkCollectorPipeline.interval.duration)
             out.append(contentsOf: "{\"id\":".utf8)
             JSONText.appendString("\(e.id)", to: &out)
-            out.append(contentsOf: ",\"healthy\":\(!failing.contains(e.id)),\"recent_failures\":\(recent.count),\"sent_spans\":\(e.sentSpans.load(ordering: .relaxed)),\"failed_spans\":\(e.failedSpansTotal),\"queue_size\":\(e.queueSize.load(ordering: .relaxed)),\"queue_capacity\":\(e.queueCapacity.load(ordering: .relaxed)),\"last_error\":".utf8)
+            out.append(contentsOf: ",\"healthy\":\(!failing.contains(e.id)),\"recent_failures\":\(recent.count),\"sent_spans\":\(e.sentSpans),\"failed_spans\":\(e.failedSpansTotal),\"queue_size\":\(e.queueSize),\"queue_capacity\":\(e.queueCapacity),\"last_error\":".utf8)
             if let err = recent.lastError { JSONText.appendString(err, to: &out) } else { out.append(contentsOf: "null".utf8) }
             out.append(UInt8(ascii: "}"))
         }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import NIOSSL
 
 /// The collector's `confighttp` server keys that tracepipe's HTTP receivers share: where to

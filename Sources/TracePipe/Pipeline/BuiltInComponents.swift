@@ -19,15 +19,9 @@ extension ComponentRegistry {
         .processor("tail_sampling", summary: "decides per whole trace after decision_wait (errors, latency, attributes, rates, …)", config: TailSamplingConfig.self) { config, context, next in
             TailSamplingProcessor(config: config, context: context, next: next)
         },
-        .spanProcessor("attributes", summary: "insert/update/upsert/delete/hash/extract/convert span attributes", config: AttributesProcessorConfig.self) { config, _ in
-            AttributesProcessor(config: config)
-        },
-        .spanProcessor("resource", summary: "the attributes actions on resource attributes", config: ResourceProcessorConfig.self) { config, _ in
-            ResourceProcessor(config: config)
-        },
-        .spanProcessor("redaction", summary: "keeps allowed keys, masks blocked values (****) with redaction.* summaries", config: RedactionConfig.self) { config, _ in
-            RedactionProcessor(config: config)
-        },
+        .spanProcessor("attributes", summary: "insert/update/upsert/delete/hash/extract/convert span attributes", AttributesProcessor.self),
+        .spanProcessor("resource", summary: "the attributes actions on resource attributes", ResourceProcessor.self),
+        .spanProcessor("redaction", summary: "keeps allowed keys, masks blocked values (****) with redaction.* summaries", RedactionProcessor.self),
         .processor("memory_limiter", summary: "refuses data (503) while resident memory is above its soft limit", config: MemoryLimiterConfig.self) { config, context, next in
             MemoryLimiterProcessor(config: config, context: context, next: next)
         },
@@ -51,15 +45,11 @@ extension ComponentRegistry {
         .extension("file_storage", summary: "a directory for persistent sending queues", config: FileStorageConfig.self) { config, context in
             FileStorageExtension(config: config, context: context)
         },
-        .extension("basicauth", summary: "Authorization: Basic for exporters (auth.authenticator)", config: BasicAuthConfig.self) { config, _ in
-            BasicAuthExtension(config: config)
-        },
-        .extension("bearertokenauth", summary: "Authorization: Bearer <token> for exporters (auth.authenticator), token from config or a file", config: BearerTokenAuthConfig.self) { config, _ in
-            BearerTokenAuthExtension(config: config)
-        },
-        .extension("headers_setter", summary: "per-request headers for exporters (auth.authenticator), e.g. X-Scope-OrgID from request metadata", config: HeadersSetterConfig.self) { config, _ in
-            HeadersSetterExtension(config: config)
-        },
+        .extension("basicauth", summary: "Authorization: Basic for exporters (auth.authenticator)", BasicAuthExtension.self),
+        .extension("bearertokenauth", summary: "Authorization: Bearer <token> for exporters (auth.authenticator), token from config or a file",
+                   BearerTokenAuthExtension.self),
+        .extension("headers_setter", summary: "per-request headers for exporters (auth.authenticator), e.g. X-Scope-OrgID from request metadata",
+                   HeadersSetterExtension.self),
         .extension("health_check", summary: "HTTP health endpoint for liveness/readiness probes", config: HealthCheckConfig.self) { config, context in
             HealthCheckExtension(config: config, context: context)
         },

@@ -16,48 +16,41 @@ public struct ComponentFactory: Sendable {
     let decodeConfig: @Sendable (any Decoder) throws -> any Sendable
     let create: @Sendable (_ config: any Sendable, _ context: ComponentContext, _ next: (any TraceConsumer)?) throws -> any Component
 
+    /// A factory for configs of type `C`: what every kind's constructor below shares.
+    private static func make<C: Decodable & Sendable>(
+        _ kind: ComponentKind, _ type: String, _ aliases: [String], _ summary: String,
+        create: @escaping @Sendable (C, ComponentContext, (any TraceConsumer)?) throws -> any Component
+    ) -> ComponentFactory {
+        ComponentFactory(kind: kind, type: type, aliases: aliases, summary: summary,
+                         decodeConfig: { try C(from: $0) }, create: { config, context, next in try create(config as! C, context, next) })
+    }
+
     public static func receiver<C: Decodable & Sendable>(
         _ type: String, aliases: [String] = [], summary: String, config: C.Type,
         create: @escaping @Sendable (C, ComponentContext, any TraceConsumer) throws -> any Receiver
     ) -> ComponentFactory {
-        ComponentFactory(
-            kind: .receiver, type: type, aliases: aliases, summary: summary,
-            decodeConfig: { try C(from: $0) },
-            create: { config, context, next in try create(config as! C, context, next!) }
-        )
+        make(.receiver, type, aliases, summary) { (config: C, context, next) in try create(config, context, next!) }
     }
 
     public static func processor<C: Decodable & Sendable>(
         _ type: String, aliases: [String] = [], summary: String, config: C.Type,
         create: @escaping @Sendable (C, ComponentContext, any TraceConsumer) throws -> any Processor
     ) -> ComponentFactory {
-        ComponentFactory(
-            kind: .processor, type: type, aliases: aliases, summary: summary,
-            decodeConfig: { try C(from: $0) },
-            create: { config, context, next in try create(config as! C, context, next!) }
-        )
+        make(.processor, type, aliases, summary) { (config: C, context, next) in try create(config, context, next!) }
     }
 
     public static func exporter<C: Decodable & Sendable>(
         _ type: String, aliases: [String] = [], summary: String, config: C.Type,
         create: @escaping @Sendable (C, ComponentContext) throws -> any Exporter
     ) -> ComponentFactory {
-        ComponentFactory(
-            kind: .exporter, type: type, aliases: aliases, summary: summary,
-            decodeConfig: { try C(from: $0) },
-            create: { config, context, _ in try create(config as! C, context) }
-        )
+        make(.exporter, type, aliases, summary) { (config: C, context, _) in try create(config, context) }
     }
 
     public static func `extension`<C: Decodable & Sendable>(
         _ type: String, aliases: [String] = [], summary: String, config: C.Type,
         create: @escaping @Sendable (C, ComponentContext) throws -> any Extension
     ) -> ComponentFactory {
-        ComponentFactory(
-            kind: .extension, type: type, aliases: aliases, summary: summary,
-            decodeConfig: { try C(from: $0) },
-            create: { config, context, _ in try create(config as! C, context) }
-        )
+        make(.extension, type, aliases, summary) { (config: C, context, _) in try create(config, context) }
     }
 }
 
@@ -75,5 +68,24 @@ public struct ComponentRegistry: Sendable {
 
     public func types(_ kind: ComponentKind) -> [String] {
         factories.filter { $0.kind == kind }.map(\.type)
+    }
+}
+
+/// A component built from its config alone (no context, no next consumer): its factory is one
+/// line in the registry.
+public protocol BuiltFromConfig {
+    associatedtype Config: Decodable & Sendable
+    init(config: Config)
+}
+
+extension ComponentFactory {
+    public static func spanProcessor<P: SpanProcessing & BuiltFromConfig>(_ type: String, aliases: [String] = [], summary: String,
+                                                                        _ processing: P.Type) -> ComponentFactory {
+        spanProcessor(type, aliases: aliases, summary: summary, config: P.Config.self) { config, _ in P(config: config) }
+    }
+
+    public static func `extension`<E: Extension & BuiltFromConfig>(_ type: String, aliases: [String] = [], summary: String,
+                                                                 _ ext: E.Type) -> ComponentFactory {
+        .extension(type, aliases: aliases, summary: summary, config: E.Config.self) { config, _ in E(config: config) }
     }
 }

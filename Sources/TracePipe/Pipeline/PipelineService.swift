@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Logging
 import NIOCore
 import NIOPosix
@@ -15,7 +15,7 @@ import ServiceLifecycle
 public final class PipelineService: Sendable {
     public let config: ServiceConfig
     public let status = ServiceStatus()
-    public let telemetry = TelemetryRegistry()
+    public let telemetry: TelemetryRegistry
     let process: any ProcessStatistics
     let logger: Logger
     let graph: PipelineGraph
@@ -27,6 +27,7 @@ public final class PipelineService: Sendable {
         self.logger = logger
         self.process = process
         self.group = group
+        self.telemetry = TelemetryRegistry(level: config.telemetry.metrics.level)
         self.graph = try PipelineGraph.build(config, group: group, status: status, logger: logger, telemetry: telemetry, process: process)
     }
 
@@ -35,8 +36,7 @@ public final class PipelineService: Sendable {
         var list: [(ComponentKind?, String, any Component)] = []
         if let address = config.telemetry.metrics.address, config.telemetry.metrics.level != .none {
             list.append((nil, "metrics endpoint",
-                         MetricsEndpoint(address: address, level: config.telemetry.metrics.level, registry: telemetry, process: process,
-                                         group: group, logger: logger)))
+                         MetricsEndpoint(address: address, registry: telemetry, process: process, group: group, logger: logger)))
         }
         for e in graph.extensions { list.append((.extension, "\(e.id)", e.component)) }
         for e in graph.exporters { list.append((.exporter, "\(e.id)", e.component)) }

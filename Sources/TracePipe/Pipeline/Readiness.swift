@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Logging
 
 /// The last service to start and the first to stop: says ready once everything before it has

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import NIOConcurrencyHelpers
 
 /// Whether the pipelines are up, for health probes. Shared by the service and the health extension.

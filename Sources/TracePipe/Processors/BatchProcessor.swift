@@ -110,13 +110,13 @@ public actor BatchProcessor: Processor {
             }
             nextBatchID += 1
             shards[metadata] = Shard(id: nextBatchID)
-            counters.metadataCardinality.store(shards.count, ordering: .relaxed)
+            counters.metadataCardinality.set(Int64(shards.count))
         }
         shards[metadata]!.pending.append(data)
         shards[metadata]!.spans += spans
         let shard = shards[metadata]!
         if shard.spans >= config.sendBatchSize {
-            counters.sizeTriggerSend.wrappingIncrement(ordering: .relaxed)
+            counters.sizeTriggerSend.increment()
             await flush(metadata)
         } else if shard.spans == spans {
             shards[metadata]!.timer = timer(for: metadata, batch: shard.id)
@@ -134,14 +134,14 @@ public actor BatchProcessor: Processor {
 
     private func timerFired(_ metadata: [String: [String]], batch id: Int) async {
         guard let shard = shards[metadata], shard.id == id, shard.spans > 0 else { return }
-        counters.timeoutTriggerSend.wrappingIncrement(ordering: .relaxed)
+        counters.timeoutTriggerSend.increment()
         await flush(metadata)
     }
 
     /// Hands a shard's batch on; what the next consumer refuses is kept for another try.
     private func flush(_ metadata: [String: [String]]) async {
         guard let shard = shards.removeValue(forKey: metadata) else { return }
-        counters.metadataCardinality.store(shards.count, ordering: .relaxed)
+        counters.metadataCardinality.set(Int64(shards.count))
         shard.timer?.cancel()
         let pieces = shard.pending.split(maxSpans: config.sendBatchMaxSize)
         for piece in pieces { counters.sendSize.record(Double(piece.spanCount)) }

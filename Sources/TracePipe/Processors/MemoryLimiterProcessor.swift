@@ -1,5 +1,5 @@
 import Atomics
-import Foundation
+import FoundationEssentials
 import Logging
 import TraceModel
 

@@ -9,9 +9,7 @@ import TraceModel
 /// `RetryInfo` so OTLP clients back off and retry; nothing is answered OK that was not taken.
 public final class OTLPGRPCReceiver: Receiver, GRPCExportService {
     let config: GRPCServerSettings
-    let next: any TraceConsumer
     let context: ComponentContext
-    let counters: ReceiverCounters
     let pipeline: ReceiverPipeline
     private let server = NIOLockedValueBox<GRPCExportServer?>(nil)
 
@@ -21,9 +19,7 @@ public final class OTLPGRPCReceiver: Receiver, GRPCExportService {
     public init(config: GRPCServerSettings, context: ComponentContext, next: any TraceConsumer) {
         self.config = config
         self.context = context
-        self.next = next
-        counters = context.telemetry.receiver(context.id, transport: "grpc")
-        pipeline = ReceiverPipeline(next: next, logger: context.logger)
+        pipeline = ReceiverPipeline(context, transport: "grpc", next: next)
     }
 
     public func start(_ host: ComponentHost) async throws {
@@ -55,7 +51,7 @@ public final class OTLPGRPCReceiver: Receiver, GRPCExportService {
         case .tooLarge(let size, let limit):
             return .tooLarge(size, limit: limit)
         }
-        return Self.answer(for: await pipeline.deliver(data, metadata: metadata, counters: counters))
+        return Self.answer(for: await pipeline.deliver(data, metadata: metadata))
     }
 
     /// The collector's mapping: not permanent → UNAVAILABLE (retry, with a RetryInfo), permanent → INTERNAL.

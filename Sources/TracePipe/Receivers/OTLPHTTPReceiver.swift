@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import NIOConcurrencyHelpers
 import Logging
 import NIOCore
@@ -10,18 +10,14 @@ import TraceModel
 /// was wrong, 405, 415, 503 with Retry-After when the pipeline refuses).
 public final class OTLPHTTPReceiver: Receiver {
     let config: OTLPReceiverConfig.HTTP
-    let next: any TraceConsumer
     let context: ComponentContext
-    let counters: ReceiverCounters
     let pipeline: ReceiverPipeline
     private let server = ServerBox()
 
     public init(config: OTLPReceiverConfig.HTTP, context: ComponentContext, next: any TraceConsumer) {
         self.config = config
         self.context = context
-        self.next = next
-        counters = context.telemetry.receiver(context.id, transport: "http")
-        pipeline = ReceiverPipeline(next: next, logger: context.logger)
+        pipeline = ReceiverPipeline(context, transport: "http", next: next)
     }
 
     public func start(_ host: ComponentHost) async throws {
@@ -92,7 +88,7 @@ public final class OTLPHTTPReceiver: Receiver {
         } catch {
             return Self.errorResponse(.badRequest, code: 3, message: "\(error)", encoding: encoding)
         }
-        switch await pipeline.deliver(data, metadata: Self.metadata(request, settings: config.server), counters: counters) {
+        switch await pipeline.deliver(data, metadata: Self.metadata(request, settings: config.server)) {
         case .accepted: break
         case .refused(let message, let retryAfter):
             var r = Self.errorResponse(.serviceUnavailable, code: 14, message: message, encoding: encoding)

@@ -1,20 +1,24 @@
-import Atomics
+import Prometheus
 
 /// What one receiver took and refused, per transport (`otelcol_receiver_*_spans`).
 public final class ReceiverCounters: Sendable {
     public let id: ComponentID
     public let transport: String
-    public let acceptedSpans = ManagedAtomic<Int>(0)
-    public let refusedSpans = ManagedAtomic<Int>(0)
+    let accepted: Counter
+    let refused: Counter
 
-    init(id: ComponentID, transport: String) {
+    init(id: ComponentID, transport: String, registry: TelemetryRegistry) {
         self.id = id
         self.transport = transport
+        let p = registry.registry(for: .basic)
+        let labels = [("receiver", "\(id)"), ("transport", transport)]
+        accepted = p.makeCounter(name: "otelcol_receiver_accepted_spans", labels: labels, help: "Spans successfully pushed into the pipeline.")
+        refused = p.makeCounter(name: "otelcol_receiver_refused_spans", labels: labels, help: "Spans that could not be pushed into the pipeline.")
     }
 }
 
 extension TelemetryRegistry {
     public func receiver(_ id: ComponentID, transport: String) -> ReceiverCounters {
-        instruments("receiver|\(id)|\(transport)") { ReceiverCounters(id: id, transport: transport) }
+        instruments("receiver|\(id)|\(transport)") { ReceiverCounters(id: id, transport: transport, registry: self) }
     }
 }

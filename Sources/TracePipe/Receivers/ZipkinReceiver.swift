@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -25,21 +25,17 @@ public struct ZipkinReceiverConfig: Decodable, Sendable {
 
 public final class ZipkinReceiver: Receiver {
     let config: ZipkinReceiverConfig
-    let next: any TraceConsumer
     let context: ComponentContext
-    let pipeline: ReceiverPipeline
-    /// Counted by the format a request came in (v1 or v2 JSON), as the collector's transports.
-    let v1Counters: ReceiverCounters
-    let v2Counters: ReceiverCounters
+    /// By the format a request came in (v1 or v2 JSON): the collector counts them as transports.
+    let v1: ReceiverPipeline
+    let v2: ReceiverPipeline
     private let server = ServerBox()
 
     public init(config: ZipkinReceiverConfig, context: ComponentContext, next: any TraceConsumer) {
         self.config = config
         self.context = context
-        self.next = next
-        pipeline = ReceiverPipeline(next: next, logger: context.logger)
-        v1Counters = context.telemetry.receiver(context.id, transport: "http_v1_json")
-        v2Counters = context.telemetry.receiver(context.id, transport: "http_v2_json")
+        v1 = ReceiverPipeline(context, transport: "http_v1_json", next: next)
+        v2 = ReceiverPipeline(context, transport: "http_v2_json", next: next)
     }
 
     public func start(_ host: ComponentHost) async throws {
@@ -64,7 +60,7 @@ public final class ZipkinReceiver: Receiver {
     }
 
     func handle(_ request: HTTPRequest) async -> HTTPResponse {
-        let v1 = request.path.contains("api/v1/spans")
+        let isV1 = request.path.contains("api/v1/spans")
         let contentType = OTLPHTTPReceiver.mediaType(request) ?? ""
         if contentType == "application/x-protobuf" || contentType == "application/x-thrift" {
             return Self.text(.unsupportedMediaType, "\(contentType) bodies are not supported yet; send Zipkin JSON")
@@ -80,13 +76,13 @@ public final class ZipkinReceiver: Receiver {
         let data: TraceData
         do {
             let spans = try body.withUnsafeReadableBytes { raw in
-                try v1 ? ZipkinV1JSONDecoder.decode(raw) : ZipkinV2JSONDecoder.decode(raw)
+                try isV1 ? ZipkinV1JSONDecoder.decode(raw) : ZipkinV2JSONDecoder.decode(raw)
             }
             data = ZipkinTranslator.translate(spans, parseStringTags: config.parseStringTags)
         } catch {
             return Self.text(.badRequest, "\(error)")
         }
-        switch await pipeline.deliver(data, metadata: OTLPHTTPReceiver.metadata(request, settings: config.server), counters: v1 ? v1Counters : v2Counters) {
+        switch await (isV1 ? v1 : v2).deliver(data, metadata: OTLPHTTPReceiver.metadata(request, settings: config.server)) {
         case .accepted: break
         case .refused(let message, let retryAfter):
             var r = Self.text(.serviceUnavailable, message)

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import NIOSSL
 
 /// `tls:` of a client (an exporter): how to verify the server and, for mTLS, who we are.

@@ -1,14 +1,30 @@
+import FoundationEssentials
 import NIOConcurrencyHelpers
+import Prometheus
 
-/// The instruments of one running service, handed to every component in its context: each
+/// The instruments of one running service, handed to every component in its context. A
 /// component declares its own instrument set (`ReceiverCounters`, `ExporterCounters`, …) in its
-/// own folder and registers it here under a key; the metrics endpoint and the health check
-/// read them back. One registry per service, no process-wide state, so tests and several
-/// services in one process do not share counts.
+/// own folder; the instruments are swift-prometheus's, registered in this service's
+/// `PrometheusCollectorRegistry`, which renders `/metrics` with the collector's names and labels.
+/// One registry per service, no process-wide state (no `MetricsSystem.bootstrap`), so tests and
+/// several services in one process do not share counts.
 public final class TelemetryRegistry: Sendable {
+    /// Instruments above this level go to a registry nobody reads (the collector's `level`).
+    public let level: TelemetryConfig.MetricsLevel
+    let prometheus = PrometheusCollectorRegistry()
+    private let unexposed = PrometheusCollectorRegistry()
     private let sets = NIOLockedValueBox<[String: any Sendable]>([:])
+    private let started = Date()
 
-    public init() {}
+    public init(level: TelemetryConfig.MetricsLevel = .normal) {
+        self.level = level
+    }
+
+    /// Where instruments of `minimum` level are registered: the exposed registry when the
+    /// configured level includes them.
+    func registry(for minimum: TelemetryConfig.MetricsLevel) -> PrometheusCollectorRegistry {
+        level.includes(minimum) ? prometheus : unexposed
+    }
 
     /// The instrument set registered under `key`, created on first use (and replaced when
     /// `reuseIf` rejects the registered one, e.g. after a processor's policies changed).
@@ -21,8 +37,48 @@ public final class TelemetryRegistry: Sendable {
         }
     }
 
-    /// Every registered set of one type, in key order (stable output for the metrics endpoint).
+    /// Every registered set of one type, in key order.
     func all<Set: Sendable>(_ type: Set.Type) -> [Set] {
         sets.withLockedValue { all in all.sorted { $0.key < $1.key }.compactMap { $0.value as? Set } }
+    }
+
+    /// The Prometheus text exposition, with the process's figures read now.
+    public func exposition(process: any ProcessStatistics) -> String {
+        let p = registry(for: .basic)
+        // Uptime and CPU time are counters in the collector's exposition: set to their reading.
+        for (counter, value) in [
+            (p.makeCounter(name: "otelcol_process_uptime", help: "Uptime of the process in seconds."), Date().timeIntervalSince(started)),
+            (p.makeCounter(name: "otelcol_process_cpu_seconds", help: "User and system CPU time in seconds."), process.cpuSeconds()),
+        ] {
+            counter.reset()
+            counter.increment(by: value)
+        }
+        p.makeGauge(name: "otelcol_process_memory_rss", help: "Resident memory in bytes.").set(Double(process.residentBytes()))
+        // The collector's Go runtime series, where Swift has an equivalent: glibc's heap.
+        let heap = process.heap()
+        p.makeGauge(name: "otelcol_process_runtime_heap_alloc_bytes", help: "Bytes of heap in use (glibc malloc).").set(Double(heap.inUse))
+        p.makeGauge(name: "otelcol_process_runtime_total_sys_memory_bytes", help: "Bytes of heap obtained from the system (glibc malloc).")
+            .set(Double(heap.fromSystem))
+        return prometheus.emitToString()
+    }
+}
+
+extension TelemetryRegistry {
+    /// One sample of the exposition: the value of series `name` with exactly `labels` (in the
+    /// order they were declared), nil when there is none. For tests and diagnostics.
+    func sample(_ name: String, _ labels: [(String, String)] = []) -> Double? {
+        let series = labels.isEmpty ? name : name + "{" + labels.map { "\($0.0)=\"\($0.1)\"" }.joined(separator: ",") + "}"
+        for line in prometheus.emitToString().split(separator: "\n") where line.hasPrefix(series + " ") {
+            return Double(line.dropFirst(series.count + 1))
+        }
+        return nil
+    }
+}
+
+extension TelemetryConfig.MetricsLevel {
+    /// Whether this configured level exposes instruments of level `other`.
+    func includes(_ other: Self) -> Bool {
+        let order: [Self] = [.none, .basic, .normal, .detailed]
+        return order.firstIndex(of: self)! >= order.firstIndex(of: other)!
     }
 }

@@ -1,30 +1,98 @@
 import Atomics
 import NIOConcurrencyHelpers
+import Prometheus
 
-/// What one exporter has done, counted in one place (the own-metrics endpoint reads these).
+/// What one exporter has done: its instruments (`otelcol_exporter_*`) and what the health check
+/// reads of it (totals, queue, recent send failures).
 public final class ExporterCounters: Sendable {
     public let id: ComponentID
-    public let sentSpans = ManagedAtomic<Int>(0)
-    public let enqueueFailedSpans = ManagedAtomic<Int>(0)
-    public let queueSize = ManagedAtomic<Int>(0)
-    public let queueCapacity = ManagedAtomic<Int>(0)
-    /// Seconds per send attempt to the destination, whatever its outcome.
-    public let sendDuration = Histogram(bounds: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30])
-    private let failed = NIOLockedValueBox<[String: Int]>([:])
+    private let registry: PrometheusCollectorRegistry
+    private let sent: Counter
+    private let enqueueFailed: Counter
+    /// Seconds per send attempt to the destination, whatever its outcome (a tracepipe addition).
+    private let sendDuration: ValueHistogram
+    private let labels: [(String, String)]
+    /// Totals and queue figures the health check's detail shows.
+    private let sentTotal = ManagedAtomic<Int>(0)
+    private let queue = NIOLockedValueBox<(size: Gauge, capacity: Gauge)?>(nil)
+    private let queueFigures = NIOLockedValueBox((size: 0, capacity: 0))
+    /// Failed spans by reason, with their counters; a `reason="none"` zero series until the first.
+    private let failed = NIOLockedValueBox<(totals: [String: Int], counters: [String: Counter])>(([:], [:]))
 
-    public init(id: ComponentID) {
+    static let failedName = "otelcol_exporter_send_failed_spans"
+    static let failedHelp = "Spans in failed attempts to send to destination (after retries), by reason."
+
+    init(id: ComponentID, registry: TelemetryRegistry) {
         self.id = id
+        let p = registry.registry(for: .basic)
+        self.registry = p
+        labels = [("exporter", "\(id)")]
+        sent = p.makeCounter(name: "otelcol_exporter_sent_spans", labels: labels, help: "Spans successfully sent to destination.")
+        enqueueFailed = p.makeCounter(name: "otelcol_exporter_enqueue_failed_spans", labels: labels,
+                                      help: "Spans that failed to be added to the sending queue.")
+        sendDuration = p.makeValueHistogram(name: "tracepipe_exporter_send_duration_seconds", labels: labels,
+                                            buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+                                            help: "Seconds per send attempt to the destination, whatever its outcome (a tracepipe addition).")
+        let none = p.makeCounter(name: Self.failedName, labels: labels + [("reason", "none")], help: Self.failedHelp)
+        failed.withLockedValue { $0.counters["none"] = none }
+    }
+
+    func recordSent(_ n: Int) {
+        sent.increment(by: Int64(n))
+        sentTotal.wrappingIncrement(by: n, ordering: .relaxed)
+    }
+
+    func recordEnqueueFailed(_ n: Int) {
+        enqueueFailed.increment(by: Int64(n))
+    }
+
+    func recordSendDuration(seconds: Double) {
+        sendDuration.record(seconds)
+    }
+
+    /// The sending queue's size and capacity (in its sizer's units); exporters without a queue
+    /// never call this and show no queue series.
+    func setQueue(size: Int? = nil, capacity: Int? = nil) {
+        let gauges = queue.withLockedValue { q in
+            if q == nil {
+                let l = labels + [("data_type", "traces")]
+                q = (registry.makeGauge(name: "otelcol_exporter_queue_size", labels: l, help: "Current size of the retry queue (in its sizer's units)."),
+                     registry.makeGauge(name: "otelcol_exporter_queue_capacity", labels: l, help: "Fixed capacity of the retry queue (in its sizer's units)."))
+            }
+            return q!
+        }
+        queueFigures.withLockedValue { f in
+            if let size {
+                f.size = size
+                gauges.size.set(Int64(size))
+            }
+            if let capacity {
+                f.capacity = capacity
+                gauges.capacity.set(Int64(capacity))
+            }
+        }
     }
 
     /// Spans that will not be delivered, by reason (`permanent`, `retries_exhausted`,
-    /// `partial_success`, `shutdown`).
+    /// `partial_success`, `shutdown`, …).
     public func addFailed(_ n: Int, reason: String) {
         guard n > 0 else { return }
-        failed.withLockedValue { $0[reason, default: 0] += n }
+        let counter = failed.withLockedValue { f -> Counter in
+            if f.totals.isEmpty, let none = f.counters.removeValue(forKey: "none") { registry.unregisterCounter(none) }
+            f.totals[reason, default: 0] += n
+            if let c = f.counters[reason] { return c }
+            let c = registry.makeCounter(name: Self.failedName, labels: labels + [("reason", reason)], help: Self.failedHelp)
+            f.counters[reason] = c
+            return c
+        }
+        counter.increment(by: Int64(n))
     }
 
-    public var failedSpans: [String: Int] { failed.withLockedValue { $0 } }
+    public var sentSpans: Int { sentTotal.load(ordering: .relaxed) }
+    public var failedSpans: [String: Int] { failed.withLockedValue { $0.totals } }
     public var failedSpansTotal: Int { failedSpans.values.reduce(0, +) }
+    public var queueSize: Int { queueFigures.withLockedValue { $0.size } }
+    public var queueCapacity: Int { queueFigures.withLockedValue { $0.capacity } }
 
     private let attempts = NIOLockedValueBox<(failures: [ContinuousClock.Instant], lastError: String?)>(([], nil))
 
@@ -53,7 +121,7 @@ public final class ExporterCounters: Sendable {
 
 extension TelemetryRegistry {
     public func exporter(_ id: ComponentID) -> ExporterCounters {
-        instruments("exporter|\(id)") { ExporterCounters(id: id) }
+        instruments("exporter|\(id)") { ExporterCounters(id: id, registry: self) }
     }
 
     public var allExporters: [ExporterCounters] { all(ExporterCounters.self) }

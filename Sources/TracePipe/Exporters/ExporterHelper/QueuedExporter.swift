@@ -1,5 +1,5 @@
 import Atomics
-import Foundation
+import FoundationEssentials
 import Logging
 import NIOConcurrencyHelpers
 import TraceModel
@@ -84,7 +84,7 @@ public final class QueuedExporter: Exporter {
             queue = MemoryQueue(capacity: q.queueSize, sizer: q.sizer, memoryLimit: q.memoryLimitBytes)
         }
         running.withLockedValue { $0 = Running(queue: queue, authenticator: authenticator, metadataKeys: metadataKeys) }
-        counters.queueCapacity.store(q.queueSize, ordering: .relaxed)
+        counters.setQueue(size: 0, capacity: q.queueSize)
         // Fail fast on a sender that cannot be built (bad TLS files, …).
         try sender.makeLane().close()
         let retrying = RetryingSender(retry: config.retry, timeout: config.timeout.nanoseconds > 0 ? config.timeout.duration : nil,
@@ -108,7 +108,7 @@ public final class QueuedExporter: Exporter {
             try await state.queue.enqueue(data, spans: spans, metadata: metadata, completion: completion,
                                           blockFor: config.queue.blockOnOverflow ? .seconds(5) : nil)
         } catch {
-            counters.enqueueFailedSpans.wrappingIncrement(by: spans, ordering: .relaxed)
+            counters.recordEnqueueFailed(spans)
             let message: String
             switch error {
             case .full: message = "\(state.queue.isPersistent ? "persistent " : "")sending queue of exporter \(context.id) is full"
@@ -132,7 +132,7 @@ public final class QueuedExporter: Exporter {
 
     private func updateQueueSize() async {
         guard let state else { return }
-        counters.queueSize.store(await state.queue.size, ordering: .relaxed)
+        counters.setQueue(size: await state.queue.size)
     }
 
     // MARK: sending

@@ -28,9 +28,9 @@ struct RetryingSender: Sendable {
             let attemptStarted = ContinuousClock.now
             do {
                 let outcome = try await lane.send(data, headerEdits: headerEdits, timeout: timeout)
-                counters.sendDuration.record(Self.seconds(since: attemptStarted))
+                counters.recordSendDuration(seconds: Self.seconds(since: attemptStarted))
                 counters.recordSendSuccess()
-                counters.sentSpans.wrappingIncrement(by: spans - outcome.rejectedSpans, ordering: .relaxed)
+                counters.recordSent(spans - outcome.rejectedSpans)
                 if outcome.rejectedSpans > 0 || !outcome.message.isEmpty {
                     counters.addFailed(outcome.rejectedSpans, reason: "partial_success")
                     logs.log(logger, .warning, key: "partial", "the backend rejected part of the data (partial success)",
@@ -38,7 +38,7 @@ struct RetryingSender: Sendable {
                 }
                 return .delivered
             } catch {
-                counters.sendDuration.record(Self.seconds(since: attemptStarted))
+                counters.recordSendDuration(seconds: Self.seconds(since: attemptStarted))
                 counters.recordSendFailure(error.description)
                 switch error {
                 case .permanent(let message):

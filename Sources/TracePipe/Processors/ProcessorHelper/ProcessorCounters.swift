@@ -1,24 +1,28 @@
-import Atomics
+import Prometheus
 
 /// Spans into and out of a processor (`otelcol_processor_incoming_items`,
 /// `otelcol_processor_outgoing_items`), kept by `SpanProcessor` for every processor it runs.
 public final class ProcessorCounters: Sendable {
     public let id: ComponentID
-    public let incomingItems = ManagedAtomic<Int>(0)
-    public let outgoingItems = ManagedAtomic<Int>(0)
+    let incoming: Counter
+    let outgoing: Counter
 
-    init(id: ComponentID) {
+    init(id: ComponentID, registry: TelemetryRegistry) {
         self.id = id
+        let p = registry.registry(for: .basic)
+        let labels = [("processor", "\(id)"), ("otel_signal", "traces")]
+        incoming = p.makeCounter(name: "otelcol_processor_incoming_items", labels: labels, help: "Items passed to the processor.")
+        outgoing = p.makeCounter(name: "otelcol_processor_outgoing_items", labels: labels, help: "Items emitted by the processor.")
     }
 
-    func record(incoming: Int, outgoing: Int) {
-        incomingItems.wrappingIncrement(by: incoming, ordering: .relaxed)
-        outgoingItems.wrappingIncrement(by: outgoing, ordering: .relaxed)
+    func record(incoming i: Int, outgoing o: Int) {
+        incoming.increment(by: Int64(i))
+        outgoing.increment(by: Int64(o))
     }
 }
 
 extension TelemetryRegistry {
     public func processor(_ id: ComponentID) -> ProcessorCounters {
-        instruments("processor|\(id)") { ProcessorCounters(id: id) }
+        instruments("processor|\(id)") { ProcessorCounters(id: id, registry: self) }
     }
 }

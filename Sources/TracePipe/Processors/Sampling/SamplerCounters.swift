@@ -1,23 +1,32 @@
-import Atomics
+import Prometheus
 
-/// A sampler's decisions (`otelcol_processor_probabilistic_sampler_count_traces_sampled`).
+/// A sampler's decisions (`otelcol_processor_probabilistic_sampler_count_traces_sampled`, at
+/// level `normal`).
 public final class SamplerCounters: Sendable {
     public let id: ComponentID
-    public let sampled = ManagedAtomic<Int>(0)
-    public let dropped = ManagedAtomic<Int>(0)
+    let sampled: Counter
+    let dropped: Counter
 
-    public init(id: ComponentID) {
+    init(id: ComponentID, registry: TelemetryRegistry) {
         self.id = id
+        let p = registry.registry(for: .normal)
+        func counter(_ sampled: String) -> Counter {
+            p.makeCounter(name: "otelcol_processor_probabilistic_sampler_count_traces_sampled",
+                          labels: [("processor", "\(id)"), ("policy", "trace_id_hash"), ("sampled", sampled)],
+                          help: "Spans sampled or not by the probabilistic sampler.")
+        }
+        sampled = counter("true")
+        dropped = counter("false")
     }
 
     func record(sampled s: Int, dropped d: Int) {
-        sampled.wrappingIncrement(by: s, ordering: .relaxed)
-        dropped.wrappingIncrement(by: d, ordering: .relaxed)
+        sampled.increment(by: Int64(s))
+        dropped.increment(by: Int64(d))
     }
 }
 
 extension TelemetryRegistry {
     public func sampler(_ id: ComponentID) -> SamplerCounters {
-        instruments("sampler|\(id)") { SamplerCounters(id: id) }
+        instruments("sampler|\(id)") { SamplerCounters(id: id, registry: self) }
     }
 }

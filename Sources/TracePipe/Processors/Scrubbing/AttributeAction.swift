@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import TraceModel
 
 /// One entry of an `attributes`/`resource` processor's `actions` list, validated.

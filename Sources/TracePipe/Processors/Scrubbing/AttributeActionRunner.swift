@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import TraceModel
 
 /// Applies a list of actions to an attribute list, in order, the way the collector does

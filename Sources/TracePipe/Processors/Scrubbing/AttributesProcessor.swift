@@ -18,7 +18,7 @@ public struct AttributesProcessorConfig: Decodable, Sendable {
     }
 }
 
-public struct AttributesProcessor: SpanProcessing {
+public struct AttributesProcessor: SpanProcessing, BuiltFromConfig {
     let config: AttributesProcessorConfig
     let runner: AttributeActionRunner
 
@@ -54,7 +54,7 @@ public struct ResourceProcessorConfig: Decodable, Sendable {
     }
 }
 
-public struct ResourceProcessor: SpanProcessing {
+public struct ResourceProcessor: SpanProcessing, BuiltFromConfig {
     let runner: AttributeActionRunner
 
     public init(config: ResourceProcessorConfig) {

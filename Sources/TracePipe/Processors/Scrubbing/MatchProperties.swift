@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import TraceModel
 
 /// `include`/`exclude` of the attributes processor: which spans it acts on. Properties are

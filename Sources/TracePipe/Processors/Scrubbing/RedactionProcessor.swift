@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import TraceModel
 
 /// `processors.redaction`: keeps only allowed attribute keys, masks sensitive values
@@ -63,7 +63,7 @@ public struct RedactionConfig: Decodable, Sendable {
     }
 }
 
-public struct RedactionProcessor: SpanProcessing {
+public struct RedactionProcessor: SpanProcessing, BuiltFromConfig {
     let config: RedactionConfig
     static let mask = "****"
     /// What an attribute key is for this processor.

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import TraceModel
 
 /// `string_attribute`: exact values or (unanchored) regular expressions on a resource or span

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// `processors.tail_sampling`: its settings and policies, decoded with the collector's keys.
 public struct TailSamplingConfig: Decodable, Sendable {

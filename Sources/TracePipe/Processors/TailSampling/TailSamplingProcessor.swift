@@ -71,7 +71,7 @@ public actor TailSamplingProcessor: Processor {
             }
         }
         await evictIfNeeded(now: now)
-        counters.tracesOnMemory.store(undecided, ordering: .relaxed)
+        counters.tracesOnMemory.set(Int64(undecided))
         if forward.spanCount > 0 { await send(forward.traceData) }
     }
 
@@ -80,7 +80,7 @@ public actor TailSamplingProcessor: Processor {
     private func route(_ id: TraceID, _ chunk: TraceBuffer.Chunk, now: ContinuousClock.Instant) -> Bool? {
         if var e = traces[id] {
             if let d = e.decision {
-                counters.lateSpans.wrappingIncrement(by: chunk.spans.count, ordering: .relaxed)
+                counters.lateSpans.increment(by: Int64(chunk.spans.count))
                 return d
             }
             e.buffer.append(chunk)
@@ -94,7 +94,7 @@ public actor TailSamplingProcessor: Processor {
         traces[id] = e
         order.append(id)
         undecided += 1
-        counters.newTraces.wrappingIncrement(by: 1, ordering: .relaxed)
+        counters.newTraces.increment()
         return nil
     }
 
@@ -106,7 +106,7 @@ public actor TailSamplingProcessor: Processor {
             guard let e = traces.removeValue(forKey: id) else { continue }
             if e.decision == nil {
                 undecided -= 1
-                counters.decidedEarly.wrappingIncrement(by: 1, ordering: .relaxed)
+                counters.decidedEarly.increment()
                 let sampled = decide(id, e.buffer, now: now)
                 if sampled { sampledCache.insert(id) } else { notSampledCache.insert(id) }
                 if sampled { await send(e.buffer.traceData) }
@@ -150,7 +150,7 @@ public actor TailSamplingProcessor: Processor {
             orderHead += 1
         }
         compactOrder()
-        counters.tracesOnMemory.store(undecided, ordering: .relaxed)
+        counters.tracesOnMemory.set(Int64(undecided))
         if toSend.spanCount > 0 { await send(toSend.traceData) }
     }
 

@@ -21,16 +21,24 @@ enum DeliveryOutcome: Sendable {
 struct ReceiverPipeline: Sendable {
     let next: any TraceConsumer
     let logger: Logger
+    /// `otelcol_receiver_accepted_spans` / `refused_spans` for this receiver and transport.
+    let counters: ReceiverCounters
 
-    func deliver(_ data: consuming TraceData, metadata: [String: [String]], counters: ReceiverCounters) async -> DeliveryOutcome {
+    init(_ context: ComponentContext, transport: String, next: any TraceConsumer) {
+        self.next = next
+        self.logger = context.logger
+        self.counters = context.telemetry.receiver(context.id, transport: transport)
+    }
+
+    func deliver(_ data: consuming TraceData, metadata: [String: [String]]) async -> DeliveryOutcome {
         let spans = data.spanCount
         guard spans > 0 else { return .accepted }
         do {
             try await next.consume(consume data, metadata: metadata)
-            counters.acceptedSpans.wrappingIncrement(by: spans, ordering: .relaxed)
+            counters.accepted.increment(by: Int64(spans))
             return .accepted
         } catch {
-            counters.refusedSpans.wrappingIncrement(by: spans, ordering: .relaxed)
+            counters.refused.increment(by: Int64(spans))
             switch error as? PipelineError {
             case .refused(let message, let retryAfter):
                 return .refused(message, retryAfter: retryAfter ?? .seconds(1))

@@ -1,10 +1,11 @@
-/// A malformed JSON body: what was wrong, where in the document (field path) and at which byte.
-public struct JSONDecodingError: Error, Equatable, Sendable, CustomStringConvertible {
+/// A malformed body: what was wrong, at which byte, and the field path from the document root
+/// (e.g. `resourceSpans[0].scopeSpans[1].spans[3].traceId`), which the error gathers on its way
+/// out of nested messages. `Wire` tells the formats' errors apart as types.
+public struct WireDecodingError<Wire>: Error, Equatable, CustomStringConvertible {
     /// What was wrong, e.g. `traceId: expected 32 hex digits, got 30`.
     public var reason: String
     /// Byte offset in the input where the problem was found.
     public var offset: Int
-    /// Field path from the document root, e.g. `resourceSpans[0].scopeSpans[0].spans[2].traceId`.
     public var path: String
 
     public init(_ reason: String, offset: Int, path: String = "") {
@@ -28,3 +29,13 @@ public struct JSONDecodingError: Error, Equatable, Sendable, CustomStringConvert
         }
     }
 }
+
+extension WireDecodingError: Sendable {}
+
+public enum JSONWire {}
+public enum ProtobufWire {}
+
+/// A malformed JSON body.
+public typealias JSONDecodingError = WireDecodingError<JSONWire>
+/// A malformed protobuf body.
+public typealias ProtobufDecodingError = WireDecodingError<ProtobufWire>
