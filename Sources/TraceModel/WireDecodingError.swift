@@ -39,3 +39,15 @@ public enum ProtobufWire {}
 public typealias JSONDecodingError = WireDecodingError<JSONWire>
 /// A malformed protobuf body.
 public typealias ProtobufDecodingError = WireDecodingError<ProtobufWire>
+
+/// A decoder of request bodies into the model, throwing its format's error.
+public protocol TraceDecoder {
+    associatedtype Failure: Error
+    static func decode(_ bytes: UnsafeRawBufferPointer) throws(Failure) -> TraceData
+}
+
+extension TraceDecoder {
+    public static func decode(_ bytes: [UInt8]) throws(Failure) -> TraceData {
+        try bytes.withUnsafeBufferPointer { buf throws(Failure) in try decode(UnsafeRawBufferPointer(buf)) }
+    }
+}

@@ -80,16 +80,21 @@ struct JSONScanner: ~Copyable {
 
     /// Opens an object. Returns false for `null` (treated as absent by callers that allow it).
     mutating func beginObject(allowNull: Bool = true) throws(JSONDecodingError) -> Bool {
+        try open(UInt8(ascii: "{"), allowNull: allowNull, "an object")
+    }
+
+    /// Opens an object or array at its bracket, counting the nesting; false for an allowed `null`.
+    @inline(__always)
+    private mutating func open(_ bracket: UInt8, allowNull: Bool, _ what: StaticString) throws(JSONDecodingError) -> Bool {
         skipWhitespace()
-        let c = peek()
-        if c == UInt8(ascii: "{") {
+        if peek() == bracket {
             depth &+= 1
             if depth > Self.maxDepth { throw error("nesting deeper than \(Self.maxDepth) levels") }
             pos &+= 1
             return true
         }
         if allowNull && consumeNull() { return false }
-        throw error("expected an object, found \(describeCurrent())")
+        throw error("expected \(what), found \(describeCurrent())")
     }
 
     /// Steps to the next member of an open object or element of an open array: false (the
@@ -204,16 +209,7 @@ struct JSONScanner: ~Copyable {
 
     /// Opens an array. Returns false for `null`.
     mutating func beginArray() throws(JSONDecodingError) -> Bool {
-        skipWhitespace()
-        let c = peek()
-        if c == UInt8(ascii: "[") {
-            depth &+= 1
-            if depth > Self.maxDepth { throw error("nesting deeper than \(Self.maxDepth) levels") }
-            pos &+= 1
-            return true
-        }
-        if consumeNull() { return false }
-        throw error("expected an array, found \(describeCurrent())")
+        try open(UInt8(ascii: "["), allowNull: true, "an array")
     }
 
     /// Moves to the next element of an open array; false when the array closed.

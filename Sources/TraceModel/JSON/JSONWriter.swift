@@ -70,6 +70,21 @@ struct JSONWriter {
         }
     }
 
+    /// An unsigned integer in quotes (OTLP/JSON's 64-bit numbers).
+    @inline(__always) mutating func quotedUInt(_ v: UInt64) {
+        byte(0x22)
+        uint(v)
+        byte(0x22)
+    }
+
+    /// An id in quotes as lower-case hex: one or two 64-bit words.
+    @inline(__always) mutating func quotedHex(_ high: UInt64, _ low: UInt64? = nil) {
+        byte(0x22)
+        hex(high)
+        if let low { hex(low) }
+        byte(0x22)
+    }
+
     /// An unsigned integer as plain digits.
     mutating func uint(_ v: UInt64) {
         if v < 10 {

@@ -2,14 +2,10 @@
 /// model. Follows the OTLP JSON encoding and is as lenient as the collector's decoder: snake_case
 /// keys, enum names, numbers or strings for 64-bit integers, `null` as absent where the collector
 /// allows it, unknown fields ignored, trailing bytes after the object ignored.
-public enum OTLPJSONDecoder {
+public enum OTLPJSONDecoder: TraceDecoder {
     public static func decode(_ bytes: UnsafeRawBufferPointer) throws(JSONDecodingError) -> TraceData {
         var d = Decoding(scanner: JSONScanner(bytes))
         return try d.decodeTraceData()
-    }
-
-    public static func decode(_ bytes: [UInt8]) throws(JSONDecodingError) -> TraceData {
-        try bytes.withUnsafeBufferPointer { buf throws(JSONDecodingError) in try decode(UnsafeRawBufferPointer(buf)) }
     }
 
     public static func decode(_ text: String) throws(JSONDecodingError) -> TraceData {

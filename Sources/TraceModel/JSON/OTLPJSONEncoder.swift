@@ -17,6 +17,14 @@ public enum OTLPJSONEncoder {
         swap(&w.out, &buffer)
     }
 
+    /// An object member's key (with its colon), after a comma when a member came before.
+    @inline(__always)
+    private static func key(_ key: StaticString, _ sep: inout Bool, _ w: inout JSONWriter) {
+        if sep { w.byte(0x2C) }
+        w.raw(key)
+        sep = true
+    }
+
     /// Writes `list`'s elements separated by commas (the brackets are the caller's).
     @inline(__always)
     private static func elements<T>(_ list: [T], _ w: inout JSONWriter, _ write: (T, inout JSONWriter) -> Void) {
@@ -49,17 +57,8 @@ public enum OTLPJSONEncoder {
     private static func scopeSpans(_ ss: ScopeSpans, _ w: inout JSONWriter) {
         w.raw("{\"scope\":{")
         var sep = false
-        if !ss.scope.name.isEmpty {
-            w.raw("\"name\":")
-            w.string(ss.scope.name)
-            sep = true
-        }
-        if !ss.scope.version.isEmpty {
-            if sep { w.byte(0x2C) }
-            w.raw("\"version\":")
-            w.string(ss.scope.version)
-            sep = true
-        }
+        if !ss.scope.name.isEmpty { key("\"name\":", &sep, &w); w.string(ss.scope.name) }
+        if !ss.scope.version.isEmpty { key("\"version\":", &sep, &w); w.string(ss.scope.version) }
         attributesAndDropped(ss.scope.attributes, ss.scope.droppedAttributesCount, &sep, &w)
         w.raw("},\"spans\":[")
         elements(ss.spans, &w, span)
@@ -81,81 +80,33 @@ public enum OTLPJSONEncoder {
     private static func listAndDropped<T>(_ key: StaticString, _ list: [T], _ droppedKey: StaticString, _ dropped: UInt32,
                                           _ sep: inout Bool, _ w: inout JSONWriter, _ write: (T, inout JSONWriter) -> Void) {
         if !list.isEmpty {
-            if sep { w.byte(0x2C) }
-            w.raw(key)
+            self.key(key, &sep, &w)
             w.byte(UInt8(ascii: "["))
             elements(list, &w, write)
             w.byte(UInt8(ascii: "]"))
-            sep = true
         }
         if dropped != 0 {
-            if sep { w.byte(0x2C) }
-            w.raw(droppedKey)
+            self.key(droppedKey, &sep, &w)
             w.uint(UInt64(dropped))
-            sep = true
         }
     }
 
     private static func span(_ s: Span, _ w: inout JSONWriter) {
         w.byte(UInt8(ascii: "{"))
         var sep = false
-        func comma(_ w: inout JSONWriter) { if sep { w.byte(0x2C) } else { sep = true } }
-        if !s.traceID.isZero {
-            w.raw("\"traceId\":\"")
-            w.hex(s.traceID.high)
-            w.hex(s.traceID.low)
-            w.byte(0x22)
-            sep = true
-        }
-        if !s.spanID.isZero {
-            comma(&w)
-            w.raw("\"spanId\":\"")
-            w.hex(s.spanID.value)
-            w.byte(0x22)
-        }
-        if !s.traceState.isEmpty {
-            comma(&w)
-            w.raw("\"traceState\":")
-            w.string(s.traceState)
-        }
-        if !s.parentSpanID.isZero {
-            comma(&w)
-            w.raw("\"parentSpanId\":\"")
-            w.hex(s.parentSpanID.value)
-            w.byte(0x22)
-        }
-        if s.flags != 0 {
-            comma(&w)
-            w.raw("\"flags\":")
-            w.uint(UInt64(s.flags))
-        }
-        if !s.name.isEmpty {
-            comma(&w)
-            w.raw("\"name\":")
-            w.string(s.name)
-        }
-        if s.kind.rawValue != 0 {
-            comma(&w)
-            w.raw("\"kind\":")
-            w.int(Int64(s.kind.rawValue))
-        }
-        if s.startTimeUnixNano != 0 {
-            comma(&w)
-            w.raw("\"startTimeUnixNano\":\"")
-            w.uint(s.startTimeUnixNano)
-            w.byte(0x22)
-        }
-        if s.endTimeUnixNano != 0 {
-            comma(&w)
-            w.raw("\"endTimeUnixNano\":\"")
-            w.uint(s.endTimeUnixNano)
-            w.byte(0x22)
-        }
+        if !s.traceID.isZero { key("\"traceId\":", &sep, &w); w.quotedHex(s.traceID.high, s.traceID.low) }
+        if !s.spanID.isZero { key("\"spanId\":", &sep, &w); w.quotedHex(s.spanID.value) }
+        if !s.traceState.isEmpty { key("\"traceState\":", &sep, &w); w.string(s.traceState) }
+        if !s.parentSpanID.isZero { key("\"parentSpanId\":", &sep, &w); w.quotedHex(s.parentSpanID.value) }
+        if s.flags != 0 { key("\"flags\":", &sep, &w); w.uint(UInt64(s.flags)) }
+        if !s.name.isEmpty { key("\"name\":", &sep, &w); w.string(s.name) }
+        if s.kind.rawValue != 0 { key("\"kind\":", &sep, &w); w.int(Int64(s.kind.rawValue)) }
+        if s.startTimeUnixNano != 0 { key("\"startTimeUnixNano\":", &sep, &w); w.quotedUInt(s.startTimeUnixNano) }
+        if s.endTimeUnixNano != 0 { key("\"endTimeUnixNano\":", &sep, &w); w.quotedUInt(s.endTimeUnixNano) }
         attributesAndDropped(s.attributes, s.droppedAttributesCount, &sep, &w)
         listAndDropped("\"events\":", s.events, "\"droppedEventsCount\":", s.droppedEventsCount, &sep, &w, event)
         listAndDropped("\"links\":", s.links, "\"droppedLinksCount\":", s.droppedLinksCount, &sep, &w, link)
-        comma(&w)
-        w.raw("\"status\":{")
+        key("\"status\":{", &sep, &w)
         if !s.status.message.isEmpty {
             w.raw("\"message\":")
             w.string(s.status.message)
@@ -171,18 +122,8 @@ public enum OTLPJSONEncoder {
     private static func event(_ e: SpanEvent, _ w: inout JSONWriter) {
         w.byte(UInt8(ascii: "{"))
         var sep = false
-        if e.timeUnixNano != 0 {
-            w.raw("\"timeUnixNano\":\"")
-            w.uint(e.timeUnixNano)
-            w.byte(0x22)
-            sep = true
-        }
-        if !e.name.isEmpty {
-            if sep { w.byte(0x2C) }
-            w.raw("\"name\":")
-            w.string(e.name)
-            sep = true
-        }
+        if e.timeUnixNano != 0 { key("\"timeUnixNano\":", &sep, &w); w.quotedUInt(e.timeUnixNano) }
+        if !e.name.isEmpty { key("\"name\":", &sep, &w); w.string(e.name) }
         attributesAndDropped(e.attributes, e.droppedAttributesCount, &sep, &w)
         w.byte(UInt8(ascii: "}"))
     }
@@ -190,32 +131,11 @@ public enum OTLPJSONEncoder {
     private static func link(_ l: SpanLink, _ w: inout JSONWriter) {
         w.byte(UInt8(ascii: "{"))
         var sep = false
-        if !l.traceID.isZero {
-            w.raw("\"traceId\":\"")
-            w.hex(l.traceID.high)
-            w.hex(l.traceID.low)
-            w.byte(0x22)
-            sep = true
-        }
-        if !l.spanID.isZero {
-            if sep { w.byte(0x2C) }
-            w.raw("\"spanId\":\"")
-            w.hex(l.spanID.value)
-            w.byte(0x22)
-            sep = true
-        }
-        if !l.traceState.isEmpty {
-            if sep { w.byte(0x2C) }
-            w.raw("\"traceState\":")
-            w.string(l.traceState)
-            sep = true
-        }
+        if !l.traceID.isZero { key("\"traceId\":", &sep, &w); w.quotedHex(l.traceID.high, l.traceID.low) }
+        if !l.spanID.isZero { key("\"spanId\":", &sep, &w); w.quotedHex(l.spanID.value) }
+        if !l.traceState.isEmpty { key("\"traceState\":", &sep, &w); w.string(l.traceState) }
         attributesAndDropped(l.attributes, l.droppedAttributesCount, &sep, &w)
-        if l.flags != 0 {
-            if sep { w.byte(0x2C) }
-            w.raw("\"flags\":")
-            w.uint(UInt64(l.flags))
-        }
+        if l.flags != 0 { key("\"flags\":", &sep, &w); w.uint(UInt64(l.flags)) }
         w.byte(UInt8(ascii: "}"))
     }
 

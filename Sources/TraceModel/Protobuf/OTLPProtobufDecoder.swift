@@ -1,14 +1,10 @@
 /// Decodes an OTLP `ExportTraceServiceRequest` / `TracesData` straight from protobuf bytes into
 /// the model. Unknown fields of every wire type are skipped; wrong wire types for known fields,
 /// truncation, ids of the wrong length and invalid UTF-8 throw with the field path.
-public enum OTLPProtobufDecoder {
+public enum OTLPProtobufDecoder: TraceDecoder {
     public static func decode(_ bytes: UnsafeRawBufferPointer) throws(ProtobufDecodingError) -> TraceData {
         var d = ProtoDecoding(reader: ProtoReader(bytes))
         return try d.traceData()
-    }
-
-    public static func decode(_ bytes: [UInt8]) throws(ProtobufDecodingError) -> TraceData {
-        try bytes.withUnsafeBufferPointer { buf throws(ProtobufDecodingError) in try decode(UnsafeRawBufferPointer(buf)) }
     }
 }
 

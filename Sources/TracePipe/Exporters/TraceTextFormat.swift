@@ -57,31 +57,33 @@ enum TraceTextFormat {
                     out.append("    DroppedEventsCount: \(s.droppedEventsCount)")
                     out.append("    DroppedLinksCount: \(s.droppedLinksCount)")
                     attributes("Attributes", s.attributes, indent: "     ", &out)
-                    if !s.events.isEmpty {
-                        out.append("Events:")
-                        for (e, ev) in s.events.enumerated() {
-                            out.append("SpanEvent #\(e)")
-                            out.append("     -> Name: \(ev.name)")
-                            out.append("     -> Timestamp: \(goTime(ev.timeUnixNano))")
-                            out.append("     -> DroppedAttributesCount: \(ev.droppedAttributesCount)")
-                            nestedAttributes(ev.attributes, &out)
-                        }
+                    numbered("Events:", "SpanEvent", s.events, &out) { ev, out in
+                        out.append("     -> Name: \(ev.name)")
+                        out.append("     -> Timestamp: \(goTime(ev.timeUnixNano))")
+                        out.append("     -> DroppedAttributesCount: \(ev.droppedAttributesCount)")
+                        nestedAttributes(ev.attributes, &out)
                     }
-                    if !s.links.isEmpty {
-                        out.append("Links:")
-                        for (l, link) in s.links.enumerated() {
-                            out.append("SpanLink #\(l)")
-                            out.append("     -> Trace ID: \(link.traceID.hex)")
-                            out.append("     -> ID: \(link.spanID.hex)")
-                            out.append("     -> TraceState: \(link.traceState)")
-                            out.append("     -> DroppedAttributesCount: \(link.droppedAttributesCount)")
-                            nestedAttributes(link.attributes, &out)
-                        }
+                    numbered("Links:", "SpanLink", s.links, &out) { link, out in
+                        out.append("     -> Trace ID: \(link.traceID.hex)")
+                        out.append("     -> ID: \(link.spanID.hex)")
+                        out.append("     -> TraceState: \(link.traceState)")
+                        out.append("     -> DroppedAttributesCount: \(link.droppedAttributesCount)")
+                        nestedAttributes(link.attributes, &out)
                     }
                 }
             }
         }
         return out.joined(separator: "\n") + "\n"
+    }
+
+    /// A titled, numbered list (a span's events or links), each item as `body` writes it.
+    private static func numbered<T>(_ title: String, _ item: String, _ list: [T], _ out: inout [String], _ body: (T, inout [String]) -> Void) {
+        guard !list.isEmpty else { return }
+        out.append(title)
+        for (i, x) in list.enumerated() {
+            out.append("\(item) #\(i)")
+            body(x, &out)
+        }
     }
 
     /// An event's or link's attributes, as the debug exporter indents them.
