@@ -1,5 +1,4 @@
 import Crypto
-import FoundationEssentials
 
 /// The hash functions the scrubbing processors offer (`attributes` hash: SHA-256; `redaction`
 /// `hash_function`: MD5, SHA-1, SHA3-256), from swift-crypto (BoringSSL, which uses the CPU's
@@ -37,11 +36,20 @@ enum Digest {
     /// Writes the `2 * kind.length` hex digits of `bytes`' digest at `out`.
     static func writeHexDigest(_ kind: Kind, of bytes: UnsafeRawBufferPointer, to out: UnsafeMutablePointer<UInt8>) {
         switch kind {
-        case .md5: Insecure.MD5.hash(data: bytes).withUnsafeBytes { writeHex($0, to: out) }
-        case .sha1: Insecure.SHA1.hash(data: bytes).withUnsafeBytes { writeHex($0, to: out) }
-        case .sha256: SHA256.hash(data: bytes).withUnsafeBytes { writeHex($0, to: out) }
-        case .sha3_256: SHA3_256.hash(data: bytes).withUnsafeBytes { writeHex($0, to: out) }
+        case .md5: hexDigest(Insecure.MD5.self, bytes, out)
+        case .sha1: hexDigest(Insecure.SHA1.self, bytes, out)
+        case .sha256: hexDigest(SHA256.self, bytes, out)
+        case .sha3_256: hexDigest(SHA3_256.self, bytes, out)
         }
+    }
+
+    /// The bytes go in as one buffer (`update(bufferPointer:)`), not through `DataProtocol`'s
+    /// regions, which cost more than a short value's hash.
+    @inline(__always)
+    private static func hexDigest<H: HashFunction>(_ hash: H.Type, _ bytes: UnsafeRawBufferPointer, _ out: UnsafeMutablePointer<UInt8>) {
+        var h = H()
+        h.update(bufferPointer: bytes)
+        h.finalize().withUnsafeBytes { writeHex($0, to: out) }
     }
 
     /// Writes `2 * bytes.count` lower-case hex digits at `out`.
