@@ -1,4 +1,5 @@
 import ArgumentParser
+import Dispatch
 import Foundation
 import Logging
 import TracePipe
@@ -34,7 +35,22 @@ enum DefaultConfigLocator {
     }
 }
 
+/// The entry point: the command runs on the concurrency pool while the main thread waits for it.
+/// Swift's async `main` would park the main thread in `dispatch_main`, which ends it with
+/// `pthread_exit`; valgrind, which this project uses to count instructions, cannot run such a
+/// process (it aborts with an internal error).
 @main
+enum TracePipeMain {
+    static func main() {
+        let done = DispatchSemaphore(value: 0)
+        Task.detached {
+            await TracePipeCommand.main()
+            done.signal()
+        }
+        done.wait()
+    }
+}
+
 struct TracePipeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tracepipe",

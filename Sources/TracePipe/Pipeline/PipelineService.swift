@@ -6,7 +6,7 @@ import ServiceLifecycle
 
 /// Runs a config on swift-service-lifecycle's `ServiceGroup`: one `ComponentService` per
 /// component, listed in start order (metrics endpoint, extensions, exporters, each pipeline's
-/// processors back to front, receivers) and a `ReadinessService` last. Each starts only once
+/// processors back to front, receivers) and `Readiness` last. Each starts only once
 /// the one before it has started. On SIGTERM/SIGINT the group shuts services down in reverse
 /// order, each after the one after it has finished: readiness first (health says 503), then
 /// receivers (no new data), processors front to back (their flushes reach the exporters),
@@ -56,8 +56,8 @@ public final class PipelineService: Sendable {
         }
     }
 
-    /// Starts everything, runs until SIGTERM or SIGINT (or until `stop()`-like cancellation),
-    /// and shuts down in order. Throws `StartError` when a component could not start.
+    /// Starts everything, runs until SIGTERM or SIGINT (or until the calling task is
+    /// cancelled), and shuts down in order. Throws `StartError` when a component could not start.
     public func run() async throws {
         status.set(.starting)
         let services = services()
@@ -66,7 +66,8 @@ public final class PipelineService: Sendable {
                 .init(service: $0, successTerminationBehavior: .ignore, failureTerminationBehavior: .gracefullyShutdownGroup)
             },
             gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: Logger(label: "tracepipe.lifecycle", factory: { _ in SwiftLogNoOpLogHandler() })
+            // The group logs each step (signal caught, service started or finished) at debug level.
+            logger: logger
         ))
         do {
             try await group.run()

@@ -260,5 +260,7 @@ public final class QueuedExporter: Exporter {
             }
         }
         await updateQueueSize()
+        // The sending tasks are gone: end the drain-deadline timer now rather than at its deadline.
+        stopRetrying.fire()
     }
 }
