@@ -107,7 +107,8 @@ let package = Package(
                 .product(name: "NIOHPACK", package: "swift-nio-http2"),
                 .product(name: "NIOHTTP2", package: "swift-nio-http2"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
-            ]
+            ],
+            exclude: ["Fixtures"]
         ),
         .testTarget(name: "TracePipePlatformTests", dependencies: ["TracePipePlatform"]),
         .testTarget(
