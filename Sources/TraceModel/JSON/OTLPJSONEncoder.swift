@@ -17,6 +17,16 @@ public enum OTLPJSONEncoder {
         swap(&w.out, &buffer)
     }
 
+    /// Ends a resource's or scope's list of children and the object, with its schema URL if any.
+    private static func closeWithSchemaURL(_ url: String, _ w: inout JSONWriter) {
+        w.byte(UInt8(ascii: "]"))
+        if !url.isEmpty {
+            w.raw(",\"schemaUrl\":")
+            w.string(url)
+        }
+        w.byte(UInt8(ascii: "}"))
+    }
+
     /// An object member's key (with its colon), after a comma when a member came before.
     @inline(__always)
     private static func key(_ key: StaticString, _ sep: inout Bool, _ w: inout JSONWriter) {
@@ -46,12 +56,7 @@ public enum OTLPJSONEncoder {
         attributesAndDropped(rs.resource.attributes, rs.resource.droppedAttributesCount, &sep, &w)
         w.raw("},\"scopeSpans\":[")
         elements(rs.scopeSpans, &w, scopeSpans)
-        w.byte(UInt8(ascii: "]"))
-        if !rs.schemaURL.isEmpty {
-            w.raw(",\"schemaUrl\":")
-            w.string(rs.schemaURL)
-        }
-        w.byte(UInt8(ascii: "}"))
+        closeWithSchemaURL(rs.schemaURL, &w)
     }
 
     private static func scopeSpans(_ ss: ScopeSpans, _ w: inout JSONWriter) {
@@ -62,12 +67,7 @@ public enum OTLPJSONEncoder {
         attributesAndDropped(ss.scope.attributes, ss.scope.droppedAttributesCount, &sep, &w)
         w.raw("},\"spans\":[")
         elements(ss.spans, &w, span)
-        w.byte(UInt8(ascii: "]"))
-        if !ss.schemaURL.isEmpty {
-            w.raw(",\"schemaUrl\":")
-            w.string(ss.schemaURL)
-        }
-        w.byte(UInt8(ascii: "}"))
+        closeWithSchemaURL(ss.schemaURL, &w)
     }
 
     private static func attributesAndDropped(_ attrs: [KeyValue], _ dropped: UInt32, _ sep: inout Bool, _ w: inout JSONWriter) {

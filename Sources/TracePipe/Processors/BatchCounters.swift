@@ -16,13 +16,13 @@ public final class BatchCounters: Sendable {
         self.id = id
         let p = registry.registry(for: .normal)
         let labels = [("processor", "\(id)")]
-        sendSize = p.makeValueHistogram(name: "otelcol_processor_batch_batch_send_size", labels: labels, buckets: Self.sendSizeBuckets,
+        sendSize = p.valueHistogram(name: "otelcol_processor_batch_batch_send_size", labels: labels, buckets: Self.sendSizeBuckets,
                                         help: "Number of spans in each batch sent on.")
-        sizeTriggerSend = p.makeCounter(name: "otelcol_processor_batch_batch_size_trigger_send", labels: labels,
+        sizeTriggerSend = p.counter(name: "otelcol_processor_batch_batch_size_trigger_send", labels: labels,
                                         help: "Batches sent because send_batch_size was reached.")
-        timeoutTriggerSend = p.makeCounter(name: "otelcol_processor_batch_timeout_trigger_send", labels: labels,
+        timeoutTriggerSend = p.counter(name: "otelcol_processor_batch_timeout_trigger_send", labels: labels,
                                            help: "Batches sent because the timeout expired.")
-        metadataCardinality = p.makeGauge(name: "otelcol_processor_batch_metadata_cardinality", labels: labels,
+        metadataCardinality = p.gauge(name: "otelcol_processor_batch_metadata_cardinality", labels: labels,
                                           help: "Metadata-value combinations with a batch being collected.")
     }
 }

@@ -12,8 +12,8 @@ public final class ReceiverCounters: Sendable {
         self.transport = transport
         let p = registry.registry(for: .basic)
         let labels = [("receiver", "\(id)"), ("transport", transport)]
-        accepted = p.makeCounter(name: "otelcol_receiver_accepted_spans", labels: labels, help: "Spans successfully pushed into the pipeline.")
-        refused = p.makeCounter(name: "otelcol_receiver_refused_spans", labels: labels, help: "Spans that could not be pushed into the pipeline.")
+        accepted = p.counter(name: "otelcol_receiver_accepted_spans", labels: labels, help: "Spans successfully pushed into the pipeline.")
+        refused = p.counter(name: "otelcol_receiver_refused_spans", labels: labels, help: "Spans that could not be pushed into the pipeline.")
     }
 }
 

@@ -47,17 +47,17 @@ public final class TelemetryRegistry: Sendable {
         let p = registry(for: .basic)
         // Uptime and CPU time are counters in the collector's exposition: set to their reading.
         for (counter, value) in [
-            (p.makeCounter(name: "otelcol_process_uptime", help: "Uptime of the process in seconds."), Date().timeIntervalSince(started)),
-            (p.makeCounter(name: "otelcol_process_cpu_seconds", help: "User and system CPU time in seconds."), process.cpuSeconds()),
+            (p.counter(name: "otelcol_process_uptime", help: "Uptime of the process in seconds."), Date().timeIntervalSince(started)),
+            (p.counter(name: "otelcol_process_cpu_seconds", help: "User and system CPU time in seconds."), process.cpuSeconds()),
         ] {
             counter.reset()
             counter.increment(by: value)
         }
-        p.makeGauge(name: "otelcol_process_memory_rss", help: "Resident memory in bytes.").set(Double(process.residentBytes()))
+        p.gauge(name: "otelcol_process_memory_rss", help: "Resident memory in bytes.").set(Double(process.residentBytes()))
         // The collector's Go runtime series, where Swift has an equivalent: glibc's heap.
         let heap = process.heap()
-        p.makeGauge(name: "otelcol_process_runtime_heap_alloc_bytes", help: "Bytes of heap in use (glibc malloc).").set(Double(heap.inUse))
-        p.makeGauge(name: "otelcol_process_runtime_total_sys_memory_bytes", help: "Bytes of heap obtained from the system (glibc malloc).")
+        p.gauge(name: "otelcol_process_runtime_heap_alloc_bytes", help: "Bytes of heap in use (glibc malloc).").set(Double(heap.inUse))
+        p.gauge(name: "otelcol_process_runtime_total_sys_memory_bytes", help: "Bytes of heap obtained from the system (glibc malloc).")
             .set(Double(heap.fromSystem))
         return prometheus.emitToString()
     }
@@ -80,5 +80,20 @@ extension TelemetryConfig.MetricsLevel {
     func includes(_ other: Self) -> Bool {
         let order: [Self] = [.none, .basic, .normal, .detailed]
         return order.firstIndex(of: self)! >= order.firstIndex(of: other)!
+    }
+}
+
+extension PrometheusCollectorRegistry {
+    // The collector's metric names are taken whole (no unit suffix), with their HELP texts.
+    func counter(name: String, labels: [(String, String)] = [], help: String) -> Counter {
+        makeCounter(descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: help), labels: labels)
+    }
+
+    func gauge(name: String, labels: [(String, String)] = [], help: String) -> Gauge {
+        makeGauge(descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: help), labels: labels)
+    }
+
+    func valueHistogram(name: String, labels: [(String, String)], buckets: [Double], help: String) -> ValueHistogram {
+        makeValueHistogram(descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: help), labels: labels, buckets: buckets)
     }
 }

@@ -27,13 +27,13 @@ public final class ExporterCounters: Sendable {
         let p = registry.registry(for: .basic)
         self.registry = p
         labels = [("exporter", "\(id)")]
-        sent = p.makeCounter(name: "otelcol_exporter_sent_spans", labels: labels, help: "Spans successfully sent to destination.")
-        enqueueFailed = p.makeCounter(name: "otelcol_exporter_enqueue_failed_spans", labels: labels,
+        sent = p.counter(name: "otelcol_exporter_sent_spans", labels: labels, help: "Spans successfully sent to destination.")
+        enqueueFailed = p.counter(name: "otelcol_exporter_enqueue_failed_spans", labels: labels,
                                       help: "Spans that failed to be added to the sending queue.")
-        sendDuration = p.makeValueHistogram(name: "tracepipe_exporter_send_duration_seconds", labels: labels,
+        sendDuration = p.valueHistogram(name: "tracepipe_exporter_send_duration_seconds", labels: labels,
                                             buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
                                             help: "Seconds per send attempt to the destination, whatever its outcome (a tracepipe addition).")
-        let none = p.makeCounter(name: Self.failedName, labels: labels + [("reason", "none")], help: Self.failedHelp)
+        let none = p.counter(name: Self.failedName, labels: labels + [("reason", "none")], help: Self.failedHelp)
         failed.withLockedValue { $0.counters["none"] = none }
     }
 
@@ -56,8 +56,8 @@ public final class ExporterCounters: Sendable {
         let gauges = queue.withLockedValue { q in
             if q == nil {
                 let l = labels + [("data_type", "traces")]
-                q = (registry.makeGauge(name: "otelcol_exporter_queue_size", labels: l, help: "Current size of the retry queue (in its sizer's units)."),
-                     registry.makeGauge(name: "otelcol_exporter_queue_capacity", labels: l, help: "Fixed capacity of the retry queue (in its sizer's units)."))
+                q = (registry.gauge(name: "otelcol_exporter_queue_size", labels: l, help: "Current size of the retry queue (in its sizer's units)."),
+                     registry.gauge(name: "otelcol_exporter_queue_capacity", labels: l, help: "Fixed capacity of the retry queue (in its sizer's units)."))
             }
             return q!
         }
@@ -81,7 +81,7 @@ public final class ExporterCounters: Sendable {
             if f.totals.isEmpty, let none = f.counters.removeValue(forKey: "none") { registry.unregisterCounter(none) }
             f.totals[reason, default: 0] += n
             if let c = f.counters[reason] { return c }
-            let c = registry.makeCounter(name: Self.failedName, labels: labels + [("reason", reason)], help: Self.failedHelp)
+            let c = registry.counter(name: Self.failedName, labels: labels + [("reason", reason)], help: Self.failedHelp)
             f.counters[reason] = c
             return c
         }

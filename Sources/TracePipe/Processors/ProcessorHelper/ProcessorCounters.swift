@@ -11,8 +11,8 @@ public final class ProcessorCounters: Sendable {
         self.id = id
         let p = registry.registry(for: .basic)
         let labels = [("processor", "\(id)"), ("otel_signal", "traces")]
-        incoming = p.makeCounter(name: "otelcol_processor_incoming_items", labels: labels, help: "Items passed to the processor.")
-        outgoing = p.makeCounter(name: "otelcol_processor_outgoing_items", labels: labels, help: "Items emitted by the processor.")
+        incoming = p.counter(name: "otelcol_processor_incoming_items", labels: labels, help: "Items passed to the processor.")
+        outgoing = p.counter(name: "otelcol_processor_outgoing_items", labels: labels, help: "Items emitted by the processor.")
     }
 
     func record(incoming i: Int, outgoing o: Int) {

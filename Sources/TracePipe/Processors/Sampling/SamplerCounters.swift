@@ -11,7 +11,7 @@ public final class SamplerCounters: Sendable {
         self.id = id
         let p = registry.registry(for: .normal)
         func counter(_ sampled: String) -> Counter {
-            p.makeCounter(name: "otelcol_processor_probabilistic_sampler_count_traces_sampled",
+            p.counter(name: "otelcol_processor_probabilistic_sampler_count_traces_sampled",
                           labels: [("processor", "\(id)"), ("policy", "trace_id_hash"), ("sampled", sampled)],
                           help: "Spans sampled or not by the probabilistic sampler.")
         }
