@@ -135,7 +135,7 @@ struct JSONScanner: ~Copyable {
         guard try atNextKey(first: &first) else { return nil }
         pos &+= 1
         let start = pos
-        guard let key = try plainStringBody(unterminated: "unterminated field name") else {
+        guard let key = try plainStringBody(unterminated: "unterminated field name")?.raw else {
             // Escaped keys never match a known field; skip it as a whole and report an unknown key.
             pos = start &- 1
             _ = try readString()
@@ -146,20 +146,22 @@ struct JSONScanner: ~Copyable {
         return key
     }
 
-    /// After a string's opening quote: its bytes, with `pos` past the closing quote; nil (with
-    /// `pos` at the backslash) when an escape comes first.
+    /// After a string's opening quote: its bytes and whether they are all ASCII, with `pos` past
+    /// the closing quote; nil (with `pos` at the backslash) when an escape comes first.
     @inline(__always)
-    private mutating func plainStringBody(unterminated: String) throws(JSONDecodingError) -> UnsafeRawBufferPointer? {
+    private mutating func plainStringBody(unterminated: String) throws(JSONDecodingError) -> (raw: UnsafeRawBufferPointer, ascii: Bool)? {
         let start = pos
+        var ascii = true
         skipPlainStringBytes()
         while pos < base.count {
             let b = base[pos]
             if b == UInt8(ascii: "\"") {
                 let raw = UnsafeRawBufferPointer(rebasing: base[start..<pos])
                 pos &+= 1
-                return raw
+                return (raw, ascii)
             }
             if b == UInt8(ascii: "\\") { return nil }
+            if b >= 0x80 { ascii = false }
             pos &+= 1
         }
         pos = start
@@ -272,28 +274,13 @@ struct JSONScanner: ~Copyable {
         guard peek() == UInt8(ascii: "\"") else { throw error("expected a string, found \(describeCurrent())") }
         pos &+= 1
         let start = pos
-        var ascii = true
-        skipPlainStringBytes()
-        while pos < base.count {
-            let b = base[pos]
-            if b == UInt8(ascii: "\"") {
-                let raw = UnsafeRawBufferPointer(rebasing: base[start..<pos])
-                pos &+= 1
-                if ascii { return String(decoding: raw, as: UTF8.self) }
-                guard let s = String(validating: raw, as: UTF8.self) else {
-                    pos = start
-                    throw error("string is not valid UTF-8")
-                }
-                return s
-            }
-            if b == UInt8(ascii: "\\") {
-                return try readEscapedString(from: start)
-            }
-            if b >= 0x80 { ascii = false }
-            pos &+= 1
+        guard let body = try plainStringBody(unterminated: "unterminated string") else { return try readEscapedString(from: start) }
+        if body.ascii { return String(decoding: body.raw, as: UTF8.self) }
+        guard let s = String(validating: body.raw, as: UTF8.self) else {
+            pos = start
+            throw error("string is not valid UTF-8")
         }
-        pos = start
-        throw error("unterminated string")
+        return s
     }
 
     /// Slow path for strings with escapes: rebuilds the bytes, then validates them.
@@ -399,8 +386,8 @@ struct JSONScanner: ~Copyable {
         skipWhitespace()
         guard peek() == UInt8(ascii: "\"") else { throw error("expected a string, found \(describeCurrent())") }
         pos &+= 1
-        guard let raw = try plainStringBody(unterminated: "unterminated string") else { throw error("unexpected escape sequence in this value") }
-        return raw
+        guard let body = try plainStringBody(unterminated: "unterminated string") else { throw error("unexpected escape sequence in this value") }
+        return body.raw
     }
 
     // MARK: numbers
