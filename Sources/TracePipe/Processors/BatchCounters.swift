@@ -2,7 +2,6 @@ import Prometheus
 
 /// The batch processor's sends (`otelcol_processor_batch_*`, at level `normal`).
 public final class BatchCounters: Sendable {
-    public let id: ComponentID
     let sizeTriggerSend: Counter
     let timeoutTriggerSend: Counter
     /// Metadata combinations with a batch being collected (`metadata_keys`).
@@ -13,7 +12,6 @@ public final class BatchCounters: Sendable {
                                             6000, 7000, 8000, 9000, 10000, 20000, 30000, 50000, 100000]
 
     init(id: ComponentID, registry: TelemetryRegistry) {
-        self.id = id
         let p = registry.registry(for: .normal)
         let labels = [("processor", "\(id)")]
         sendSize = p.valueHistogram(name: "otelcol_processor_batch_batch_send_size", labels: labels, buckets: Self.sendSizeBuckets,
@@ -29,6 +27,6 @@ public final class BatchCounters: Sendable {
 
 extension TelemetryRegistry {
     public func batch(_ id: ComponentID) -> BatchCounters {
-        instruments("batch|\(id)") { BatchCounters(id: id, registry: self) }
+        BatchCounters(id: id, registry: self)
     }
 }

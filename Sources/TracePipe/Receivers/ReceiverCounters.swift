@@ -2,14 +2,10 @@ import Prometheus
 
 /// What one receiver took and refused, per transport (`otelcol_receiver_*_spans`).
 public final class ReceiverCounters: Sendable {
-    public let id: ComponentID
-    public let transport: String
     let accepted: Counter
     let refused: Counter
 
     init(id: ComponentID, transport: String, registry: TelemetryRegistry) {
-        self.id = id
-        self.transport = transport
         let p = registry.registry(for: .basic)
         let labels = [("receiver", "\(id)"), ("transport", transport)]
         accepted = p.counter(name: "otelcol_receiver_accepted_spans", labels: labels, help: "Spans successfully pushed into the pipeline.")
@@ -19,6 +15,6 @@ public final class ReceiverCounters: Sendable {
 
 extension TelemetryRegistry {
     public func receiver(_ id: ComponentID, transport: String) -> ReceiverCounters {
-        instruments("receiver|\(id)|\(transport)") { ReceiverCounters(id: id, transport: transport, registry: self) }
+        ReceiverCounters(id: id, transport: transport, registry: self)
     }
 }

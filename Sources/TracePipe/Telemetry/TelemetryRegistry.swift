@@ -13,7 +13,9 @@ public final class TelemetryRegistry: Sendable {
     public let level: TelemetryConfig.MetricsLevel
     let prometheus = PrometheusCollectorRegistry()
     private let unexposed = PrometheusCollectorRegistry()
-    private let sets = NIOLockedValueBox<[String: any Sendable]>([:])
+    /// Exporters by id: the health check lists them. Other instrument sets need no such list;
+    /// the Prometheus registry hands back the same series for the same name and labels.
+    private let exporters = NIOLockedValueBox<[ComponentID: ExporterCounters]>([:])
     private let started = Date()
 
     public init(level: TelemetryConfig.MetricsLevel = .normal) {
@@ -26,20 +28,18 @@ public final class TelemetryRegistry: Sendable {
         level.includes(minimum) ? prometheus : unexposed
     }
 
-    /// The instrument set registered under `key`, created on first use (and replaced when
-    /// `reuseIf` rejects the registered one, e.g. after a processor's policies changed).
-    func instruments<Set: Sendable>(_ key: String, reuseIf: (Set) -> Bool = { _ in true }, make: () -> Set) -> Set {
-        sets.withLockedValue { all in
-            if let s = all[key] as? Set, reuseIf(s) { return s }
-            let s = make()
-            all[key] = s
-            return s
+    /// The exporter's instruments and health figures, created on first use.
+    public func exporter(_ id: ComponentID) -> ExporterCounters {
+        exporters.withLockedValue { all in
+            if let e = all[id] { return e }
+            let e = ExporterCounters(id: id, registry: self)
+            all[id] = e
+            return e
         }
     }
 
-    /// Every registered set of one type, in key order.
-    func all<Set: Sendable>(_ type: Set.Type) -> [Set] {
-        sets.withLockedValue { all in all.sorted { $0.key < $1.key }.compactMap { $0.value as? Set } }
+    public var allExporters: [ExporterCounters] {
+        exporters.withLockedValue { Array($0.values) }.sorted { $0.id < $1.id }
     }
 
     /// The Prometheus text exposition, with the process's figures read now.

@@ -14,8 +14,9 @@ public final class ExporterCounters: Sendable {
     private let labels: [(String, String)]
     /// Totals and queue figures the health check's detail shows.
     private let sentTotal = ManagedAtomic<Int>(0)
-    private let queue = NIOLockedValueBox<(size: Gauge, capacity: Gauge)?>(nil)
-    private let queueFigures = NIOLockedValueBox((size: 0, capacity: 0))
+    /// The queue's gauges (made on the first report: exporters without a queue show none) and
+    /// the last figures reported.
+    private let queue = NIOLockedValueBox<(gauges: (size: Gauge, capacity: Gauge)?, size: Int, capacity: Int)>((nil, 0, 0))
     /// Failed spans by reason, with their counters; a `reason="none"` zero series until the first.
     private let failed = NIOLockedValueBox<(totals: [String: Int], counters: [String: Counter])>(([:], [:]))
 
@@ -53,21 +54,19 @@ public final class ExporterCounters: Sendable {
     /// The sending queue's size and capacity (in its sizer's units); exporters without a queue
     /// never call this and show no queue series.
     func setQueue(size: Int? = nil, capacity: Int? = nil) {
-        let gauges = queue.withLockedValue { q in
-            if q == nil {
+        queue.withLockedValue { q in
+            if q.gauges == nil {
                 let l = labels + [("data_type", "traces")]
-                q = (registry.gauge(name: "otelcol_exporter_queue_size", labels: l, help: "Current size of the retry queue (in its sizer's units)."),
-                     registry.gauge(name: "otelcol_exporter_queue_capacity", labels: l, help: "Fixed capacity of the retry queue (in its sizer's units)."))
+                q.gauges = (registry.gauge(name: "otelcol_exporter_queue_size", labels: l, help: "Current size of the retry queue (in its sizer's units)."),
+                            registry.gauge(name: "otelcol_exporter_queue_capacity", labels: l, help: "Fixed capacity of the retry queue (in its sizer's units)."))
             }
-            return q!
-        }
-        queueFigures.withLockedValue { f in
+            let gauges = q.gauges!
             if let size {
-                f.size = size
+                q.size = size
                 gauges.size.set(Int64(size))
             }
             if let capacity {
-                f.capacity = capacity
+                q.capacity = capacity
                 gauges.capacity.set(Int64(capacity))
             }
         }
@@ -91,8 +90,8 @@ public final class ExporterCounters: Sendable {
     public var sentSpans: Int { sentTotal.load(ordering: .relaxed) }
     public var failedSpans: [String: Int] { failed.withLockedValue { $0.totals } }
     public var failedSpansTotal: Int { failedSpans.values.reduce(0, +) }
-    public var queueSize: Int { queueFigures.withLockedValue { $0.size } }
-    public var queueCapacity: Int { queueFigures.withLockedValue { $0.capacity } }
+    public var queueSize: Int { queue.withLockedValue { $0.size } }
+    public var queueCapacity: Int { queue.withLockedValue { $0.capacity } }
 
     private let attempts = NIOLockedValueBox<(failures: [ContinuousClock.Instant], lastError: String?)>(([], nil))
 
@@ -117,12 +116,4 @@ public final class ExporterCounters: Sendable {
         let since = ContinuousClock.now - interval
         return attempts.withLockedValue { a in (a.failures.filter { $0 >= since }.count, a.lastError) }
     }
-}
-
-extension TelemetryRegistry {
-    public func exporter(_ id: ComponentID) -> ExporterCounters {
-        instruments("exporter|\(id)") { ExporterCounters(id: id, registry: self) }
-    }
-
-    public var allExporters: [ExporterCounters] { all(ExporterCounters.self) }
 }

@@ -3,12 +3,10 @@ import Prometheus
 /// Spans into and out of a processor (`otelcol_processor_incoming_items`,
 /// `otelcol_processor_outgoing_items`), kept by `SpanProcessor` for every processor it runs.
 public final class ProcessorCounters: Sendable {
-    public let id: ComponentID
     let incoming: Counter
     let outgoing: Counter
 
     init(id: ComponentID, registry: TelemetryRegistry) {
-        self.id = id
         let p = registry.registry(for: .basic)
         let labels = [("processor", "\(id)"), ("otel_signal", "traces")]
         incoming = p.counter(name: "otelcol_processor_incoming_items", labels: labels, help: "Items passed to the processor.")
@@ -23,6 +21,6 @@ public final class ProcessorCounters: Sendable {
 
 extension TelemetryRegistry {
     public func processor(_ id: ComponentID) -> ProcessorCounters {
-        instruments("processor|\(id)") { ProcessorCounters(id: id, registry: self) }
+        ProcessorCounters(id: id, registry: self)
     }
 }

@@ -3,12 +3,10 @@ import Prometheus
 /// A sampler's decisions (`otelcol_processor_probabilistic_sampler_count_traces_sampled`, at
 /// level `normal`).
 public final class SamplerCounters: Sendable {
-    public let id: ComponentID
     let sampled: Counter
     let dropped: Counter
 
     init(id: ComponentID, registry: TelemetryRegistry) {
-        self.id = id
         let p = registry.registry(for: .normal)
         func counter(_ sampled: String) -> Counter {
             p.counter(name: "otelcol_processor_probabilistic_sampler_count_traces_sampled",
@@ -27,6 +25,6 @@ public final class SamplerCounters: Sendable {
 
 extension TelemetryRegistry {
     public func sampler(_ id: ComponentID) -> SamplerCounters {
-        instruments("sampler|\(id)") { SamplerCounters(id: id, registry: self) }
+        SamplerCounters(id: id, registry: self)
     }
 }

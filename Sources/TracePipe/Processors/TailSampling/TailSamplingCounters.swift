@@ -3,8 +3,6 @@ import Prometheus
 /// Tail sampling's decisions per policy and its table (`otelcol_processor_tail_sampling_*`, at
 /// level `normal`).
 public final class TailSamplingCounters: Sendable {
-    public let id: ComponentID
-    public let policies: [String]
     let policySampled: [Counter]
     let policyNotSampled: [Counter]
     let tracesSampled: Counter
@@ -16,8 +14,6 @@ public final class TailSamplingCounters: Sendable {
     let tracesOnMemory: Gauge
 
     init(id: ComponentID, policies: [String], registry: TelemetryRegistry) {
-        self.id = id
-        self.policies = policies
         let p = registry.registry(for: .normal)
         let processor = ("processor", "\(id)")
         func perPolicy(_ policy: String, _ sampled: String) -> Counter {
@@ -53,8 +49,6 @@ public final class TailSamplingCounters: Sendable {
 
 extension TelemetryRegistry {
     public func tailSampling(_ id: ComponentID, policies: [String]) -> TailSamplingCounters {
-        instruments("tail_sampling|\(id)", reuseIf: { $0.policies == policies }) {
-            TailSamplingCounters(id: id, policies: policies, registry: self)
-        }
+        TailSamplingCounters(id: id, policies: policies, registry: self)
     }
 }
