@@ -5,8 +5,6 @@ import TraceModel
 /// being sent* — an item's bytes are released only when its send finished — so a slow backend
 /// turns into 503s for clients instead of unbounded memory.
 actor MemoryQueue: QueueWithTakers {
-    enum OfferError: Error { case full, closed }
-
     let capacity: Int
     let sizer: ExporterHelperConfig.Sizer
     let memoryLimit: Int
@@ -52,7 +50,7 @@ actor MemoryQueue: QueueWithTakers {
     }
 
     /// Adds an item, waiting up to `blockFor` for room (nil: do not wait).
-    func offer(_ item: QueueItem, blockFor: Duration?) async throws(OfferError) {
+    func offer(_ item: QueueItem, blockFor: Duration?) async throws(SendingQueueError) {
         if closed { throw .closed }
         if !fits(item) {
             guard let wait = blockFor else { throw .full }
@@ -148,15 +146,8 @@ extension MemoryQueue: SendingQueue {
 
     func enqueue(_ data: TraceData, spans: Int, metadata: [String: [String]], completion: CompletionBox?,
                  blockFor: Duration?) async throws(SendingQueueError) {
-        let item = QueueItem(data: data, spans: spans, bytes: data.estimatedByteSize, metadata: metadata, completion: completion)
-        do {
-            try await offer(item, blockFor: blockFor)
-        } catch {
-            switch error {
-            case .full: throw .full
-            case .closed: throw .closed
-            }
-        }
+        try await offer(QueueItem(data: data, spans: spans, bytes: data.estimatedByteSize, metadata: metadata, completion: completion),
+                        blockFor: blockFor)
     }
 
     func finished(_ item: QueueItem, interrupted: Bool) {

@@ -6,8 +6,6 @@ import TraceModel
 /// when the send finished (delivered or permanently refused). What a crash interrupts is sent
 /// again after the restart: at least once, never lost.
 actor PersistentQueue: QueueWithTakers {
-    enum OfferError: Error { case full, closed, storage(String) }
-
     let store: FileQueueStore
     let capacity: Int
     let sizer: ExporterHelperConfig.Sizer
@@ -52,7 +50,7 @@ actor PersistentQueue: QueueWithTakers {
         }
     }
 
-    func offer(_ data: TraceData, spans: Int, metadata: [String: [String]]) throws(OfferError) {
+    func offer(_ data: TraceData, spans: Int, metadata: [String: [String]]) throws(SendingQueueError) {
         if closed { throw .closed }
         let prepared = FileQueueStore.prepare(payload: OTLPProtobufEncoder.encode(data), metadata: metadata)
         let newUnits: Int
@@ -133,15 +131,7 @@ extension PersistentQueue: SendingQueue {
     /// for room (`blockFor` is for memory queues).
     func enqueue(_ data: TraceData, spans: Int, metadata: [String: [String]], completion: CompletionBox?,
                  blockFor: Duration?) async throws(SendingQueueError) {
-        do {
-            try offer(data, spans: spans, metadata: metadata)
-        } catch {
-            switch error {
-            case .full: throw .full
-            case .closed: throw .closed
-            case .storage(let m): throw .storage(m)
-            }
-        }
+        try offer(data, spans: spans, metadata: metadata)
     }
 
     func finished(_ item: QueueItem, interrupted: Bool) {
