@@ -28,7 +28,6 @@ final class ComponentService: Service, Sendable {
     let host: ComponentHost
     let after: StartGate?
     let gate: StartGate
-    private let failure = NIOLockedValueBox<StartError?>(nil)
 
     init(description: String, component: any Component, host: ComponentHost, after: StartGate?, gate: StartGate) {
         self.description = description
@@ -38,12 +37,9 @@ final class ComponentService: Service, Sendable {
         self.gate = gate
     }
 
-    /// Why this component did not start, if it did not.
-    var startFailure: StartError? { failure.withLockedValue { $0 } }
-
     func run() async throws {
         // Shutdown (a signal, or an earlier component's failure) ends the wait for the predecessor.
-        let predecessorStarted = (try? await cancelWhenGracefulShutdown { [after] in await after?.wait() ?? true }) ?? false
+        let predecessorStarted = await cancelWhenGracefulShutdown { [after] in await after?.wait() ?? true }
         guard predecessorStarted, !Task.isShuttingDownGracefully, !Task.isCancelled else {
             gate.open(started: false)
             // Not started; still returns only when the group's shutdown reaches it, because the
@@ -54,10 +50,9 @@ final class ComponentService: Service, Sendable {
         do {
             try await component.start(host)
         } catch {
-            let e = StartError(message: "cannot start \(description): \(error)")
-            failure.withLockedValue { $0 = e }
             gate.open(started: false)
-            throw e
+            // The group shuts down what started and its run throws this.
+            throw StartError(message: "cannot start \(description): \(error)")
         }
         gate.open(started: true)
         // Held until the group's graceful shutdown reaches this service (or it is cancelled).

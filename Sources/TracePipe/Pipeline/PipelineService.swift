@@ -76,8 +76,6 @@ public final class PipelineService: Sendable {
         } catch {
             throw StartError(message: "\(error)")
         }
-        // A start failure lets the group shut down gracefully, so it returns without an error.
-        if let failure = services.lazy.compactMap(\.startFailure).first { throw failure }
         logger.info("shutdown complete")
     }
 }
