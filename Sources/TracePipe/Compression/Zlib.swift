@@ -104,8 +104,8 @@ public final class Deflater {
             case .zlib: return api.pointee.zlib_compress_bound(c, count)
             }
         case .zlib(let s):
-            // deflateBound covers the zlib wrapper; gzip's header and trailer are 12 bytes longer.
-            return Int(deflateBound(s, uLong(count))) + 18
+            // Counts the wrapper the stream was set up with (gzip or zlib).
+            return Int(deflateBound(s, uLong(count)))
         }
     }
 
