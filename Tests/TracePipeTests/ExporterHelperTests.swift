@@ -57,7 +57,7 @@ final class ExporterHelperTests: XCTestCase {
         guard case .success(let pj) = outcome(response(200, partialJSON, contentType: "application/json")) else { return XCTFail() }
         XCTAssertEqual(pj.rejectedSpans, 2)
         for code in [429, 502, 503, 504] {
-            guard case .failure(.retryable(_, let after)) = outcome(response(code, headers: [("Retry-After", "3")])) else { return XCTFail("\(code)") }
+            guard case .failure(.retryable(_, let after, _)) = outcome(response(code, headers: [("Retry-After", "3")])) else { return XCTFail("\(code)") }
             XCTAssertEqual(after, .seconds(3))
         }
         for code in [400, 401, 403, 404, 413, 500, 501] {

@@ -144,7 +144,7 @@ final class OTLPGRPCConfigTests: XCTestCase {
         func kind(_ code: GRPCStatusCode, retryDelay: Duration? = nil) -> String {
             let details = retryDelay.map { RPCStatus(code: Int32(code.rawValue), message: "", retryDelay: $0).protobuf() }
             switch OTLPGRPCLane.classify(GRPCCallResult(status: code.rawValue, message: "m", details: details), target: "t", sentTenant: false) {
-            case .retryable(_, let after): return "retry \(after.map { "\($0)" } ?? "-")"
+            case .retryable(_, let after, _): return "retry \(after.map { "\($0)" } ?? "-")"
             case .permanent: return "permanent"
             }
         }

@@ -46,8 +46,16 @@ public struct OTLPGRPCExporterConfig: Decodable, Sendable {
     }
 
     public init(from decoder: any Decoder) throws {
+        try self.init(from: decoder, endpointFromResolver: false)
+    }
+
+    /// `endpointFromResolver`: the settings are a template (the loadbalancing exporter's
+    /// `protocol.otlp`); `endpoint` is ignored, as in the collector, and each backend gets its
+    /// own through `withEndpoint`.
+    init(from decoder: any Decoder, endpointFromResolver: Bool) throws {
         let c = try decoder.container(keyedBy: Keys.self)
-        let endpoint = try c.value(.endpoint, or: "")
+        let endpoint = endpointFromResolver ? "placeholder:4317" : try c.value(.endpoint, or: "")
+        if endpointFromResolver { _ = try c.decodeIfPresent(String.self, forKey: .endpoint) }
         tls = try c.value(.tls, or: ClientTLSConfig())
         guard let parsed = Self.parseEndpoint(endpoint) else {
             throw decoder.invalid("endpoint", endpoint.isEmpty
@@ -94,6 +102,17 @@ public struct OTLPGRPCExporterConfig: Decodable, Sendable {
         }
         // The collector's otlp exporter: each attempt is bounded by `timeout` (default 5 s).
         helper = try ExporterHelperConfig(from: decoder, defaultTimeout: .seconds(5))
+    }
+
+    /// These settings for one backend of the loadbalancing exporter: a bare `host:port`, plaintext
+    /// when `tls.insecure` is set, as the collector builds its per-backend otlp exporters.
+    func withEndpoint(host: String, port: Int) -> OTLPGRPCExporterConfig {
+        var c = self
+        c.host = host
+        c.port = port
+        c.endpointText = "\(host.contains(":") ? "[\(host)]" : host):\(port)"
+        c.plaintext = tls.insecure
+        return c
     }
 
     /// `host:port`, `http://host:port` or `https://host:port` (a trailing `/` allowed), as the

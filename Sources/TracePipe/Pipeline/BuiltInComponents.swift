@@ -42,6 +42,11 @@ extension ComponentRegistry {
             QueuedExporter(config: config.helper, sender: try OTLPGRPCSender(config: config, group: context.eventLoopGroup, logger: context.logger),
                            context: context, authenticator: config.auth?.authenticator)
         },
+        .exporter("loadbalancing", aliases: ["load_balancing"],
+                  summary: "routes each trace (or service) to one backend of a tier on the collector's hash ring; static or DNS membership, failover",
+                  config: LoadBalancingExporterConfig.self) { config, context in
+            LoadBalancingExporter(config: config, context: context)
+        },
         .extension("file_storage", summary: "a directory for persistent sending queues", config: FileStorageConfig.self) { config, context in
             FileStorageExtension(config: config, context: context)
         },

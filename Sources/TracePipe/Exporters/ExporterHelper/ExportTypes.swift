@@ -3,15 +3,33 @@ import TraceModel
 /// Why one send attempt failed, as an exporter reports it to the helper.
 public enum ExportError: Error, Sendable, CustomStringConvertible {
     /// Worth trying again (network error, 429/502/503/504), at the earliest after `retryAfter`.
-    case retryable(String, retryAfter: Duration?)
+    /// `partial`: part of the request was delivered (the loadbalancing exporter's backends
+    /// answer separately); only its `rest` is tried again.
+    case retryable(String, retryAfter: Duration?, partial: PartialDelivery? = nil)
     /// Retrying cannot help (400, 401, a tenant header missing, …): the data is dropped and counted.
     case permanent(String)
 
     public var description: String {
         switch self {
-        case .retryable(let m, let after): return after.map { "\(m) (retry after \($0))" } ?? m
+        case .retryable(let m, let after, _): return after.map { "\(m) (retry after \($0))" } ?? m
         case .permanent(let m): return m
         }
+    }
+}
+
+/// How far a send got before a retryable failure: what is left to send, and what was delivered
+/// or refused for good on the way.
+public struct PartialDelivery: Sendable {
+    public var rest: TraceData
+    public var deliveredSpans: Int
+    public var rejectedSpans: Int
+    public var rejectionMessage: String
+
+    public init(rest: TraceData, deliveredSpans: Int, rejectedSpans: Int, rejectionMessage: String = "") {
+        self.rest = rest
+        self.deliveredSpans = deliveredSpans
+        self.rejectedSpans = rejectedSpans
+        self.rejectionMessage = rejectionMessage
     }
 }
 

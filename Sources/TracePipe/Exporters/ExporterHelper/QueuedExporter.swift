@@ -171,13 +171,16 @@ public final class QueuedExporter: Exporter {
             let pieces = config.queue.batch.map { item.data.split(maxSpans: $0.maxSize) } ?? [item.data]
             var result: Result<Void, ExportError> = .success(())
             var interrupted = false
+            var undelivered = 0
             do throws(ExportError) {
                 let edits = try authenticator?.headerEdits(for: item.metadata) ?? []
                 for piece in pieces {
                     switch await retrying.send(piece, headerEdits: edits, lane: lane) {
                     case .delivered: break
                     case .failed(let e): result = .failure(e)
-                    case .interrupted: interrupted = true
+                    case .interrupted(let spans):
+                        interrupted = true
+                        undelivered += spans
                     }
                 }
             } catch {
@@ -189,7 +192,7 @@ public final class QueuedExporter: Exporter {
             item.completion?.finish(interrupted ? .failure(.retryable("shut down before the export finished", retryAfter: nil)) : result)
             await queue.finished(item, interrupted: interrupted)
             if interrupted && !queue.isPersistent {
-                interruptedSpans.wrappingIncrement(by: item.spans, ordering: .relaxed)
+                interruptedSpans.wrappingIncrement(by: undelivered, ordering: .relaxed)
             }
         }
     }

@@ -9,7 +9,8 @@ struct RetryingSender: Sendable {
     enum Result {
         case delivered
         case failed(ExportError)
-        case interrupted
+        /// Shutdown stopped the retries with `spans` spans not yet delivered.
+        case interrupted(spans: Int)
     }
 
     let retry: ExporterHelperConfig.Retry
@@ -20,7 +21,9 @@ struct RetryingSender: Sendable {
     let stopRetrying: AsyncEvent
 
     func send(_ data: TraceData, headerEdits: [HeaderEdit], lane: any ExportLane) async -> Result {
-        let spans = data.spanCount
+        // What is still to be delivered: a partial delivery leaves only its rest to retry.
+        var data = data
+        var spans = data.spanCount
         let policy = RetryPolicy(config: retry)
         let started = ContinuousClock.now
         var attempt = 0
@@ -46,14 +49,24 @@ struct RetryingSender: Sendable {
                     logs.log(logger, .error, key: "permanent", "dropping data: the backend refused it and retrying cannot help",
                              metadata: ["error": "\(message)", "dropped_spans": "\(spans)"])
                     return .failed(error)
-                case .retryable(let message, let retryAfter):
+                case .retryable(let message, let retryAfter, let partial):
+                    if let partial {
+                        counters.recordSent(partial.deliveredSpans)
+                        if partial.rejectedSpans > 0 {
+                            counters.addFailed(partial.rejectedSpans, reason: "partial_success")
+                            logs.log(logger, .warning, key: "partial", "the backend rejected part of the data (partial success)",
+                                     metadata: ["rejected_spans": "\(partial.rejectedSpans)", "message": "\(partial.rejectionMessage)"])
+                        }
+                        data = partial.rest
+                        spans = data.spanCount
+                    }
                     guard retry.enabled else {
                         counters.addFailed(spans, reason: "retries_disabled")
                         logs.log(logger, .error, key: "noretry", "dropping data: export failed and retry_on_failure is disabled",
                                  metadata: ["error": "\(message)", "dropped_spans": "\(spans)"])
                         return .failed(error)
                     }
-                    if stopRetrying.isFired { return .interrupted }
+                    if stopRetrying.isFired { return .interrupted(spans: spans) }
                     let delay = policy.delay(afterAttempt: attempt, retryAfter: retryAfter, random: Double.random(in: 0..<1))
                     let maxElapsed = retry.maxElapsedTime
                     if maxElapsed.nanoseconds > 0 && (ContinuousClock.now - started) + delay > maxElapsed.duration {
@@ -65,7 +78,7 @@ struct RetryingSender: Sendable {
                     logs.log(logger, .warning, key: "retry", "export failed; will retry",
                              metadata: ["error": "\(message)", "interval": "\(ConfigDuration.format(delay))", "spans": "\(spans)"])
                     // The backoff ends early when shutdown says to stop retrying.
-                    if await stopRetrying.wait(until: .now + delay) || Task.isCancelled { return .interrupted }
+                    if await stopRetrying.wait(until: .now + delay) || Task.isCancelled { return .interrupted(spans: spans) }
                     attempt += 1
                 }
             }

@@ -1,0 +1,135 @@
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+
+/// Asks DNS servers for a name's A and AAAA records over UDP, as a stub resolver does: both
+/// questions at once from a fresh random port with random ids, the next server when one fails,
+/// the search domains in resolv.conf's order, /etc/hosts first. It is how the loadbalancing
+/// exporter's `dns` resolver finds the Pods behind a headless Service.
+struct DNSClient: Sendable {
+    enum LookupError: Error, CustomStringConvertible {
+        case notFound(String)
+        case failed(String)
+
+        var description: String {
+            switch self {
+            case .notFound(let m), .failed(let m): return m
+            }
+        }
+    }
+
+    let files: ResolverFiles
+    let group: any EventLoopGroup
+
+    /// The name's addresses as text (IPv4 and IPv6), in the order the answers gave them.
+    func lookup(_ name: String, timeout: Duration) async throws(LookupError) -> [String] {
+        if IPAddressText.bytes(name) != nil { return [name] }
+        if let fixed = files.hosts[name.lowercased()] { return fixed }
+        let deadline = ContinuousClock.now + timeout
+        var lastFailure = "no DNS server answered"
+        for candidate in files.candidates(for: name) {
+            var answered = false
+            for server in files.nameservers {
+                let left = deadline - .now
+                guard left > .zero else { throw .failed("looking up \(name): timed out after \(timeout) (\(lastFailure))") }
+                do {
+                    switch try await ask(server, candidate, timeout: left) {
+                    case .addresses(let a): return a
+                    case .noSuchName: answered = true
+                    }
+                } catch {
+                    lastFailure = "\(server): \(error)"
+                    continue
+                }
+                if answered { break }
+            }
+            // Every server failed (not "no such name"): the lookup failed, rather than wrongly
+            // trying the next search domain.
+            if !answered { throw .failed("looking up \(candidate): \(lastFailure)") }
+        }
+        throw .notFound("no such host: \(name) (asked \(files.nameservers.map(\.description).joined(separator: ", ")))")
+    }
+
+    enum Outcome {
+        case addresses([String])
+        /// NXDOMAIN, or the name exists without A/AAAA records: try the next candidate.
+        case noSuchName
+    }
+
+    /// One server, one name: the A and AAAA questions together.
+    func ask(_ server: DNSServerAddress, _ name: String, timeout: Duration) async throws -> Outcome {
+        let ids = (UInt16.random(in: 1...UInt16.max), UInt16.random(in: 1...UInt16.max))
+        guard let qa = DNSMessage.query(id: ids.0, name: name, type: .a), let qaaaa = DNSMessage.query(id: ids.1, name: name, type: .aaaa) else {
+            throw LookupError.failed("\"\(name)\" is not a valid DNS name")
+        }
+        let remote = try SocketAddress.makeAddressResolvingHost(server.host, port: server.port)
+        let collector = AnswerCollector(expected: [ids.0, ids.1], promise: group.next().makePromise())
+        let channel = try await DatagramBootstrap(group: group)
+            .channelInitializer { ch in ch.eventLoop.makeCompletedFuture { try ch.pipeline.syncOperations.addHandler(collector) } }
+            .bind(host: remote.protocol == .inet6 ? "::" : "0.0.0.0", port: 0).get()
+        defer { channel.close(promise: nil) }
+        for q in [qa, qaaaa] {
+            let envelope = AddressedEnvelope(remoteAddress: remote, data: channel.allocator.buffer(bytes: q))
+            channel.writeAndFlush(envelope, promise: nil)
+        }
+        let timer = channel.eventLoop.scheduleTask(in: .nanoseconds(timeout.totalNanoseconds)) {
+            collector.fail(LookupError.failed("no answer within \(timeout)"))
+        }
+        defer { timer.cancel() }
+        let answers = try await collector.promise.futureResult.get()
+        var addresses: [String] = []
+        var missing = true
+        for a in answers {
+            switch a.responseCode {
+            case 0: missing = missing && a.addresses.isEmpty
+            case 3: continue
+            default: throw LookupError.failed("server failure (rcode \(a.responseCode))")
+            }
+            addresses += a.addresses.compactMap(IPAddressText.text)
+        }
+        if answers.contains(where: \.truncated) && addresses.isEmpty {
+            throw LookupError.failed("the answer was truncated and carried no addresses")
+        }
+        return missing && addresses.isEmpty ? .noSuchName : .addresses(addresses)
+    }
+}
+
+/// Gathers the answers to the expected query ids on one datagram channel.
+private final class AnswerCollector: ChannelInboundHandler, Sendable {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+
+    let promise: EventLoopPromise<[DNSMessage.Answer]>
+    private let state: NIOLockedValueBox<(waiting: Set<UInt16>, answers: [DNSMessage.Answer], done: Bool)>
+
+    init(expected: [UInt16], promise: EventLoopPromise<[DNSMessage.Answer]>) {
+        self.promise = promise
+        state = NIOLockedValueBox((Set(expected), [], false))
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var envelope = unwrapInboundIn(data)
+        let bytes = envelope.data.readBytes(length: envelope.data.readableBytes) ?? []
+        // Anything that is not an answer to our ids (stray or spoofed) is ignored.
+        guard let answer = try? DNSMessage.parse(bytes) else { return }
+        let finished: [DNSMessage.Answer]? = state.withLockedValue { s in
+            guard !s.done, s.waiting.remove(answer.id) != nil else { return nil }
+            s.answers.append(answer)
+            guard s.waiting.isEmpty else { return nil }
+            s.done = true
+            return s.answers
+        }
+        if let finished { promise.succeed(finished) }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        fail(error)
+    }
+
+    func fail(_ error: any Error) {
+        let first = state.withLockedValue { s in
+            defer { s.done = true }
+            return !s.done
+        }
+        if first { promise.fail(error) }
+    }
+}
