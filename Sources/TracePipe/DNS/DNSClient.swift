@@ -76,21 +76,16 @@ struct DNSClient: Sendable {
             collector.fail(LookupError.failed("no answer within \(timeout)"))
         }
         defer { timer.cancel() }
-        let answers = try await collector.promise.futureResult.get()
-        var addresses: [String] = []
-        var missing = true
-        for a in answers {
-            switch a.responseCode {
-            case 0: missing = missing && a.addresses.isEmpty
-            case 3: continue
-            default: throw LookupError.failed("server failure (rcode \(a.responseCode))")
-            }
-            addresses += a.addresses.compactMap(IPAddressText.text)
+        let answers = try await collector.promise.futureResult.get().sorted { $0.id == ids.0 && $1.id != ids.0 }
+        // As Go's resolver: the addresses of whichever question was answered; a failure counts
+        // only when neither gave any (some servers refuse AAAA for names they hold A records of).
+        let addresses = answers.flatMap { $0.addresses.compactMap(IPAddressText.text) }
+        if !addresses.isEmpty { return .addresses(addresses) }
+        if let failed = answers.first(where: { $0.responseCode != 0 && $0.responseCode != 3 }) {
+            throw LookupError.failed("server failure (rcode \(failed.responseCode))")
         }
-        if answers.contains(where: \.truncated) && addresses.isEmpty {
-            throw LookupError.failed("the answer was truncated and carried no addresses")
-        }
-        return missing && addresses.isEmpty ? .noSuchName : .addresses(addresses)
+        if answers.contains(where: \.truncated) { throw LookupError.failed("the answer was truncated and carried no addresses") }
+        return .noSuchName
     }
 }
 

@@ -141,15 +141,16 @@ final class BackendPool: Sendable {
     /// failure is what marked it.
     func recordFailure(_ id: UInt32, countsTowardDown: Bool) -> (down: Bool, newlyDown: Bool) {
         guard failover.enabled, countsTowardDown else { return (false, false) }
-        let (down, newly, name) = state.withLockedValue { s -> (Bool, Bool, String) in
+        let (down, newly, name, member) = state.withLockedValue { s -> (Bool, Bool, String, Bool) in
             s.backends[Int(id)].failures += 1
             let b = s.backends[Int(id)]
-            guard !b.down, b.failures >= failover.failures else { return (b.down, false, b.name) }
+            guard !b.down, b.failures >= failover.failures else { return (b.down, false, b.name, b.member) }
             s.backends[Int(id)].down = true
-            return (true, true, b.name)
+            return (true, true, b.name, b.member)
         }
         if newly {
-            counters.backendState(endpoint: name, up: false)
+            // A backend that already left keeps reading -1.
+            if member { counters.backendState(endpoint: name, up: false) }
             updateDownGauge()
             logger.warning("loadbalancing backend marked down; its traces go to the next backend on the ring until a probe finds it up",
                            metadata: ["endpoint": "\(name)", "failures": "\(failover.failures)"])
@@ -242,7 +243,9 @@ final class BackendPool: Sendable {
             chosen.reserveCapacity(ids.count)
             let backends = s.backends
             for (slot, id) in ids.enumerated() {
-                if affinityEnabled, let kept = s.affinity.backend(of: id), backends[Int(kept)].member, !backends[Int(kept)].down {
+                // A backend that left the membership keeps its traces while it still answers
+                // (a Pod is removed from its Service before it stops): they stay whole.
+                if affinityEnabled, let kept = s.affinity.backend(of: id), !backends[Int(kept)].down {
                     let ringChoice = s.ringIDs[s.ring.owner(ofPoint: s.ring.point(atPosition: positions[slot]))]
                     if ringChoice != kept { affinitySpans += spans[slot] }
                     chosen.append(kept)
@@ -260,7 +263,7 @@ final class BackendPool: Sendable {
                 if affinityEnabled { s.affinity.record(id, backend: backend, now: now) }
             }
             if affinityEnabled { counters.affinity(traces: s.affinity.count, evicted: s.affinity.evictedEarly) }
-            return .success((chosen, s.ringIDs.map { ($0, backends[Int($0)].name) }))
+            return .success((chosen, Set(chosen).map { ($0, backends[Int($0)].name) }))
         }.get()
         if failoverSpans > 0 { counters.rerouted(reason: "backend_down", spans: failoverSpans) }
         if affinitySpans > 0 { counters.rerouted(reason: "affinity", spans: affinitySpans) }
