@@ -7,6 +7,8 @@ sinks on CPU 0:
   grpc-out  wrk → OTLP/HTTP receiver → batch → otlp (gRPC) exporter → grpc-load sink
   scrub     as http, with the processors of pipelines/scrub-secrets.yaml before the batch
             (the preset file itself, merged with an override for ports and batch size)
+  lb        as grpc-out, with the loadbalancing exporter (static resolver, routing by trace id)
+            to three grpc-load sinks instead of one otlp exporter: an agent in front of a tier
 
 For each: accepted spans/s over window + drain, tracepipe CPU-seconds per million spans, peak RSS,
 and the median of each against http's.
@@ -45,7 +47,26 @@ service:
 """
 
 
+LB_SINKS = [GRPC_SINK, GRPC_SINK + 1, GRPC_SINK + 2]
+
+
 def config(setup):
+    if setup == "lb":
+        hostnames = ", ".join(f"127.0.0.1:{p}" for p in LB_SINKS)
+        return f"""receivers:
+  otlp: {{protocols: {{http: {{endpoint: 127.0.0.1:{RECV}}}}}}}
+processors:
+  batch: {{send_batch_size: 8192, timeout: 200ms}}
+exporters:
+  loadbalancing:
+    protocol: {{otlp: {{tls: {{insecure: true}}, compression: gzip}}}}
+    resolver: {{static: {{hostnames: [{hostnames}]}}}}
+service:
+  telemetry:
+    logs: {{level: warn}}
+    metrics: {{readers: [{{pull: {{exporter: {{prometheus: {{host: 127.0.0.1, port: {METRICS}}}}}}}}}]}}
+  pipelines: {{traces: {{receivers: [otlp], processors: [batch], exporters: [loadbalancing]}}}}
+"""
     receiver = (f"otlp: {{protocols: {{grpc: {{endpoint: 127.0.0.1:{GRPC_RECV}}}}}}}" if setup == "grpc-in"
                 else f"otlp: {{protocols: {{http: {{endpoint: 127.0.0.1:{RECV}}}}}}}")
     exporter = (f"otlp: {{endpoint: 127.0.0.1:{GRPC_SINK}, tls: {{insecure: true}}, compression: gzip}}" if setup == "grpc-out"
@@ -104,10 +125,12 @@ def run(setup, a):
     files, _, _ = B.payload_files(100, "proto", 16)
     rundir = os.path.join(B.WORK, "runs", f"{time.strftime('%Y%m%dT%H%M%S')}-grpc-{setup}-{os.getpid()}")
     os.makedirs(rundir, exist_ok=True)
-    sink = (B.start([LOAD, "sink", str(GRPC_SINK)], os.path.join(rundir, "sink.log"), "0",
-                    env=dict(os.environ, GRPC_SINK_STATS=os.path.join(rundir, "sink.json")))
-            if setup == "grpc-out" else B.start_sink(rundir, SINK, "0", False))
-    B.wait_port(GRPC_SINK if setup == "grpc-out" else SINK, 10)
+    grpc_sinks = LB_SINKS if setup == "lb" else [GRPC_SINK] if setup == "grpc-out" else []
+    sinks = ([B.start([LOAD, "sink", str(p)], os.path.join(rundir, f"sink-{p}.log"), "0",
+                      env=dict(os.environ, GRPC_SINK_STATS=os.path.join(rundir, f"sink-{p}.json"))) for p in grpc_sinks]
+             or [B.start_sink(rundir, SINK, "0", False)])
+    for p in grpc_sinks or [SINK]:
+        B.wait_port(p, 10)
     cfg = os.path.join(rundir, "config.yaml")
     open(cfg, "w").write(scrub_override() if setup == "scrub" else config(setup))
     configs = ([os.path.join(ROOT, "pipelines", "scrub-secrets.yaml")] if setup == "scrub" else []) + [cfg]
@@ -128,18 +151,20 @@ def run(setup, a):
     m1, c1 = metrics(), B.tree_cpu_s(tp.pid)
     hwm = B.vm_hwm_kb(B.proc_tree(tp.pid))
     B.stop(tp)
-    B.stop(sink)
+    for sink in sinks:
+        B.stop(sink)
     accepted = m1.get("recv_accepted_spans", 0) - m0.get("recv_accepted_spans", 0)
     exported = m1.get("exp_sent_spans", 0) - m0.get("exp_sent_spans", 0)
     elapsed = max(window, t_drained - t0)
     res = {
         "setup": setup, "spans_s": round(accepted / elapsed), "ingest_spans_s": round(sent_by_load / window),
         "cpu_s_per_mspans": round((c1 - c0) / (accepted / 1e6), 2) if accepted else None,
-        "cores": round((c1 - c0) / elapsed, 2), "exported_over_accepted": round(exported / accepted, 4) if accepted else None,
+        "cores": round((c1 - c0) / elapsed, 2),
+        "spans_s_per_core": round(accepted / (c1 - c0)) if c1 > c0 else None, "exported_over_accepted": round(exported / accepted, 4) if accepted else None,
         "peak_rss_mb": round(hwm / 1024, 1), "rundir": rundir,
     }
     print(f"{setup:>8}: {res['spans_s']:>8,} spans/s  {res['cpu_s_per_mspans']:>6} CPU-s/M spans  "
-          f"{res['cores']} cores  exported/accepted {res['exported_over_accepted']}  peak RSS {res['peak_rss_mb']} MB", flush=True)
+          f"{res['cores']} cores ({res['spans_s_per_core']:,} spans/s per core)  exported/accepted {res['exported_over_accepted']}  peak RSS {res['peak_rss_mb']} MB", flush=True)
     return res
 
 
@@ -159,13 +184,17 @@ def main():
     finally:
         B.cleanup()
     med = lambda xs: sorted(xs)[len(xs) // 2]
-    base = results.get("http")
+    # The loadbalancing set-up is compared with the plain otlp exporter when both ran.
     for setup, rs in results.items():
+        base_name = "grpc-out" if setup == "lb" and "grpc-out" in results else "http"
+        base = results.get(base_name)
         s, c = med([r["spans_s"] for r in rs]), med([r["cpu_s_per_mspans"] for r in rs])
-        rel = ""
-        if base and setup != "http":
+        pc = med([r["spans_s_per_core"] for r in rs])
+        rel = f", {pc:,} spans/s per core"
+        if base and setup != base_name:
             bs, bc = med([r["spans_s"] for r in base]), med([r["cpu_s_per_mspans"] for r in base])
-            rel = f"  ({s / bs:.0%} of HTTP's spans/s, {c / bc:.0%} of its CPU per span)"
+            bpc = med([r["spans_s_per_core"] for r in base])
+            rel += f"  ({s / bs:.0%} of {base_name}'s spans/s, {pc / bpc:.0%} of its spans/s per core, {c / bc:.0%} of its CPU per span)"
         print(f"median {setup:>8}: {s:,} spans/s, {c} CPU-s/M spans{rel}")
 
 

@@ -1,30 +1,24 @@
 extension TraceData {
-    /// Splits the spans into `parts` pieces by `part(span)` (0..<parts), each span staying under
-    /// its own resource and scope; empty pieces stay empty. When every span falls in one piece,
-    /// the data is handed back whole, uncopied: a request that holds one trace costs nothing.
-    public func partitioned(into parts: Int, by part: (borrowing Span) -> Int) -> [TraceData] {
+    /// Splits the spans into `parts` pieces: `assignments[k]` is the piece of the k-th span in
+    /// resource, scope, span order. Each span stays under its own resource and scope; empty
+    /// pieces stay empty. When every span falls in one piece the data is handed back whole,
+    /// uncopied: a request that holds one trace costs nothing.
+    public func partitioned(into parts: Int, assignments: [UInt16]) -> [TraceData] {
         precondition(parts > 0)
-        // The common case first: one destination for everything.
-        var only: Int?
-        var mixed = false
-        scan: for rs in resourceSpans {
-            for ss in rs.scopeSpans {
-                for i in ss.spans.indices {
-                    let p = part(ss.spans[i])
-                    if only == nil { only = p } else if only != p { mixed = true; break scan }
-                }
-            }
-        }
         var pieces = Array(repeating: TraceData(), count: parts)
-        guard mixed else {
-            pieces[only ?? 0] = self
+        guard let first = assignments.first, assignments.contains(where: { $0 != first }) else {
+            pieces[Int(assignments.first ?? 0)] = self
             return pieces
         }
+        var k = 0
         for rs in resourceSpans {
             var byPart = [ResourceSpans?](repeating: nil, count: parts)
             for ss in rs.scopeSpans {
                 var spansByPart = [[Span]](repeating: [], count: parts)
-                for i in ss.spans.indices { spansByPart[part(ss.spans[i])].append(ss.spans[i]) }
+                for i in ss.spans.indices {
+                    spansByPart[Int(assignments[k])].append(ss.spans[i])
+                    k += 1
+                }
                 for p in 0..<parts where !spansByPart[p].isEmpty {
                     if byPart[p] == nil { byPart[p] = ResourceSpans(resource: rs.resource, scopeSpans: [], schemaURL: rs.schemaURL) }
                     byPart[p]!.scopeSpans.append(ScopeSpans(scope: ss.scope, spans: spansByPart[p], schemaURL: ss.schemaURL))
@@ -35,7 +29,7 @@ extension TraceData {
         return pieces
     }
 
-    /// Splits whole resources into `parts` pieces by `part(resource)`; see `partitioned(into:by:)`.
+    /// Splits whole resources into `parts` pieces by `part(resource)`; see `partitioned(into:assignments:)`.
     public func partitionedByResource(into parts: Int, by part: (ResourceSpans) -> Int) -> [TraceData] {
         precondition(parts > 0)
         let assigned = resourceSpans.map(part)

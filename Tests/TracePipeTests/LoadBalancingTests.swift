@@ -324,7 +324,9 @@ final class LoadBalancingTests: XCTestCase {
 
     func testPartitionKeepsResourcesScopesAndOrder() {
         let data = mixed(traces: 3, spansEach: 3)
-        let pieces = data.partitioned(into: 3) { Int($0.traceID.low % 3) }
+        let spans = data.resourceSpans[0].scopeSpans[0].spans
+        let pieces = data.partitioned(into: 3, assignments: spans.map { UInt16($0.traceID.low % 3) })
+        XCTAssertEqual(data.partitioned(into: 2, assignments: spans.map { _ in 1 })[1], data, "one piece: the data whole")
         XCTAssertEqual(pieces.map(\.spanCount).reduce(0, +), 9)
         for (i, piece) in pieces.enumerated() where piece.spanCount > 0 {
             XCTAssertEqual(piece.resourceSpans.count, 1)

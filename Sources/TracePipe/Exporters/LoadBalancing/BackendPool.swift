@@ -208,25 +208,30 @@ final class BackendPool: Sendable {
 
     private func routeByTrace(_ data: TraceData) throws(RoutingFailure) -> [Route] {
         // Outside the lock: the distinct trace ids, their ring positions and span counts.
-        var slots: [TraceID: Int] = [:]
+        // `spanSlots[k]`: the k-th span's trace, as an index into `ids` (one hash lookup per run
+        // of spans of one trace; the pieces are then cut from this array, without hashing again).
+        var slots: [TraceID: Int32] = [:]
         var ids: [TraceID] = []
         var spans: [Int] = []
+        var spanSlots: [Int32] = []
+        spanSlots.reserveCapacity(data.spanCount)
         var last = TraceID.zero
-        var lastSlot = -1
+        var lastSlot: Int32 = -1
         for rs in data.resourceSpans {
             for ss in rs.scopeSpans {
                 for i in ss.spans.indices {
                     let id = ss.spans[i].traceID
                     if id != last || lastSlot < 0 {
                         if let s = slots[id] { lastSlot = s } else {
-                            lastSlot = ids.count
+                            lastSlot = Int32(ids.count)
                             slots[id] = lastSlot
                             ids.append(id)
                             spans.append(0)
                         }
                         last = id
                     }
-                    spans[lastSlot] += 1
+                    spans[Int(lastSlot)] += 1
+                    spanSlots.append(lastSlot)
                 }
             }
         }
@@ -268,22 +273,15 @@ final class BackendPool: Sendable {
         if failoverSpans > 0 { counters.rerouted(reason: "backend_down", spans: failoverSpans) }
         if affinitySpans > 0 { counters.rerouted(reason: "affinity", spans: affinitySpans) }
         // Outside the lock again: the pieces.
-        var pieceOf: [UInt32: Int] = [:]
+        var pieceOf: [UInt32: UInt16] = [:]
         var pieceBackends: [UInt32] = []
-        let pieceOfSlot = backendOfSlot.map { b -> Int in
+        let pieceOfSlot = backendOfSlot.map { b -> UInt16 in
             if let p = pieceOf[b] { return p }
-            pieceOf[b] = pieceBackends.count
+            pieceOf[b] = UInt16(pieceBackends.count)
             pieceBackends.append(b)
-            return pieceBackends.count - 1
+            return UInt16(pieceBackends.count - 1)
         }
-        var cacheID = TraceID.zero
-        var cachePiece = -1
-        let pieces = data.partitioned(into: pieceBackends.count) { span in
-            if cachePiece >= 0 && span.traceID == cacheID { return cachePiece }
-            cacheID = span.traceID
-            cachePiece = pieceOfSlot[slots[cacheID]!]
-            return cachePiece
-        }
+        let pieces = data.partitioned(into: pieceBackends.count, assignments: spanSlots.map { pieceOfSlot[Int($0)] })
         let names = Dictionary(members, uniquingKeysWith: { a, _ in a })
         return zip(pieceBackends, pieces).map { Route(backend: $0, name: names[$0] ?? "", data: $1) }
     }
