@@ -62,22 +62,24 @@ final class LoadBalancingEndToEndTests: XCTestCase {
             gateways[name] = p
         }
 
-        /// An agent: OTLP/HTTP in, loadbalancing out with `resolver` (YAML).
-        func startAgent(resolver: String) throws {
+        /// An agent: OTLP/HTTP in, loadbalancing out with `resolver` (YAML); its queue on disk
+        /// in `queueDirectory` when given.
+        func startAgent(resolver: String, queueDirectory: String? = nil) throws {
             let otlp = TestHTTPClient.freePort(), health = TestHTTPClient.freePort(), metrics = TestHTTPClient.freePort()
             let path = dir.appendingPathComponent("agent-\(agents.count).yaml").path
+            let storage = queueDirectory.map { "file_storage: {directory: \"\($0)\", create_directory: true}" } ?? ""
             try """
-                extensions: {health_check: {endpoint: "127.0.0.1:\(health)"}}
+                extensions: {health_check: {endpoint: "127.0.0.1:\(health)"}, \(storage)}
                 receivers: {otlp: {protocols: {http: {endpoint: "127.0.0.1:\(otlp)"}}}}
                 exporters:
                   loadbalancing:
                     protocol: {otlp: {tls: {insecure: true}, timeout: 2s}}
                     resolver: \(resolver)
-                    sending_queue: {queue_size: 100000}
+                    sending_queue: {queue_size: 100000\(queueDirectory == nil ? "" : ", storage: file_storage")}
                     retry_on_failure: {initial_interval: 100ms, max_interval: 500ms, max_elapsed_time: 0}
                     failover: {probe_interval: 200ms}
                 service:
-                  extensions: [health_check]
+                  extensions: [health_check\(queueDirectory == nil ? "" : ", file_storage")]
                   telemetry: {metrics: {level: normal, readers: [{pull: {exporter: {prometheus: {host: 127.0.0.1, port: \(metrics)}}}}]}}
                   pipelines: {traces: {receivers: [otlp], exporters: [loadbalancing]}}
                 """.write(toFile: path, atomically: true, encoding: .utf8)
@@ -286,6 +288,35 @@ final class LoadBalancingEndToEndTests: XCTestCase {
         }
         for p in tier.agents { XCTAssertEqual(p.terminate(), 0, p.log) }
         for p in tier.gateways.values where p.process.isRunning { _ = p.terminate() }
+        await tempo.stop()
+    }
+
+    /// The agent's queue holds requests before routing, on disk: an agent killed while no
+    /// gateway answers, restarted with one gateway gone from its list, sends everything to the
+    /// gateway that is left (routed after the restart, not before the kill).
+    func testAPersistentQueueIsRoutedAfterAKillByTheMembershipOfThen() async throws {
+        let tempo = try await FakeGRPCTempo.start()
+        let tier = try Tier(tempo: tempo)
+        let (gone, kept) = (TestHTTPClient.freePort(), TestHTTPClient.freePort())
+        let queue = tier.dir.appendingPathComponent("agent-queue").path
+        try tier.startAgent(resolver: "{static: {hostnames: [127.0.0.1:\(gone), 127.0.0.1:\(kept)]}}", queueDirectory: queue)
+        var acked = Set<SpanID>()
+        for k in 0..<40 {
+            let spans = (0..<5).flatMap { j in Self.trace(UInt64(k * 5 + j + 1), error: false) }
+            let r = try TestHTTPClient.request(port: tier.agentPorts[0].otlp, method: "POST", path: "/v1/traces",
+                                               headers: ["Content-Type": "application/x-protobuf"], body: Self.request(spans))
+            XCTAssertEqual(r.status, 200)
+            acked.formUnion(spans.map(\.spanID))
+        }
+        kill(tier.agents[0].process.processIdentifier, SIGKILL)
+        _ = tier.agents[0].waitExit()
+        try tier.startGateway("kept", port: kept, tail: false)
+        try tier.startAgent(resolver: "{static: {hostnames: [127.0.0.1:\(kept)]}}", queueDirectory: queue)
+        let all = await tempo.wait(timeout: .seconds(30)) { t in Set(t.spans.map(\.spanID)).isSuperset(of: acked) }
+        XCTAssertTrue(all, "\(acked.subtracting(Set(tempo.spans.map(\.spanID))).count) of \(acked.count) acknowledged spans never arrived")
+        XCTAssertEqual(Set(tier.deliveries().values.flatMap(\.keys)), ["kept"])
+        XCTAssertEqual(tier.agents[1].terminate(), 0, tier.agents[1].log)
+        for p in tier.gateways.values { _ = p.terminate() }
         await tempo.stop()
     }
 

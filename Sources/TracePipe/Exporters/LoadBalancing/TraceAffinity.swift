@@ -7,8 +7,9 @@ import TraceModel
 /// routed; at most `capacity` entries are kept, the least recently routed giving way first
 /// (counted in `evictedEarly`).
 ///
-/// Memory: a dictionary entry (16-byte id, 8-byte value) and a 24-byte FIFO slot per trace,
-/// about 70 bytes with the dictionary's slack; the default 200,000 traces stay under 16 MiB.
+/// Memory: a dictionary entry (16-byte id, 8-byte value, at most 3/4 full) and a 24-byte FIFO
+/// slot (with the deque's growth slack) per trace: 56–112 bytes, so at most ~22 MB for the
+/// default 200,000 traces.
 /// Not thread-safe: the exporter calls it under its lock, once per request.
 struct TraceAffinity {
     struct Entry {
