@@ -291,6 +291,23 @@ final class LoadBalancingEndToEndTests: XCTestCase {
         await tempo.stop()
     }
 
+    /// A headless Service with 300 Pods: the UDP answer is cut (more than 4,096 bytes) and the
+    /// resolver asks again over TCP, so the ring has all 300 backends.
+    func testALargeDNSAnswerIsReadOverTCP() async throws {
+        let dnsmasq = try DNSMasq.start()
+        defer { dnsmasq.stop() }
+        let tempo = try await FakeGRPCTempo.start()
+        let tier = try Tier(tempo: tempo)
+        let addresses = (0..<300).map { "10.77.\($0 / 200).\($0 % 200 + 1)" }
+        try dnsmasq.answer("big.tracepipe.test", with: addresses)
+        try tier.startAgent(resolver: "{dns: {hostname: big.tracepipe.test, port: 4317, servers: [\"127.0.0.1:\(dnsmasq.port)\"]}}")
+        let backends = #"otelcol_loadbalancer_num_backends{exporter="loadbalancing",resolver="dns"}"#
+        let all = await eventually(timeout: .seconds(10)) { tier.metric(agent: 0, backends) == 300 }
+        XCTAssertTrue(all, "backends: \(tier.metric(agent: 0, backends))\n\(tier.agents[0].log)")
+        XCTAssertEqual(tier.agents[0].terminate(), 0)
+        await tempo.stop()
+    }
+
     /// The agent's queue holds requests before routing, on disk: an agent killed while no
     /// gateway answers, restarted with one gateway gone from its list, sends everything to the
     /// gateway that is left (routed after the restart, not before the kill).

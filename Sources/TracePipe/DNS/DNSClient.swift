@@ -76,7 +76,13 @@ struct DNSClient: Sendable {
             collector.fail(LookupError.failed("no answer within \(timeout)"))
         }
         defer { timer.cancel() }
-        let answers = try await collector.promise.futureResult.get().sorted { $0.id == ids.0 && $1.id != ids.0 }
+        var answers = try await collector.promise.futureResult.get().sorted { $0.id == ids.0 && $1.id != ids.0 }
+        // An answer too large for UDP (a Service with hundreds of Pods) is asked again over TCP,
+        // as every resolver does: a cut list would give a ring of its own.
+        for i in answers.indices where answers[i].truncated {
+            let query = answers[i].id == ids.0 ? qa : qaaaa
+            answers[i] = try await askOverTCP(remote, query: query, id: answers[i].id, timeout: timeout)
+        }
         // As Go's resolver: the addresses of whichever question was answered; a failure counts
         // only when neither gave any (some servers refuse AAAA for names they hold A records of).
         let addresses = answers.flatMap { $0.addresses.compactMap(IPAddressText.text) }
@@ -84,8 +90,73 @@ struct DNSClient: Sendable {
         if let failed = answers.first(where: { $0.responseCode != 0 && $0.responseCode != 3 }) {
             throw LookupError.failed("server failure (rcode \(failed.responseCode))")
         }
-        if answers.contains(where: \.truncated) { throw LookupError.failed("the answer was truncated and carried no addresses") }
         return .noSuchName
+    }
+}
+
+extension DNSClient {
+    /// One question over TCP (RFC 7766: each message after its 2-byte length).
+    func askOverTCP(_ remote: SocketAddress, query: [UInt8], id: UInt16, timeout: Duration) async throws -> DNSMessage.Answer {
+        let reader = TCPAnswerReader(promise: group.next().makePromise())
+        let channel = try await ClientBootstrap(group: group)
+            .connectTimeout(.nanoseconds(timeout.totalNanoseconds))
+            .channelInitializer { ch in ch.eventLoop.makeCompletedFuture { try ch.pipeline.syncOperations.addHandler(reader) } }
+            .connect(to: remote).get()
+        defer { channel.close(promise: nil) }
+        var framed = channel.allocator.buffer(capacity: query.count + 2)
+        framed.writeInteger(UInt16(query.count))
+        framed.writeBytes(query)
+        channel.writeAndFlush(framed, promise: nil)
+        let timer = channel.eventLoop.scheduleTask(in: .nanoseconds(timeout.totalNanoseconds)) {
+            reader.fail(LookupError.failed("no answer over TCP within \(timeout)"))
+        }
+        defer { timer.cancel() }
+        let answer = try DNSMessage.parse(try await reader.promise.futureResult.get())
+        guard answer.id == id else { throw LookupError.failed("the TCP answer is for another question") }
+        return answer
+    }
+}
+
+/// Reads one length-prefixed DNS message from a TCP connection.
+private final class TCPAnswerReader: ChannelInboundHandler, Sendable {
+    typealias InboundIn = ByteBuffer
+
+    let promise: EventLoopPromise<[UInt8]>
+    private let state = NIOLockedValueBox((buffer: ByteBuffer(), done: false))
+
+    init(promise: EventLoopPromise<[UInt8]>) {
+        self.promise = promise
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var chunk = unwrapInboundIn(data)
+        let message: [UInt8]? = state.withLockedValue { s in
+            guard !s.done else { return nil }
+            s.buffer.writeBuffer(&chunk)
+            guard let length = s.buffer.getInteger(at: s.buffer.readerIndex, as: UInt16.self), s.buffer.readableBytes >= 2 + Int(length) else {
+                return nil
+            }
+            s.done = true
+            return s.buffer.getBytes(at: s.buffer.readerIndex + 2, length: Int(length))
+        }
+        if let message { promise.succeed(message) }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        fail(DNSClient.LookupError.failed("the server closed the TCP connection before answering"))
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        fail(error)
+    }
+
+    /// The first outcome wins (an answer, the connection's end, the timer).
+    func fail(_ error: any Error) {
+        let first = state.withLockedValue { s in
+            defer { s.done = true }
+            return !s.done
+        }
+        if first { promise.fail(error) }
     }
 }
 

@@ -1,6 +1,6 @@
 /// The two DNS messages the resolver needs (RFC 1035): a recursive query for one name and type
-/// (with an EDNS0 OPT record offering 4,096-byte UDP answers, so a headless Service with a few
-/// hundred Pods fits), and the addresses in an answer.
+/// (with an EDNS0 OPT record offering 4,096-byte UDP answers; larger ones come truncated and are
+/// asked again over TCP), and the addresses in an answer.
 enum DNSMessage {
     enum RecordType: UInt16 {
         case a = 1
