@@ -241,7 +241,8 @@ final class BackendPool: Sendable {
         let now = nowSeconds
         var failoverSpans = 0
         var affinitySpans = 0
-        let (backendOfSlot, members): ([UInt32], [(UInt32, String)]) = try state.withLockedValue { s -> Result<([UInt32], [(UInt32, String)]), RoutingFailure> in
+        var affinityFigures: (Int, Int)?
+        let (backendOfSlot, backends): ([UInt32], [Backend]) = try state.withLockedValue { s -> Result<([UInt32], [Backend]), RoutingFailure> in
             guard !s.ring.isEmpty else { return .failure(.noBackends) }
             if affinityEnabled { s.affinity.expire(now: now) }
             var chosen: [UInt32] = []
@@ -267,11 +268,11 @@ final class BackendPool: Sendable {
                 chosen.append(backend)
                 if affinityEnabled { s.affinity.record(id, backend: backend, now: now) }
             }
-            if affinityEnabled { counters.affinity(traces: s.affinity.count, evicted: s.affinity.evictedEarly) }
-            return .success((chosen, Set(chosen).map { ($0, backends[Int($0)].name) }))
+            affinityFigures = (s.affinity.count, s.affinity.evictedEarly)
+            return .success((chosen, backends))
         }.get()
-        if failoverSpans > 0 { counters.rerouted(reason: "backend_down", spans: failoverSpans) }
-        if affinitySpans > 0 { counters.rerouted(reason: "affinity", spans: affinitySpans) }
+        counters.rerouted(afterFailover: failoverSpans, byAffinity: affinitySpans)
+        if affinityEnabled, let (traces, evicted) = affinityFigures { counters.affinity(traces: traces, evicted: evicted) }
         // Outside the lock again: the pieces.
         var pieceOf: [UInt32: UInt16] = [:]
         var pieceBackends: [UInt32] = []
@@ -282,8 +283,7 @@ final class BackendPool: Sendable {
             return UInt16(pieceBackends.count - 1)
         }
         let pieces = data.partitioned(into: pieceBackends.count, assignments: spanSlots.map { pieceOfSlot[Int($0)] })
-        let names = Dictionary(members, uniquingKeysWith: { a, _ in a })
-        return zip(pieceBackends, pieces).map { Route(backend: $0, name: names[$0] ?? "", data: $1) }
+        return zip(pieceBackends, pieces).map { Route(backend: $0, name: backends[Int($0)].name, data: $1) }
     }
 
     private func routeByService(_ data: TraceData) throws(RoutingFailure) -> [Route] {
@@ -306,7 +306,7 @@ final class BackendPool: Sendable {
             }
             return .success((chosen, Dictionary(ringIDs.map { ($0, backends[Int($0)].name) }, uniquingKeysWith: { a, _ in a })))
         }.get()
-        if failoverSpans > 0 { counters.rerouted(reason: "backend_down", spans: failoverSpans) }
+        counters.rerouted(afterFailover: failoverSpans, byAffinity: 0)
         var pieceOf: [UInt32: Int] = [:]
         var pieceBackends: [UInt32] = []
         for b in chosen where pieceOf[b] == nil {

@@ -20,10 +20,25 @@ final class LoadBalancerCounters: Sendable {
         var up: Gauge
     }
 
+    /// Set on every routed request: made once.
+    private let affinityTraces: Gauge
+    private let affinityEvicted: Gauge
+    private let reroutedDown: Counter
+    private let reroutedAffinity: Counter
+
     init(id: ComponentID, resolver: String, registry: TelemetryRegistry) {
-        self.registry = registry.registry(for: .basic)
-        exporter = ("exporter", "\(id)")
+        let r = registry.registry(for: .basic)
+        self.registry = r
+        let exporter = ("exporter", "\(id)")
+        self.exporter = exporter
         self.resolver = resolver
+        affinityTraces = r.gauge(name: "tracepipe_loadbalancer_affinity_traces", labels: [exporter],
+                                 help: "Traces remembered with their backend (a tracepipe addition).")
+        affinityEvicted = r.gauge(name: "tracepipe_loadbalancer_affinity_evicted_traces", labels: [exporter],
+                                  help: "Traces forgotten before their window ended because the table was full (a tracepipe addition).")
+        let reroutedHelp = "Spans not sent to the ring's choice of backend, by reason (a tracepipe addition)."
+        reroutedDown = r.counter(name: "tracepipe_loadbalancer_rerouted_spans", labels: [exporter, ("reason", "backend_down")], help: reroutedHelp)
+        reroutedAffinity = r.counter(name: "tracepipe_loadbalancer_rerouted_spans", labels: [exporter, ("reason", "affinity")], help: reroutedHelp)
     }
 
     func resolution(success: Bool) {
@@ -70,9 +85,9 @@ final class LoadBalancerCounters: Sendable {
 
     /// Spans sent to a backend other than the ring's choice: `backend_down` (failover to the
     /// successor) or `affinity` (a trace kept on the backend it started on after the ring changed).
-    func rerouted(reason: String, spans: Int) {
-        registry.counter(name: "tracepipe_loadbalancer_rerouted_spans", labels: [exporter, ("reason", reason)],
-                         help: "Spans not sent to the ring's choice of backend, by reason (a tracepipe addition).").increment(by: Int64(spans))
+    func rerouted(afterFailover failover: Int, byAffinity affinity: Int) {
+        if failover > 0 { reroutedDown.increment(by: Int64(failover)) }
+        if affinity > 0 { reroutedAffinity.increment(by: Int64(affinity)) }
     }
 
     /// nil: the backend left the membership; its series reads -1 rather than vanishing silently.
@@ -86,9 +101,7 @@ final class LoadBalancerCounters: Sendable {
     }
 
     func affinity(traces: Int, evicted: Int) {
-        registry.gauge(name: "tracepipe_loadbalancer_affinity_traces", labels: [exporter],
-                       help: "Traces remembered with their backend (a tracepipe addition).").set(Double(traces))
-        registry.gauge(name: "tracepipe_loadbalancer_affinity_evicted_traces", labels: [exporter],
-                       help: "Traces forgotten before their window ended because the table was full (a tracepipe addition).").set(Double(evicted))
+        affinityTraces.set(Double(traces))
+        affinityEvicted.set(Double(evicted))
     }
 }
