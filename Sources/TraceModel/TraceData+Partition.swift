@@ -1,3 +1,18 @@
+/// The spans of one piece of a partitioned request: `assignments[k]` is the piece of the k-th
+/// span in resource, scope, span order.
+public struct SpanSelection: Sendable {
+    public var assignments: [UInt16]
+    public var piece: UInt16
+    /// How many spans the piece has.
+    public var spanCount: Int
+
+    public init(assignments: [UInt16], piece: UInt16, spanCount: Int? = nil) {
+        self.assignments = assignments
+        self.piece = piece
+        self.spanCount = spanCount ?? assignments.reduce(0) { $0 + ($1 == piece ? 1 : 0) }
+    }
+}
+
 extension TraceData {
     /// Splits the spans into `parts` pieces: `assignments[k]` is the piece of the k-th span in
     /// resource, scope, span order. Each span stays under its own resource and scope; empty

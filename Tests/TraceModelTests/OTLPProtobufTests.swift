@@ -213,3 +213,38 @@ final class OTLPProtobufTests: XCTestCase {
         return out
     }
 }
+
+/// A piece of a partitioned request encoded in place is byte for byte the piece encoded.
+final class SelectiveEncodingTests: XCTestCase {
+    func testEncodingASelectionEqualsEncodingThePartitionedPiece() {
+        var generator = SystemRandomNumberGenerator()
+        var resources: [ResourceSpans] = []
+        var n: UInt64 = 0
+        for r in 0..<4 {
+            var scopes: [ScopeSpans] = []
+            for s in 0..<3 {
+                let spans = (0..<((r + s) % 4)).map { _ -> Span in
+                    n += 1
+                    return Span(traceID: TraceID(high: 1, low: n), spanID: SpanID(n), name: "op-\(n)",
+                                attributes: [KeyValue("k", .string("v\(n)"))])
+                }
+                scopes.append(ScopeSpans(scope: InstrumentationScope(name: "lib-\(s)", version: "1"), spans: spans, schemaURL: s == 1 ? "https://x/1" : ""))
+            }
+            resources.append(ResourceSpans(resource: Resource(attributes: [KeyValue("service.name", .string("svc-\(r)"))]),
+                                           scopeSpans: scopes, schemaURL: r == 2 ? "https://y/2" : ""))
+        }
+        let data = TraceData(resourceSpans: resources)
+        let storage = ProtobufEncodeStorage()
+        for _ in 0..<50 {
+            let parts = Int.random(in: 2...4, using: &generator)
+            let assignments = (0..<data.spanCount).map { _ in UInt16.random(in: 0..<UInt16(parts), using: &generator) }
+            let pieces = data.partitioned(into: parts, assignments: assignments)
+            for p in 0..<parts {
+                let selection = SpanSelection(assignments: assignments, piece: UInt16(p))
+                XCTAssertEqual(selection.spanCount, pieces[p].spanCount)
+                let selected = OTLPProtobufEncoder.withEncoded(data, selecting: selection, reusing: storage) { Array($0) }
+                XCTAssertEqual(selected, OTLPProtobufEncoder.encode(pieces[p]), "piece \(p) of \(assignments)")
+            }
+        }
+    }
+}

@@ -28,6 +28,88 @@ public enum OTLPProtobufEncoder {
         return result
     }
 
+    /// As `withEncoded(_:reusing:keepingAtMost:_:)`, encoding only the spans `selection` picks:
+    /// the same bytes as encoding `data.partitioned(into:assignments:)[piece]`, without copying
+    /// a span (the loadbalancing exporter sends each backend its piece of a batch this way).
+    public static func withEncoded<R>(
+        _ data: TraceData, selecting selection: SpanSelection, reusing storage: ProtobufEncodeStorage, keepingAtMost limit: Int = 64 << 20,
+        _ body: (UnsafeRawBufferPointer) throws -> R
+    ) rethrows -> R {
+        var w = ReverseProtoWriter(capacity: 256 + selection.spanCount * 1024, reusing: storage)
+        write(data, selecting: selection, &w)
+        let result = try w.withBytes(body)
+        w.give(to: storage, keepingAtMost: limit)
+        return result
+    }
+
+    static func write(_ data: TraceData, selecting selection: SpanSelection, _ w: inout ReverseProtoWriter) {
+        selection.assignments.withUnsafeBufferPointer { a in
+            // Walking back to front, `end` is one past the global index of the last span not yet
+            // visited; resources and scopes with no span of the piece are left out, as the
+            // partition leaves them out.
+            var end = a.count
+            data.resourceSpans.withUnsafeBufferPointer { rss in
+                for r in rss.indices.reversed() {
+                    let rs = rss.baseAddress! + r
+                    var n = 0
+                    rs.pointee.scopeSpans.withUnsafeBufferPointer { for i in $0.indices { n += $0[i].spans.count } }
+                    let lo = end - n
+                    guard a[lo..<end].contains(selection.piece) else {
+                        end = lo
+                        continue
+                    }
+                    let start = w.count
+                    selectedResourceSpans(rs, a, selection.piece, &end, &w)
+                    w.lengthDelimited(1, since: start)
+                }
+            }
+        }
+    }
+
+    private static func selectedResourceSpans(_ rs: UnsafePointer<ResourceSpans>, _ a: UnsafeBufferPointer<UInt16>, _ piece: UInt16,
+                                              _ end: inout Int, _ w: inout ReverseProtoWriter) {
+        let start = w.count
+        keyValues(1, rs.pointee.resource.attributes, &w)
+        if rs.pointee.resource.droppedAttributesCount != 0 {
+            w.varint(UInt64(rs.pointee.resource.droppedAttributesCount))
+            w.tag(2, 0)
+        }
+        w.lengthDelimited(1, since: start)
+        rs.pointee.scopeSpans.withUnsafeBufferPointer { sss in
+            for s in sss.indices.reversed() {
+                let ss = sss.baseAddress! + s
+                let lo = end - ss.pointee.spans.count
+                defer { end = lo }
+                guard a[lo..<end].contains(piece) else { continue }
+                let scopeStart = w.count
+                selectedScopeSpans(ss, a, lo, piece, &w)
+                w.lengthDelimited(2, since: scopeStart)
+            }
+        }
+        if !rs.pointee.schemaURL.isEmpty { w.string(3, rs.pointee.schemaURL) }
+    }
+
+    private static func selectedScopeSpans(_ ss: UnsafePointer<ScopeSpans>, _ a: UnsafeBufferPointer<UInt16>, _ first: Int, _ piece: UInt16,
+                                           _ w: inout ReverseProtoWriter) {
+        let start = w.count
+        if !ss.pointee.scope.name.isEmpty { w.string(1, ss.pointee.scope.name) }
+        if !ss.pointee.scope.version.isEmpty { w.string(2, ss.pointee.scope.version) }
+        keyValues(3, ss.pointee.scope.attributes, &w)
+        if ss.pointee.scope.droppedAttributesCount != 0 {
+            w.varint(UInt64(ss.pointee.scope.droppedAttributesCount))
+            w.tag(4, 0)
+        }
+        w.lengthDelimited(1, since: start)
+        ss.pointee.spans.withUnsafeBufferPointer { all in
+            for i in all.indices.reversed() where a[first + i] == piece {
+                let spanStart = w.count
+                span(all.baseAddress! + i, &w)
+                w.lengthDelimited(2, since: spanStart)
+            }
+        }
+        if !ss.pointee.schemaURL.isEmpty { w.string(3, ss.pointee.schemaURL) }
+    }
+
     static func write(_ data: TraceData, _ w: inout ReverseProtoWriter) {
         // Top-level resource spans keep their order, like every repeated field.
         repeated(1, data.resourceSpans, &w, resourceSpans)

@@ -71,16 +71,27 @@ final class OTLPGRPCLane: ExportLane, @unchecked Sendable {
     }
 
     func send(_ data: TraceData, headerEdits: [HeaderEdit], timeout: Duration?) async throws(ExportError) -> ExportOutcome {
+        try await send(data, selecting: nil, headerEdits: headerEdits, timeout: timeout)
+    }
+
+    /// `selection`: only those spans of `data` are sent (a loadbalancing piece, encoded in place).
+    func send(_ data: TraceData, selecting selection: SpanSelection?, headerEdits: [HeaderEdit],
+              timeout: Duration?) async throws(ExportError) -> ExportOutcome {
         let c = sender.config
         let deadline = timeout ?? .seconds(30)
         // gRPC's length-prefixed message: a compressed flag, 4 bytes of length, the bytes.
         var body = ByteBuffer()
         let storage = sender.encodeBuffers.take()
-        OTLPProtobufEncoder.withEncoded(data, reusing: storage) { raw in
-            body.writeInteger(UInt8(deflater == nil ? 0 : 1))
+        let frame = { (raw: UnsafeRawBufferPointer) in
+            body.writeInteger(UInt8(self.deflater == nil ? 0 : 1))
             body.writeInteger(UInt32(0))  // the length, set once known
-            if let deflater { deflater.compress(raw, appendingTo: &body) } else { body.writeBytes(raw) }
+            if let deflater = self.deflater { deflater.compress(raw, appendingTo: &body) } else { body.writeBytes(raw) }
             body.setInteger(UInt32(body.readableBytes - 5), at: body.readerIndex + 1)
+        }
+        if let selection {
+            OTLPProtobufEncoder.withEncoded(data, selecting: selection, reusing: storage, frame)
+        } else {
+            OTLPProtobufEncoder.withEncoded(data, reusing: storage, frame)
         }
         sender.encodeBuffers.put(storage)
         var h = headerEdits.isEmpty ? headers : headers.applying(headerEdits)

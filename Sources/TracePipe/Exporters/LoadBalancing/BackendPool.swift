@@ -31,11 +31,31 @@ final class BackendPool: Sendable {
         var everResolved = false
     }
 
-    /// Where one piece of a request goes.
+    /// Where one piece of a request goes: the request and which of its spans (none copied; the
+    /// piece is encoded in place), or a request of its own.
     struct Route {
         var backend: UInt32
         var name: String
-        var data: TraceData
+        var source: TraceData
+        var selection: SpanSelection?
+        /// How many pieces the request was cut into.
+        var pieces: Int
+
+        init(backend: UInt32, name: String, data: TraceData) {
+            (self.backend, self.name, source, selection, pieces) = (backend, name, data, nil, 1)
+        }
+
+        init(backend: UInt32, name: String, source: TraceData, selection: SpanSelection, pieces: Int) {
+            (self.backend, self.name, self.source, self.selection, self.pieces) = (backend, name, source, selection, pieces)
+        }
+
+        var spanCount: Int { selection?.spanCount ?? source.spanCount }
+
+        /// The piece as a request of its own (to retry it after a failure).
+        var data: TraceData {
+            guard let selection else { return source }
+            return source.partitioned(into: pieces, assignments: selection.assignments)[Int(selection.piece)]
+        }
     }
 
     let template: OTLPGRPCExporterConfig
@@ -282,8 +302,17 @@ final class BackendPool: Sendable {
             pieceBackends.append(b)
             return UInt16(pieceBackends.count - 1)
         }
-        let pieces = data.partitioned(into: pieceBackends.count, assignments: spanSlots.map { pieceOfSlot[Int($0)] })
-        return zip(pieceBackends, pieces).map { Route(backend: $0, name: backends[Int($0)].name, data: $1) }
+        if pieceBackends.count == 1 { return [Route(backend: pieceBackends[0], name: backends[Int(pieceBackends[0])].name, data: data)] }
+        var counts = [Int](repeating: 0, count: pieceBackends.count)
+        let assignments = spanSlots.map { slot -> UInt16 in
+            let p = pieceOfSlot[Int(slot)]
+            counts[Int(p)] += 1
+            return p
+        }
+        return pieceBackends.enumerated().map { i, b in
+            Route(backend: b, name: backends[Int(b)].name, source: data,
+                  selection: SpanSelection(assignments: assignments, piece: UInt16(i), spanCount: counts[i]), pieces: pieceBackends.count)
+        }
     }
 
     private func routeByService(_ data: TraceData) throws(RoutingFailure) -> [Route] {

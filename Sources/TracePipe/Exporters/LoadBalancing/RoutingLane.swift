@@ -128,13 +128,13 @@ final class RoutingLane: ExportLane, @unchecked Sendable {
 
     private func sendPiece(_ route: BackendPool.Route, _ lane: OTLPGRPCLane?, _ setupError: ExportError?,
                            headerEdits: [HeaderEdit], timeout: Duration?) async -> PieceResult {
-        let spans = route.data.spanCount
+        let spans = route.spanCount
         guard let lane else {
             return .failed(route.data, setupError ?? .retryable("no lane", retryAfter: nil), retryNow: false)
         }
         let started = ContinuousClock.now
         do {
-            let outcome = try await lane.send(route.data, headerEdits: headerEdits, timeout: timeout)
+            let outcome = try await lane.send(route.source, selecting: route.selection, headerEdits: headerEdits, timeout: timeout)
             pool.counters.outcome(endpoint: route.name, success: true, milliseconds: Self.milliseconds(since: started))
             pool.recordSuccess(route.backend)
             pool.counters.routed(endpoint: route.name, spans: spans - outcome.rejectedSpans)
