@@ -13,11 +13,18 @@ public struct OTLPGRPCSender: ExportSender {
     let tls: NIOSSLContext?
     let group: any EventLoopGroup
     /// Encoding buffers kept between batches, shared by the lanes (see `EncodeBufferPool`).
-    let encodeBuffers = EncodeBufferPool()
+    let encodeBuffers: EncodeBufferPool
 
+    /// `encodeBuffers`: a pool shared with other senders (the loadbalancing exporter's backends
+    /// share one, so a backend that leaves keeps no buffers).
     public init(config: OTLPGRPCExporterConfig, group: any EventLoopGroup, logger: Logger) throws {
+        try self.init(config: config, group: group, logger: logger, encodeBuffers: EncodeBufferPool())
+    }
+
+    init(config: OTLPGRPCExporterConfig, group: any EventLoopGroup, logger: Logger, encodeBuffers: EncodeBufferPool) throws {
         self.config = config
         self.group = group
+        self.encodeBuffers = encodeBuffers
         tls = config.plaintext ? nil : try config.tls.makeContext(applicationProtocols: ["h2"])
         if config.compression == .gzip { Deflater.noteEngine(logger) }
     }

@@ -67,6 +67,9 @@ final class BackendPool: Sendable {
     let counters: LoadBalancerCounters
     private let state: NIOLockedValueBox<State>
     private let started = ContinuousClock.now
+    /// One pool of encoding buffers for every backend: backends come and go with the tier, and
+    /// each sender's own pool would keep up to two batch-sized buffers after its backend left.
+    private let encodeBuffers = EncodeBufferPool(limit: 4)
 
     init(config: LoadBalancingExporterConfig, group: any EventLoopGroup, logger: Logger, counters: LoadBalancerCounters) {
         template = config.otlp
@@ -103,7 +106,8 @@ final class BackendPool: Sendable {
                 }
                 let sender: OTLPGRPCSender
                 do {
-                    sender = try OTLPGRPCSender(config: template.withEndpoint(host: address.host, port: address.port), group: group, logger: logger)
+                    sender = try OTLPGRPCSender(config: template.withEndpoint(host: address.host, port: address.port), group: group, logger: logger,
+                                                encodeBuffers: encodeBuffers)
                 } catch {
                     logger.error("cannot set up a sender for the backend; skipping it", metadata: ["endpoint": "\(name)", "error": "\(error)"])
                     continue
