@@ -68,13 +68,7 @@ public enum OTLPProtobufEncoder {
 
     private static func selectedResourceSpans(_ rs: UnsafePointer<ResourceSpans>, _ a: UnsafeBufferPointer<UInt16>, _ piece: UInt16,
                                               _ end: inout Int, _ w: inout ReverseProtoWriter) {
-        let start = w.count
-        keyValues(1, rs.pointee.resource.attributes, &w)
-        if rs.pointee.resource.droppedAttributesCount != 0 {
-            w.varint(UInt64(rs.pointee.resource.droppedAttributesCount))
-            w.tag(2, 0)
-        }
-        w.lengthDelimited(1, since: start)
+        resource(rs, &w)
         rs.pointee.scopeSpans.withUnsafeBufferPointer { sss in
             for s in sss.indices.reversed() {
                 let ss = sss.baseAddress! + s
@@ -91,15 +85,7 @@ public enum OTLPProtobufEncoder {
 
     private static func selectedScopeSpans(_ ss: UnsafePointer<ScopeSpans>, _ a: UnsafeBufferPointer<UInt16>, _ first: Int, _ piece: UInt16,
                                            _ w: inout ReverseProtoWriter) {
-        let start = w.count
-        if !ss.pointee.scope.name.isEmpty { w.string(1, ss.pointee.scope.name) }
-        if !ss.pointee.scope.version.isEmpty { w.string(2, ss.pointee.scope.version) }
-        keyValues(3, ss.pointee.scope.attributes, &w)
-        if ss.pointee.scope.droppedAttributesCount != 0 {
-            w.varint(UInt64(ss.pointee.scope.droppedAttributesCount))
-            w.tag(4, 0)
-        }
-        w.lengthDelimited(1, since: start)
+        scope(ss, &w)
         ss.pointee.spans.withUnsafeBufferPointer { all in
             for i in all.indices.reversed() where a[first + i] == piece {
                 let spanStart = w.count
@@ -140,6 +126,13 @@ public enum OTLPProtobufEncoder {
     // the reference counts' cache misses showed in the exporter's profile.
 
     private static func resourceSpans(_ rs: UnsafePointer<ResourceSpans>, _ w: inout ReverseProtoWriter) {
+        resource(rs, &w)
+        repeated(2, rs.pointee.scopeSpans, &w, scopeSpans)
+        if !rs.pointee.schemaURL.isEmpty { w.string(3, rs.pointee.schemaURL) }
+    }
+
+    /// `ResourceSpans.resource` (field 1), for the whole request and for a selection alike.
+    private static func resource(_ rs: UnsafePointer<ResourceSpans>, _ w: inout ReverseProtoWriter) {
         let start = w.count
         keyValues(1, rs.pointee.resource.attributes, &w)
         if rs.pointee.resource.droppedAttributesCount != 0 {
@@ -147,11 +140,16 @@ public enum OTLPProtobufEncoder {
             w.tag(2, 0)
         }
         w.lengthDelimited(1, since: start)
-        repeated(2, rs.pointee.scopeSpans, &w, scopeSpans)
-        if !rs.pointee.schemaURL.isEmpty { w.string(3, rs.pointee.schemaURL) }
     }
 
     private static func scopeSpans(_ ss: UnsafePointer<ScopeSpans>, _ w: inout ReverseProtoWriter) {
+        scope(ss, &w)
+        repeated(2, ss.pointee.spans, &w, span)
+        if !ss.pointee.schemaURL.isEmpty { w.string(3, ss.pointee.schemaURL) }
+    }
+
+    /// `ScopeSpans.scope` (field 1), for the whole request and for a selection alike.
+    private static func scope(_ ss: UnsafePointer<ScopeSpans>, _ w: inout ReverseProtoWriter) {
         let start = w.count
         if !ss.pointee.scope.name.isEmpty { w.string(1, ss.pointee.scope.name) }
         if !ss.pointee.scope.version.isEmpty { w.string(2, ss.pointee.scope.version) }
@@ -161,8 +159,6 @@ public enum OTLPProtobufEncoder {
             w.tag(4, 0)
         }
         w.lengthDelimited(1, since: start)
-        repeated(2, ss.pointee.spans, &w, span)
-        if !ss.pointee.schemaURL.isEmpty { w.string(3, ss.pointee.schemaURL) }
     }
 
     private static func span(_ p: UnsafePointer<Span>, _ w: inout ReverseProtoWriter) {
