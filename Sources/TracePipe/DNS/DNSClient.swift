@@ -73,7 +73,7 @@ struct DNSClient: Sendable {
             channel.writeAndFlush(envelope, promise: nil)
         }
         let timer = channel.eventLoop.scheduleTask(in: .nanoseconds(timeout.totalNanoseconds)) {
-            collector.fail(LookupError.failed("no answer within \(timeout)"))
+            collector.promise.fail(LookupError.failed("no answer within \(timeout)"))
         }
         defer { timer.cancel() }
         var answers = try await collector.promise.futureResult.get().sorted { $0.id == ids.0 && $1.id != ids.0 }
@@ -108,7 +108,7 @@ extension DNSClient {
         framed.writeBytes(query)
         channel.writeAndFlush(framed, promise: nil)
         let timer = channel.eventLoop.scheduleTask(in: .nanoseconds(timeout.totalNanoseconds)) {
-            reader.fail(LookupError.failed("no answer over TCP within \(timeout)"))
+            reader.promise.fail(LookupError.failed("no answer over TCP within \(timeout)"))
         }
         defer { timer.cancel() }
         let answer = try DNSMessage.parse(try await reader.promise.futureResult.get())
@@ -117,12 +117,16 @@ extension DNSClient {
     }
 }
 
+// Both handlers below may see more than one outcome (an answer, the connection's end, the
+// timer); a promise keeps the first it is given and ignores the rest, as GRPCClientConnection's
+// call timer relies on too.
+
 /// Reads one length-prefixed DNS message from a TCP connection.
 private final class TCPAnswerReader: ChannelInboundHandler, Sendable {
     typealias InboundIn = ByteBuffer
 
     let promise: EventLoopPromise<[UInt8]>
-    private let state = NIOLockedValueBox((buffer: ByteBuffer(), done: false))
+    private let buffer = NIOLockedValueBox(ByteBuffer())
 
     init(promise: EventLoopPromise<[UInt8]>) {
         self.promise = promise
@@ -130,33 +134,20 @@ private final class TCPAnswerReader: ChannelInboundHandler, Sendable {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var chunk = unwrapInboundIn(data)
-        let message: [UInt8]? = state.withLockedValue { s in
-            guard !s.done else { return nil }
-            s.buffer.writeBuffer(&chunk)
-            guard let length = s.buffer.getInteger(at: s.buffer.readerIndex, as: UInt16.self), s.buffer.readableBytes >= 2 + Int(length) else {
-                return nil
-            }
-            s.done = true
-            return s.buffer.getBytes(at: s.buffer.readerIndex + 2, length: Int(length))
+        let message: [UInt8]? = buffer.withLockedValue { b in
+            b.writeBuffer(&chunk)
+            guard let length = b.getInteger(at: b.readerIndex, as: UInt16.self), b.readableBytes >= 2 + Int(length) else { return nil }
+            return b.getBytes(at: b.readerIndex + 2, length: Int(length))
         }
         if let message { promise.succeed(message) }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        fail(DNSClient.LookupError.failed("the server closed the TCP connection before answering"))
+        promise.fail(DNSClient.LookupError.failed("the server closed the TCP connection before answering"))
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        fail(error)
-    }
-
-    /// The first outcome wins (an answer, the connection's end, the timer).
-    func fail(_ error: any Error) {
-        let first = state.withLockedValue { s in
-            defer { s.done = true }
-            return !s.done
-        }
-        if first { promise.fail(error) }
+        promise.fail(error)
     }
 }
 
@@ -165,37 +156,27 @@ private final class AnswerCollector: ChannelInboundHandler, Sendable {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
 
     let promise: EventLoopPromise<[DNSMessage.Answer]>
-    private let state: NIOLockedValueBox<(waiting: Set<UInt16>, answers: [DNSMessage.Answer], done: Bool)>
+    private let state: NIOLockedValueBox<(waiting: Set<UInt16>, answers: [DNSMessage.Answer])>
 
     init(expected: [UInt16], promise: EventLoopPromise<[DNSMessage.Answer]>) {
         self.promise = promise
-        state = NIOLockedValueBox((Set(expected), [], false))
+        state = NIOLockedValueBox((Set(expected), []))
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var envelope = unwrapInboundIn(data)
         let bytes = envelope.data.readBytes(length: envelope.data.readableBytes) ?? []
-        // Anything that is not an answer to our ids (stray or spoofed) is ignored.
+        // Anything that is not an answer to our ids (stray, repeated or spoofed) is ignored.
         guard let answer = try? DNSMessage.parse(bytes) else { return }
         let finished: [DNSMessage.Answer]? = state.withLockedValue { s in
-            guard !s.done, s.waiting.remove(answer.id) != nil else { return nil }
+            guard s.waiting.remove(answer.id) != nil else { return nil }
             s.answers.append(answer)
-            guard s.waiting.isEmpty else { return nil }
-            s.done = true
-            return s.answers
+            return s.waiting.isEmpty ? s.answers : nil
         }
         if let finished { promise.succeed(finished) }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        fail(error)
-    }
-
-    func fail(_ error: any Error) {
-        let first = state.withLockedValue { s in
-            defer { s.done = true }
-            return !s.done
-        }
-        if first { promise.fail(error) }
+        promise.fail(error)
     }
 }
