@@ -272,18 +272,18 @@ final class BackendPool: Sendable {
             var chosen: [UInt32] = []
             chosen.reserveCapacity(ids.count)
             let backends = s.backends
+            let ringIDs = s.ringIDs
             for (slot, id) in ids.enumerated() {
                 // A backend that left the membership keeps its traces while it still answers
                 // (a Pod is removed from its Service before it stops): they stay whole.
                 if affinityEnabled, let kept = s.affinity.backend(of: id), !backends[Int(kept)].down {
-                    let ringChoice = s.ringIDs[s.ring.owner(ofPoint: s.ring.point(atPosition: positions[slot]))]
+                    let ringChoice = ringIDs[s.ring.owner(ofPoint: s.ring.point(atPosition: positions[slot]))]
                     if ringChoice != kept { affinitySpans += spans[slot] }
                     chosen.append(kept)
                     s.affinity.record(id, backend: kept, now: now)
                     continue
                 }
                 let point = s.ring.point(atPosition: positions[slot])
-                let ringIDs = s.ringIDs
                 guard let owner = s.ring.firstUp(fromPoint: point, isUp: { !backends[Int(ringIDs[$0])].down }) else {
                     return .failure(.allDown(ringIDs.count))
                 }
