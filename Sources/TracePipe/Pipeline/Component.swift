@@ -37,7 +37,21 @@ extension Component {
 
 public protocol Receiver: Component {}
 public protocol Processor: Component, TraceConsumer {}
-public protocol Exporter: Component, TraceConsumer {}
+public protocol Exporter: Component, TraceConsumer {
+    /// Whether `consume` returns only once the data is written to disk (a persistent sending
+    /// queue). A pipeline whose exporters all do is durable: its clients' acknowledgements mean
+    /// "on disk" (see `ComponentContext.durablePipeline`).
+    var storesBeforeAcknowledging: Bool { get }
+    /// A durable pipeline's batch processor passes requests straight on and leaves its batching
+    /// to the exporters' queues: an exporter without batching of its own (`sending_queue.batch`)
+    /// takes these settings. Called while the graph is built, before `start`.
+    func adoptBatching(_ batch: ExporterHelperConfig.Batch)
+}
+
+extension Exporter {
+    public var storesBeforeAcknowledging: Bool { false }
+    public func adoptBatching(_ batch: ExporterHelperConfig.Batch) {}
+}
 public protocol Extension: Component {}
 
 public enum ComponentKind: String, Sendable, CaseIterable {
@@ -84,6 +98,11 @@ public struct ComponentContext: Sendable {
     public var telemetry: TelemetryRegistry
     /// The process's memory and CPU, from the platform the executable runs on.
     public var process: any ProcessStatistics
+    /// For a processor: every exporter its pipeline feeds stores data on disk before
+    /// acknowledging it, so what a client is told was accepted must never wait in memory only.
+    /// The batch processor then passes requests straight on (the queues batch); tail sampling
+    /// says once that the spans it holds are not covered.
+    public var durablePipeline = false
 
     public init(id: ComponentID, kind: ComponentKind, logger: Logger, eventLoopGroup: any EventLoopGroup, status: ServiceStatus,
                 telemetry: TelemetryRegistry = TelemetryRegistry(), process: any ProcessStatistics = UnknownProcessStatistics()) {

@@ -13,6 +13,13 @@ import TraceModel
 /// exporters refuse (their queue is full) is not dropped: it is kept and offered again, and while
 /// it waits new data is refused, so the backpressure reaches clients as 503 + Retry-After and no
 /// span answered 200 is lost to make room.
+///
+/// In a durable pipeline (every exporter has a persistent queue) a batch held here would be
+/// acknowledged but lost by a crash. There the processor passes each request straight on, so
+/// its client is answered once the request is on disk, and the exporters' queues batch what they
+/// read with these same settings (`queueBatching`), as the collector's `sending_queue.batch`
+/// does. Holding acknowledgements until a batch fills would instead add up to `timeout` to every
+/// request and cap a client that sends one request at a time at `send_batch_size` per `timeout`.
 public struct BatchProcessorConfig: Decodable, Sendable {
     public var sendBatchSize = 8192
     public var sendBatchMaxSize = 0
@@ -72,6 +79,8 @@ public actor BatchProcessor: Processor {
     private var stuck: [Held] = []
     private var retrier: Task<Void, Never>?
     private var stopped = false
+    /// In a durable pipeline: requests pass straight on (see the type's comment).
+    nonisolated let passesThrough: Bool
     static let retryInterval = Duration.milliseconds(200)
     static let shutdownDeadline = Duration.seconds(10)
 
@@ -81,9 +90,43 @@ public actor BatchProcessor: Processor {
         self.logger = context.logger
         self.counters = context.telemetry.batch(context.id)
         self.metadataKeys = RequestMetadata.normalized(config.metadataKeys)
+        self.passesThrough = context.durablePipeline
     }
 
-    public func consume(_ data: consuming TraceData) async throws {
+    /// These settings as a sending queue's batching, for the exporters of a durable pipeline;
+    /// nil when this processor does not batch (`timeout: 0`).
+    public nonisolated var queueBatching: ExporterHelperConfig.Batch? {
+        guard !config.timeout.isZero else { return nil }
+        var b = ExporterHelperConfig.Batch()
+        b.flushTimeout = config.timeout
+        // send_batch_size 0: a batch is whatever arrived within the timeout.
+        b.minSize = config.sendBatchSize == 0 ? Int.max : config.sendBatchSize
+        b.maxSize = config.sendBatchMaxSize
+        b.partitionKeys = metadataKeys
+        return b
+    }
+
+    public nonisolated func consume(_ data: consuming TraceData) async throws {
+        if passesThrough {
+            // Not through the actor: nothing here is shared.
+            let metadata = metadataKeys.isEmpty ? [:] : RequestMetadata.subset(RequestMetadata.current, keys: metadataKeys)
+            try await forward(data, metadata: metadata)
+            return
+        }
+        try await collect(data)
+    }
+
+    /// Hands `data` on now, split at `send_batch_max_size`; the caller gets the downstream outcome.
+    private nonisolated func forward(_ data: consuming TraceData, metadata: [String: [String]]) async throws {
+        var firstError: (any Error)?
+        for piece in data.split(maxSpans: config.sendBatchMaxSize) {
+            // The next consumer sees the batch's metadata as the request metadata.
+            do { try await next.consume(piece, metadata: metadata) } catch { if firstError == nil { firstError = error } }
+        }
+        if let firstError { throw firstError }
+    }
+
+    private func collect(_ data: consuming TraceData) async throws {
         let spans = data.spanCount
         guard spans > 0 else { return }
         if !stuck.isEmpty {
@@ -95,12 +138,7 @@ public actor BatchProcessor: Processor {
         let metadata = metadataKeys.isEmpty ? [:] : RequestMetadata.subset(RequestMetadata.current, keys: metadataKeys)
         if stopped || config.timeout.isZero {
             // No batching: the caller gets the downstream outcome directly.
-            var firstError: (any Error)?
-            for piece in data.split(maxSpans: config.sendBatchMaxSize) {
-                // The next consumer sees the batch's metadata as the request metadata.
-                do { try await next.consume(piece, metadata: metadata) } catch { if firstError == nil { firstError = error } }
-            }
-            if let firstError { throw firstError }
+            try await forward(data, metadata: metadata)
             return
         }
         if shards[metadata] == nil {

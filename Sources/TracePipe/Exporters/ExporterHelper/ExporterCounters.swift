@@ -87,6 +87,24 @@ public final class ExporterCounters: Sendable {
         counter.increment(by: Int64(n))
     }
 
+    private let damaged = NIOLockedValueBox<(records: Counter, bytes: Counter)?>(nil)
+
+    /// A persistent queue found damaged records at start (set aside, or cut back to their
+    /// intact length). The series exist only once something was found.
+    func recordDamaged(records: Int, bytes: Int) {
+        let c = damaged.withLockedValue { d in
+            if d == nil {
+                d = (registry.counter(name: "tracepipe_exporter_queue_damaged_records", labels: labels,
+                                      help: "Persistent queue records found damaged at start and set aside (a tracepipe addition)."),
+                     registry.counter(name: "tracepipe_exporter_queue_damaged_bytes", labels: labels,
+                                      help: "Bytes of damaged persistent queue files set aside at start (a tracepipe addition)."))
+            }
+            return d!
+        }
+        c.records.increment(by: Int64(records))
+        c.bytes.increment(by: Int64(bytes))
+    }
+
     public var sentSpans: Int { sentTotal.load(ordering: .relaxed) }
     public var failedSpans: [String: Int] { failed.withLockedValue { $0.totals } }
     public var failedSpansTotal: Int { failedSpans.values.reduce(0, +) }

@@ -8,9 +8,11 @@ import Foundation
 /// length, one CRC-32 over both, the metadata, the payload.
 ///
 /// A record is written to a `.tmp` file and renamed into place, so a crash mid-write leaves a
-/// `.tmp` that is ignored (and removed) at the next start; a record whose lengths or checksum do
-/// not match (a torn or corrupted write) is reported and skipped without touching the records
-/// around it.
+/// `.tmp` that is ignored (and removed) at the next start. What a power loss or a bad disk can
+/// still leave (a file cut short, garbage after a record, a bad checksum) is found at start
+/// (lengths) or at read (checksum), reported with the file and offset, and set aside as
+/// `.corrupt` without touching the records around it. A failed write (disk full, directory
+/// unwritable) removes its `.tmp` and leaves every queued record as it was.
 struct FileQueueStore: Sendable {
     struct Record: Sendable, Equatable {
         var sequence: UInt64
@@ -24,26 +26,44 @@ struct FileQueueStore: Sendable {
         var description: String { "\(file): \(reason)" }
     }
 
+    /// A damaged record found at start, and what was done with it.
+    struct Damage: Sendable, Equatable, CustomStringConvertible {
+        var file: String
+        /// Where the damage starts in the file.
+        var offset: Int
+        /// Bytes set aside.
+        var bytes: Int
+        var reason: String
+        /// Whether the record itself was kept (only a tail after it was damaged).
+        var recordKept: Bool
+        var description: String { "\(file) at offset \(offset): \(reason)" }
+    }
+
     static let magic: [UInt8] = Array("TPQ1".utf8)
     static let magicWithMetadata: [UInt8] = Array("TPQ2".utf8)
     let directory: String
     let fsync: Bool
+    /// Held for the store's life: one process per directory.
+    let lock: DirectoryLock
 
     init(directory: String, fsync: Bool) throws {
         self.directory = directory
         self.fsync = fsync
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        lock = try DirectoryLock(directory: directory)
     }
 
     func path(_ r: Record) -> String {
         directory + "/" + String(format: "%020llu-%d.rec", r.sequence, r.spans)
     }
 
-    /// The records present, oldest first, and the names of leftovers that were removed.
-    func scan() -> (records: [Record], removed: [String]) {
+    /// The records present, oldest first; the names of leftovers that were removed; and the
+    /// damaged records that were set aside or cut back to their intact length.
+    func scan() -> (records: [Record], removed: [String], damaged: [Damage]) {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
         var records: [Record] = []
         var removed: [String] = []
+        var damaged: [Damage] = []
         for name in names {
             if name.hasSuffix(".tmp") {
                 try? FileManager.default.removeItem(atPath: directory + "/" + name)
@@ -53,11 +73,75 @@ struct FileQueueStore: Sendable {
             guard name.hasSuffix(".rec") else { continue }
             let parts = name.dropLast(4).split(separator: "-")
             guard parts.count == 2, let seq = UInt64(parts[0]), let spans = Int(parts[1]) else { continue }
-            let size = (try? FileManager.default.attributesOfItem(atPath: directory + "/" + name)[.size] as? Int) ?? 0
-            records.append(Record(sequence: seq, spans: spans, bytes: size))
+            var record = Record(sequence: seq, spans: spans, bytes: 0)
+            switch check(record) {
+            case .intact(let size):
+                record.bytes = size
+                records.append(record)
+            case .trailingGarbage(let size, let damage):
+                record.bytes = size
+                records.append(record)
+                damaged.append(damage)
+            case .setAside(let damage):
+                damaged.append(damage)
+            }
         }
         records.sort { $0.sequence < $1.sequence }
-        return (records, removed)
+        return (records, removed, damaged)
+    }
+
+    enum Check {
+        case intact(size: Int)
+        /// The record is whole; bytes after it were moved aside and the file cut back to `size`.
+        case trailingGarbage(size: Int, Damage)
+        /// The record cannot be whole: the file was renamed to `.corrupt`.
+        case setAside(Damage)
+    }
+
+    /// Compares a record file's length with what its header promises (a cheap check: the
+    /// checksum is verified when the record is read). A file cut short is set aside whole; bytes
+    /// beyond the record (a torn append, garbage) are copied to `<file>.tail-<offset>.corrupt`
+    /// and cut off, so the record itself is still sent.
+    func check(_ r: Record) -> Check {
+        let p = path(r)
+        let fd = open(p, O_RDWR | O_CLOEXEC)
+        guard fd >= 0 else {
+            return .setAside(setAside(p, Damage(file: p, offset: 0, bytes: 0, reason: "unreadable: \(String(cString: strerror(errno)))", recordKept: false)))
+        }
+        defer { close(fd) }
+        var st = stat()
+        let size = fstat(fd, &st) == 0 ? Int(st.st_size) : 0
+        var head = [UInt8](repeating: 0, count: 16)
+        let n = max(0, pread(fd, &head, 16, 0))
+        let expected: Int
+        if n >= 12 && Array(head[0..<4]) == Self.magic {
+            expected = 12 + Int(Self.uint32(head, at: 4))
+        } else if n >= 16 && Array(head[0..<4]) == Self.magicWithMetadata {
+            expected = 16 + Int(Self.uint32(head, at: 4)) + Int(Self.uint32(head, at: 8))
+        } else {
+            let cut = n < 12 || (n < 16 && Array(head[0..<4]) == Self.magicWithMetadata)
+            let reason = cut ? "cut short inside the record header: the file ends at offset \(size)" : "not a queue record (bad header at offset 0)"
+            return .setAside(setAside(p, Damage(file: p, offset: cut ? size : 0, bytes: size, reason: reason, recordKept: false)))
+        }
+        if size < expected {
+            let reason = "cut short: the record needs \(expected) bytes, the file ends at offset \(size)"
+            return .setAside(setAside(p, Damage(file: p, offset: size, bytes: size, reason: reason, recordKept: false)))
+        }
+        guard size > expected else { return .intact(size: size) }
+        let extra = size - expected
+        var tail = [UInt8](repeating: 0, count: extra)
+        let read = pread(fd, &tail, extra, off_t(expected))
+        let aside = p + ".tail-\(expected).corrupt"
+        let copied = read == extra && (FileManager.default.createFile(atPath: aside, contents: Data(tail)))
+        let reason = "\(extra) bytes after the end of the record" + (copied ? " (moved to \(aside))" : " (could not be copied aside)")
+        _ = ftruncate(fd, off_t(expected))
+        if fsync { _ = Foundation.fsync(fd) }
+        return .trailingGarbage(size: expected, Damage(file: p, offset: expected, bytes: extra, reason: reason, recordKept: true))
+    }
+
+    private func setAside(_ p: String, _ d: Damage) -> Damage {
+        rename(p, p + ".corrupt")
+        return d
     }
 
     /// A request in its on-disk form, before it is written: the header (with any metadata) and
@@ -94,7 +178,12 @@ struct FileQueueStore: Sendable {
         let record = Record(sequence: sequence, spans: spans, bytes: prepared.size)
         let final = path(record)
         let tmp = directory + "/" + String(format: "%020llu.tmp", sequence)
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)
+        var fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)
+        if fd < 0 && errno == ENOENT {
+            // The directory was removed under us: make it again rather than refuse for good.
+            try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)
+        }
         guard fd >= 0 else { throw Corrupt(file: tmp, reason: "cannot create: \(String(cString: strerror(errno)))") }
         var ok = writeAll(fd, header) && writeAll(fd, payload)
         if ok && fsync { ok = Foundation.fsync(fd) == 0 }

@@ -15,19 +15,28 @@ actor PersistentQueue: QueueWithTakers {
     private var inFlight = 0
     private var nextSequence: UInt64
     private var closed = false
+    /// What is queued (not yet taken), in the sizer's units.
+    private var queuedUnits = 0
     var takers = WaitingTakers()
 
-    init(store: FileQueueStore, capacity: Int, sizer: ExporterHelperConfig.Sizer, logger: Logger) {
+    init(store: FileQueueStore, capacity: Int, sizer: ExporterHelperConfig.Sizer, logger: Logger, counters: ExporterCounters? = nil) {
         self.store = store
         self.capacity = capacity
         self.sizer = sizer
         self.logger = logger
-        let (records, removed) = store.scan()
+        let (records, removed, damaged) = store.scan()
         for name in removed {
             logger.warning("removed an incomplete queue record left by a crash during a write", metadata: ["file": "\(name)"])
         }
+        for d in damaged {
+            logger.error(d.recordKept ? "persistent queue record had damaged bytes after it; the record is kept, the bytes are set aside"
+                                      : "persistent queue record is damaged; set aside as .corrupt",
+                         metadata: ["file": "\(d.file)", "offset": "\(d.offset)", "bytes": "\(d.bytes)", "reason": "\(d.reason)"])
+            counters?.recordDamaged(records: d.recordKept ? 0 : 1, bytes: d.bytes)
+        }
         pending = records
         nextSequence = (records.last?.sequence ?? 0) + 1
+        queuedUnits = records.reduce(0) { $0 + Self.units($1, sizer) }
         if !records.isEmpty {
             logger.info("persistent queue has requests from a previous run; sending them",
                         metadata: ["requests": "\(records.count)", "spans": "\(records.reduce(0) { $0 + $1.spans })", "directory": "\(store.directory)"])
@@ -36,13 +45,11 @@ actor PersistentQueue: QueueWithTakers {
 
     var count: Int { pending.count - head }
 
-    var size: Int {
-        var s = 0
-        for r in pending[head...] { s += units(r) }
-        return s
-    }
+    var size: Int { queuedUnits }
 
-    private func units(_ r: FileQueueStore.Record) -> Int {
+    private func units(_ r: FileQueueStore.Record) -> Int { Self.units(r, sizer) }
+
+    private static func units(_ r: FileQueueStore.Record, _ sizer: ExporterHelperConfig.Sizer) -> Int {
         switch sizer {
         case .requests: return 1
         case .items: return r.spans
@@ -68,6 +75,7 @@ actor PersistentQueue: QueueWithTakers {
         }
         nextSequence += 1
         pending.append(record)
+        queuedUnits += units(record)
         if !takers.isEmpty, let item = popFirst() {
             takers.removeFirst()?.resume(returning: item)
         }
@@ -92,6 +100,7 @@ actor PersistentQueue: QueueWithTakers {
         while head < pending.count {
             let r = pending[head]
             head += 1
+            queuedUnits -= units(r)
             if head > 64 && head * 2 > pending.count {
                 pending.removeFirst(head)
                 head = 0
@@ -122,6 +131,11 @@ actor PersistentQueue: QueueWithTakers {
         closed = true
         wakeTakers()
     }
+
+    /// After the sending tasks stopped: the directory is free for the next process.
+    func releaseDirectory() {
+        store.lock.release()
+    }
 }
 
 extension PersistentQueue: SendingQueue {
@@ -138,5 +152,8 @@ extension PersistentQueue: SendingQueue {
         if !interrupted { ack(item) }
     }
 
-    func leftAtShutdown() -> LeftAtShutdown { .kept(requests: count) }
+    func leftAtShutdown() -> LeftAtShutdown {
+        releaseDirectory()
+        return .kept(requests: count)
+    }
 }

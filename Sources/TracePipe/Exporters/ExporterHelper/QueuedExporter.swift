@@ -25,6 +25,11 @@ public final class QueuedExporter: Exporter {
     private let runningConsumers = RunningCount()
     /// Every consumer's lane, so shutdown can abort sends that outlive the drain deadline.
     private let lanes = NIOLockedValueBox<[ObjectIdentifier: any ExportLane]>([:])
+    /// Batching taken from a durable pipeline's batch processor (`adoptBatching`).
+    private let adoptedBatch = NIOLockedValueBox<ExporterHelperConfig.Batch?>(nil)
+    /// With batching, one sending task at a time gathers a batch, so batches fill up instead of
+    /// every idle task holding a small one until `flush_timeout`.
+    private let gathering = AsyncTurn()
 
     /// What `start` set up.
     struct Running: Sendable {
@@ -33,6 +38,8 @@ public final class QueuedExporter: Exporter {
         /// The request-metadata keys kept with each queued request: those the authenticator
         /// reads and those `sending_queue.batch.partition` splits by.
         var metadataKeys: [String]
+        /// `sending_queue.batch`, or what the exporter adopted from a batch processor.
+        var batch: ExporterHelperConfig.Batch?
     }
 
     /// `authenticator`: the exporter's `auth.authenticator`, resolved among the running
@@ -56,6 +63,19 @@ public final class QueuedExporter: Exporter {
 
     private var state: Running? { running.withLockedValue { $0 } }
 
+    public var storesBeforeAcknowledging: Bool { config.queue.storage != nil }
+
+    public func adoptBatching(_ batch: ExporterHelperConfig.Batch) {
+        guard config.queue.batch == nil else { return }
+        adoptedBatch.withLockedValue { current in
+            if current == nil {
+                current = batch
+            } else if current != batch {
+                context.logger.notice("pipelines sharing this exporter batch differently; its queue batches with the first pipeline's batch settings")
+            }
+        }
+    }
+
     public func start(_ host: ComponentHost) async throws {
         let q = config.queue
         var authenticator: (any ClientAuthenticator)?
@@ -68,7 +88,8 @@ public final class QueuedExporter: Exporter {
             }
             authenticator = a
         }
-        let metadataKeys = RequestMetadata.normalized((authenticator?.metadataKeys ?? []) + (q.batch?.partitionKeys ?? []))
+        let batch = q.batch ?? adoptedBatch.withLockedValue { $0 }
+        let metadataKeys = RequestMetadata.normalized((authenticator?.metadataKeys ?? []) + (batch?.partitionKeys ?? []))
         let queue: any SendingQueue
         if let storageID = q.storage {
             guard let ext = host.extensions[storageID] else {
@@ -78,12 +99,17 @@ public final class QueuedExporter: Exporter {
                 throw StartError(message: "sending_queue.storage: extension \"\(storageID)\" is not a storage extension")
             }
             let dir = try storage.directory(for: context.id, kind: .exporter)
-            let store = try FileQueueStore(directory: dir, fsync: storage.config.fsync)
-            queue = PersistentQueue(store: store, capacity: q.queueSize, sizer: q.sizer, logger: context.logger)
+            let store: FileQueueStore
+            do {
+                store = try FileQueueStore(directory: dir, fsync: storage.config.fsync)
+            } catch {
+                throw StartError(message: "sending_queue.storage: \(error)")
+            }
+            queue = PersistentQueue(store: store, capacity: q.queueSize, sizer: q.sizer, logger: context.logger, counters: counters)
         } else {
             queue = MemoryQueue(capacity: q.queueSize, sizer: q.sizer, memoryLimit: q.memoryLimitBytes)
         }
-        running.withLockedValue { $0 = Running(queue: queue, authenticator: authenticator, metadataKeys: metadataKeys) }
+        running.withLockedValue { $0 = Running(queue: queue, authenticator: authenticator, metadataKeys: metadataKeys, batch: batch) }
         counters.setQueue(size: 0, capacity: q.queueSize)
         // Fail fast on a sender that cannot be built (bad TLS files, …).
         try sender.makeLane().close()
@@ -94,7 +120,7 @@ public final class QueuedExporter: Exporter {
         runningConsumers.add(q.numConsumers)
         let auth = authenticator
         let tasks = (0..<q.numConsumers).map { _ in
-            Task { [self] in await self.consumeLoop(queue, authenticator: auth, retrying: retrying) }
+            Task { [self] in await self.consumeLoop(queue, batch: batch, authenticator: auth, retrying: retrying) }
         }
         consumers.withLockedValue { $0 = tasks }
     }
@@ -137,7 +163,8 @@ public final class QueuedExporter: Exporter {
 
     // MARK: sending
 
-    private func consumeLoop(_ queue: any SendingQueue, authenticator: (any ClientAuthenticator)?, retrying: RetryingSender) async {
+    private func consumeLoop(_ queue: any SendingQueue, batch: ExporterHelperConfig.Batch?, authenticator: (any ClientAuthenticator)?,
+                             retrying: RetryingSender) async {
         defer { runningConsumers.remove() }
         let lane: any ExportLane
         do {
@@ -154,6 +181,7 @@ public final class QueuedExporter: Exporter {
         // A request taken while gathering a batch that may not join it (other metadata) starts the next one.
         var carried: QueueItem?
         while true {
+            if batch != nil { await gathering.acquire() }
             let first: QueueItem
             if let c = carried {
                 first = c
@@ -161,14 +189,16 @@ public final class QueuedExporter: Exporter {
             } else if let taken = await queue.take() {
                 first = taken
             } else {
+                if batch != nil { await gathering.release() }
                 break
             }
             var item = first
-            if let b = config.queue.batch {
+            if let b = batch {
                 (item, carried) = await gather(item, queue: queue, batch: b)
+                await gathering.release()
             }
             await updateQueueSize()
-            let pieces = config.queue.batch.map { item.data.split(maxSpans: $0.maxSize) } ?? [item.data]
+            let pieces = batch.map { item.data.split(maxSpans: $0.maxSize) } ?? [item.data]
             var result: Result<Void, ExportError> = .success(())
             var interrupted = false
             var undelivered = 0

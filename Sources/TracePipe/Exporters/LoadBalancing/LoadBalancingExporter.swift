@@ -58,6 +58,12 @@ public final class LoadBalancingExporter: Exporter {
         try await queued.consume(data)
     }
 
+    public var storesBeforeAcknowledging: Bool { queued.storesBeforeAcknowledging }
+
+    public func adoptBatching(_ batch: ExporterHelperConfig.Batch) {
+        queued.adoptBatching(batch)
+    }
+
     public func shutdown() async {
         // Sending tasks drain through the current membership first; then the background tasks end.
         await queued.shutdown()

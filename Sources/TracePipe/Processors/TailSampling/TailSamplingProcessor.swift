@@ -9,6 +9,10 @@ import TraceModel
 /// table). Spans arriving after their trace was decided follow that decision (from the trace
 /// table while it remembers the trace, then from the decision caches). At shutdown, waiting
 /// traces are decided and flushed.
+///
+/// Waiting spans live in memory only, also in a durable pipeline (persistent exporter queues):
+/// there they are acknowledged to their clients before they are on disk, and a crash loses
+/// them. The processor says so once at start; docs/operations.md lists what a crash can lose.
 public actor TailSamplingProcessor: Processor {
     let config: TailSamplingConfig
     let next: any TraceConsumer
@@ -29,17 +33,23 @@ public actor TailSamplingProcessor: Processor {
     private var sampledCache: LRUSet
     private var notSampledCache: LRUSet
     private var ticker: Task<Void, Never>?
+    private let durablePipeline: Bool
 
     public init(config: TailSamplingConfig, context: ComponentContext, next: any TraceConsumer) {
         self.config = config
         self.next = next
         self.logger = context.logger
+        self.durablePipeline = context.durablePipeline
         self.counters = context.telemetry.tailSampling(context.id, policies: config.policies.map(\.name))
         sampledCache = LRUSet(capacity: config.sampledCacheSize)
         notSampledCache = LRUSet(capacity: config.nonSampledCacheSize)
     }
 
     public func start(_ host: ComponentHost) async throws {
+        if durablePipeline {
+            logger.warning("spans waiting for a tail-sampling decision are kept in memory only: a crash loses them although this pipeline's exporters have persistent queues (see docs/operations.md, what a crash can lose)",
+                           metadata: ["decision_wait": "\(config.decisionWait)"])
+        }
         // Decisions are checked ten times per decision_wait (at most every second, at least every 10 ms).
         let tick = Duration.nanoseconds(max(10_000_000, min(1_000_000_000, config.decisionWait.nanoseconds / 10)))
         ticker = Task { [weak self] in
