@@ -17,6 +17,9 @@ actor PersistentQueue: QueueWithTakers {
     private var closed = false
     /// What is queued (not yet taken), in the sizer's units.
     private var queuedUnits = 0
+    /// Room held by writes in progress, and how many there are.
+    private var reservedUnits = 0
+    private var writing = 0
     var takers = WaitingTakers()
 
     init(store: FileQueueStore, capacity: Int, sizer: ExporterHelperConfig.Sizer, logger: Logger, counters: ExporterCounters? = nil) {
@@ -57,8 +60,11 @@ actor PersistentQueue: QueueWithTakers {
         }
     }
 
-    func offer(_ data: TraceData, spans: Int, metadata: [String: [String]]) throws(SendingQueueError) {
-        if closed { throw .closed }
+    /// Encodes and writes a request, then queues it. The encoding and the file write happen
+    /// outside the actor, so concurrent requests are written in parallel and the queue's
+    /// consumers are never held up by a write; the actor only reserves room (and the record's
+    /// sequence number) before and adds the record after.
+    nonisolated func offer(_ data: TraceData, spans: Int, metadata: [String: [String]]) async throws(SendingQueueError) {
         let prepared = FileQueueStore.prepare(payload: OTLPProtobufEncoder.encode(data), metadata: metadata)
         let newUnits: Int
         switch sizer {
@@ -66,17 +72,39 @@ actor PersistentQueue: QueueWithTakers {
         case .items: newUnits = spans
         case .bytes: newUnits = prepared.size
         }
-        if count > 0 && size + newUnits > capacity { throw .full }
+        let sequence = try await reserve(newUnits)
         let record: FileQueueStore.Record
         do {
-            record = try store.write(sequence: nextSequence, spans: spans, prepared)
+            record = try store.write(sequence: sequence, spans: spans, prepared)
         } catch {
+            await unreserve(newUnits)
             throw .storage("\(error)")
         }
-        nextSequence += 1
+        await add(record, reserved: newUnits)
+    }
+
+    /// Room for `units` more, held until the write ends; the record's sequence number.
+    private func reserve(_ units: Int) throws(SendingQueueError) -> UInt64 {
+        if closed { throw .closed }
+        if count + writing > 0 && queuedUnits + reservedUnits + units > capacity { throw .full }
+        reservedUnits += units
+        writing += 1
+        defer { nextSequence += 1 }
+        return nextSequence
+    }
+
+    private func unreserve(_ units: Int) {
+        reservedUnits -= units
+        writing -= 1
+    }
+
+    /// A written record joins the queue (also when the queue closed meanwhile: it is on disk
+    /// and its caller is told so, so the next start sends it).
+    private func add(_ record: FileQueueStore.Record, reserved: Int) {
+        unreserve(reserved)
         pending.append(record)
         queuedUnits += units(record)
-        if !takers.isEmpty, let item = popFirst() {
+        if !closed, !takers.isEmpty, let item = popFirst() {
             takers.removeFirst()?.resume(returning: item)
         }
     }
@@ -143,9 +171,9 @@ extension PersistentQueue: SendingQueue {
 
     /// Written before it returns: the caller's acknowledgement means "on disk". It never waits
     /// for room (`blockFor` is for memory queues).
-    func enqueue(_ data: TraceData, spans: Int, metadata: [String: [String]], completion: CompletionBox?,
-                 blockFor: Duration?) async throws(SendingQueueError) {
-        try offer(data, spans: spans, metadata: metadata)
+    nonisolated func enqueue(_ data: TraceData, spans: Int, metadata: [String: [String]], completion: CompletionBox?,
+                             blockFor: Duration?) async throws(SendingQueueError) {
+        try await offer(data, spans: spans, metadata: metadata)
     }
 
     func finished(_ item: QueueItem, interrupted: Bool) {
