@@ -37,6 +37,7 @@ final class DurableAcknowledgementTests: XCTestCase {
               otlp: {protocols: {http: {endpoint: "127.0.0.1:\(ports.otlp)"}, grpc: {endpoint: "127.0.0.1:\(ports.grpc)"}}}
             processors:
               batch: {send_batch_size: 200, timeout: 200ms}
+              tail_sampling: {decision_wait: 1s, policies: [{name: all, type: always_sample}]}
             exporters:
               otlphttp:
                 endpoint: "http://127.0.0.1:\(tempo)"
@@ -175,9 +176,20 @@ final class DurableAcknowledgementTests: XCTestCase {
     /// backend that flaps; `batch` in front of a persistent queue. Every span answered 200
     /// arrives; duplicates (at-least-once) are counted and reported.
     func testKillNineLoopLosesNothingAcknowledged() async throws {
+        try await killLoop(processors: "[batch]")
+    }
+
+    /// The same with `tail_sampling` (sampling everything after 1 s) in front of the batch: the
+    /// spans waiting for a decision are journaled, and a restart decides them.
+    func testKillNineLoopWithTailSamplingLosesNothingAcknowledged() async throws {
+        try await killLoop(processors: "[tail_sampling, batch]")
+    }
+
+    func killLoop(processors: String) async throws {
         let tempo = try await FlappingTempo(port: TestHTTPClient.freePort())
         let ports = Ports()
-        let config = try writeConfig("kill.yaml", ports: ports, storage: dir.appendingPathComponent("storage").path, tempo: tempo.port)
+        let config = try writeConfig("kill.yaml", ports: ports, storage: dir.appendingPathComponent("storage").path, tempo: tempo.port,
+                                     processors: processors)
         var tp = try TracePipeProcess(arguments: ["--config", config])
         try tp.waitHealthy(port: ports.health)
         XCTAssertTrue(tp.log.contains("durable pipeline"), tp.log)
@@ -201,7 +213,7 @@ final class DurableAcknowledgementTests: XCTestCase {
         let received = tempo.spanIDs
         let missing = acked.subtracting(received)
         let duplicates = received.count - Set(received).count
-        print("kill -9 loop: kills after \(delays) ms; requests answered 200: \(requests.acked), refused: \(requests.refused), failed (no answer): \(requests.failed); acknowledged spans \(acked.count), missing \(missing.count), duplicates \(duplicates) (\(String(format: "%.2f", 100 * Double(duplicates) / Double(max(1, acked.count)))) %)")
+        print("kill -9 loop, processors \(processors): kills after \(delays) ms; requests answered 200: \(requests.acked), refused: \(requests.refused), failed (no answer): \(requests.failed); acknowledged spans \(acked.count), missing \(missing.count), duplicates \(duplicates) (\(String(format: "%.2f", 100 * Double(duplicates) / Double(max(1, acked.count)))) %)")
         XCTAssertTrue(arrived && missing.isEmpty, "\(missing.count) acknowledged spans never arrived")
         XCTAssertEqual(tp.terminate(), 0, tp.log)
         await tempo.stop()

@@ -46,7 +46,7 @@ final class DurablePipelineTests: XCTestCase {
         let host = ComponentHost(extensions: Dictionary(uniqueKeysWithValues: graph.extensions.map { ($0.id, $0.component) }), status: ServiceStatus())
         for e in graph.extensions { try await e.component.start(host) }
         let exporter = graph.exporters[0].component
-        XCTAssertTrue(exporter.storesBeforeAcknowledging)
+        XCTAssertEqual(exporter.persistentQueueStorage, ComponentID(type: "file_storage"))
         try await exporter.start(host)
 
         let queueDir = storage + "/exporter_otlphttp__traces"

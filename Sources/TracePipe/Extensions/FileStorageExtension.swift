@@ -57,9 +57,11 @@ public final class FileStorageExtension: Extension {
         }
     }
 
-    /// The directory for one component's data.
-    public func directory(for id: ComponentID, kind: ComponentKind) throws -> String {
-        let name = "\(kind.rawValue)_\(id.type)_\(id.name)_traces".map { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" ? $0 : "_" }
+    /// The directory for one component's data. A processor exists once per pipeline, so its
+    /// directory also names the pipeline (`processor_tail_sampling_<name>_<pipeline>`).
+    public func directory(for id: ComponentID, kind: ComponentKind, pipeline: ComponentID? = nil) throws -> String {
+        let owner = pipeline.map { "\(kind.rawValue)_\(id.type)_\(id.name)_\($0)" } ?? "\(kind.rawValue)_\(id.type)_\(id.name)_traces"
+        let name = owner.map { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" ? $0 : "_" }
         let dir = config.directory + "/" + String(name)
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         return dir

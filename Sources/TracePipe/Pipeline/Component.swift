@@ -38,10 +38,11 @@ extension Component {
 public protocol Receiver: Component {}
 public protocol Processor: Component, TraceConsumer {}
 public protocol Exporter: Component, TraceConsumer {
-    /// Whether `consume` returns only once the data is written to disk (a persistent sending
-    /// queue). A pipeline whose exporters all do is durable: its clients' acknowledgements mean
-    /// "on disk" (see `ComponentContext.durablePipeline`).
-    var storesBeforeAcknowledging: Bool { get }
+    /// The storage extension of the exporter's persistent sending queue, if it has one: then
+    /// `consume` returns only once the data is written to disk. A pipeline whose exporters all
+    /// have one is durable: its clients' acknowledgements mean "on disk" (see
+    /// `ComponentContext.pipelineStorage`).
+    var persistentQueueStorage: ComponentID? { get }
     /// A durable pipeline's batch processor passes requests straight on and leaves its batching
     /// to the exporters' queues: an exporter without batching of its own (`sending_queue.batch`)
     /// takes these settings. Called while the graph is built, before `start`.
@@ -49,7 +50,7 @@ public protocol Exporter: Component, TraceConsumer {
 }
 
 extension Exporter {
-    public var storesBeforeAcknowledging: Bool { false }
+    public var persistentQueueStorage: ComponentID? { nil }
     public func adoptBatching(_ batch: ExporterHelperConfig.Batch) {}
 }
 public protocol Extension: Component {}
@@ -98,11 +99,14 @@ public struct ComponentContext: Sendable {
     public var telemetry: TelemetryRegistry
     /// The process's memory and CPU, from the platform the executable runs on.
     public var process: any ProcessStatistics
-    /// For a processor: every exporter its pipeline feeds stores data on disk before
-    /// acknowledging it, so what a client is told was accepted must never wait in memory only.
-    /// The batch processor then passes requests straight on (the queues batch); tail sampling
-    /// says once that the spans it holds are not covered.
-    public var durablePipeline = false
+    /// For a processor: the pipeline it belongs to.
+    public var pipeline: ComponentID?
+    /// For a processor of a durable pipeline (every exporter it feeds stores data on disk before
+    /// acknowledging it): the storage extension of its first exporter's queue. What a client is
+    /// told was accepted must then never wait in memory only: the batch processor passes
+    /// requests straight on (the queues batch), tail sampling journals what it holds there.
+    public var pipelineStorage: ComponentID?
+    public var durablePipeline: Bool { pipelineStorage != nil }
 
     public init(id: ComponentID, kind: ComponentKind, logger: Logger, eventLoopGroup: any EventLoopGroup, status: ServiceStatus,
                 telemetry: TelemetryRegistry = TelemetryRegistry(), process: any ProcessStatistics = UnknownProcessStatistics()) {

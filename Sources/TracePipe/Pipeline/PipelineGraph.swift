@@ -43,7 +43,7 @@ public struct PipelineGraph: Sendable {
         var heads: [ComponentID: any TraceConsumer] = [:]
         for p in config.pipelines {
             let pipelineExporters = p.exporters.map { exporterByID[$0]! }
-            let durable = Self.durability(of: p, exporters: pipelineExporters, logger: logger)
+            let storage = Self.durability(of: p, exporters: pipelineExporters, logger: logger)
             let exporters = pipelineExporters.map { $0 as any TraceConsumer }
             var next: any TraceConsumer = exporters.count == 1 ? exporters[0] : FanOutConsumer(exporters)
             var chain: [(id: ComponentID, component: any Processor)] = []
@@ -51,9 +51,10 @@ public struct PipelineGraph: Sendable {
             for id in p.processors.reversed() {
                 let c = config.processors[id]!
                 var ctx = context(id, .processor, pipeline: p.id)
-                ctx.durablePipeline = durable
+                ctx.pipeline = p.id
+                ctx.pipelineStorage = storage
                 let proc = try c.factory.create(c.config, ctx, next) as! any Processor
-                if durable, let batch = (proc as? BatchProcessor)?.queueBatching {
+                if storage != nil, let batch = (proc as? BatchProcessor)?.queueBatching {
                     for e in pipelineExporters { e.adoptBatching(batch) }
                 }
                 chain.insert((id, proc), at: 0)
@@ -77,22 +78,22 @@ public struct PipelineGraph: Sendable {
         return graph
     }
 
-    /// A pipeline is durable when every exporter it feeds stores data before acknowledging it.
-    /// Says at start what the pipeline's acknowledgements mean, and why not when one exporter
-    /// keeps it from being durable.
-    static func durability(of p: PipelineSpec, exporters: [any Exporter], logger: Logger) -> Bool {
-        let stored = zip(p.exporters, exporters).filter { $0.1.storesBeforeAcknowledging }.map(\.0)
-        guard !stored.isEmpty else { return false }
+    /// A pipeline is durable when every exporter it feeds stores data before acknowledging it;
+    /// then the storage of its first exporter's queue, nil otherwise. Says at start what the
+    /// pipeline's acknowledgements mean, and why not when one exporter keeps it from being durable.
+    static func durability(of p: PipelineSpec, exporters: [any Exporter], logger: Logger) -> ComponentID? {
+        let stored = zip(p.exporters, exporters).filter { $0.1.persistentQueueStorage != nil }.map(\.0)
+        guard !stored.isEmpty else { return nil }
         var l = logger
         l[metadataKey: "otelcol.pipeline.id"] = "\(p.id)"
         if stored.count == exporters.count {
             l.info("durable pipeline: clients are answered once their spans are written to the persistent queues",
                    metadata: ["exporters": "\(stored.map(\.description).joined(separator: ", "))"])
-            return true
+            return exporters[0].persistentQueueStorage
         }
         let memory = p.exporters.filter { !stored.contains($0) }
         l.notice("pipeline is not durable: clients are answered before their spans are on disk, because these exporters have no persistent queue (sending_queue.storage)",
                   metadata: ["exporters": "\(memory.map(\.description).joined(separator: ", "))"])
-        return false
+        return nil
     }
 }

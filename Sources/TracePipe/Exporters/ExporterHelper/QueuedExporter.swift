@@ -63,7 +63,7 @@ public final class QueuedExporter: Exporter {
 
     private var state: Running? { running.withLockedValue { $0 } }
 
-    public var storesBeforeAcknowledging: Bool { config.queue.storage != nil }
+    public var persistentQueueStorage: ComponentID? { config.queue.storage }
 
     public func adoptBatching(_ batch: ExporterHelperConfig.Batch) {
         guard config.queue.batch == nil else { return }
@@ -189,13 +189,13 @@ public final class QueuedExporter: Exporter {
             } else if let taken = await queue.take() {
                 first = taken
             } else {
-                if batch != nil { await gathering.release() }
+                if batch != nil { gathering.release() }
                 break
             }
             var item = first
             if let b = batch {
                 (item, carried) = await gather(item, queue: queue, batch: b)
-                await gathering.release()
+                gathering.release()
             }
             await updateQueueSize()
             let pieces = batch.map { item.data.split(maxSpans: $0.maxSize) } ?? [item.data]

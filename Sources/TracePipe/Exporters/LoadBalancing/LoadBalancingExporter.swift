@@ -58,7 +58,7 @@ public final class LoadBalancingExporter: Exporter {
         try await queued.consume(data)
     }
 
-    public var storesBeforeAcknowledging: Bool { queued.storesBeforeAcknowledging }
+    public var persistentQueueStorage: ComponentID? { queued.persistentQueueStorage }
 
     public func adoptBatching(_ batch: ExporterHelperConfig.Batch) {
         queued.adoptBatching(batch)

@@ -10,9 +10,10 @@ import TraceModel
 /// table while it remembers the trace, then from the decision caches). At shutdown, waiting
 /// traces are decided and flushed.
 ///
-/// Waiting spans live in memory only, also in a durable pipeline (persistent exporter queues):
-/// there they are acknowledged to their clients before they are on disk, and a crash loses
-/// them. The processor says so once at start; docs/operations.md lists what a crash can lose.
+/// In a durable pipeline (persistent exporter queues) every request is also appended to a
+/// journal in the queues' storage before its client is answered (`TailSamplingJournal`): a
+/// crash then loses no waiting span, and the next start decides the journaled traces again
+/// (after a full `decision_wait`; spans already handed on may be sent twice).
 public actor TailSamplingProcessor: Processor {
     let config: TailSamplingConfig
     let next: any TraceConsumer
@@ -23,6 +24,8 @@ public actor TailSamplingProcessor: Processor {
         var buffer = TraceBuffer()
         var firstArrival: ContinuousClock.Instant
         var decision: Bool?
+        /// The journal segments holding its waiting spans (durable pipelines only).
+        var segments: [Int] = []
     }
 
     private var traces: [TraceID: Entry] = [:]
@@ -33,22 +36,22 @@ public actor TailSamplingProcessor: Processor {
     private var sampledCache: LRUSet
     private var notSampledCache: LRUSet
     private var ticker: Task<Void, Never>?
-    private let durablePipeline: Bool
+    private let context: ComponentContext
+    private var journal: TailSamplingJournal?
 
     public init(config: TailSamplingConfig, context: ComponentContext, next: any TraceConsumer) {
         self.config = config
         self.next = next
         self.logger = context.logger
-        self.durablePipeline = context.durablePipeline
+        self.context = context
         self.counters = context.telemetry.tailSampling(context.id, policies: config.policies.map(\.name))
         sampledCache = LRUSet(capacity: config.sampledCacheSize)
         notSampledCache = LRUSet(capacity: config.nonSampledCacheSize)
     }
 
     public func start(_ host: ComponentHost) async throws {
-        if durablePipeline {
-            logger.warning("spans waiting for a tail-sampling decision are kept in memory only: a crash loses them although this pipeline's exporters have persistent queues (see docs/operations.md, what a crash can lose)",
-                           metadata: ["decision_wait": "\(config.decisionWait)"])
+        if let storageID = context.pipelineStorage {
+            try openJournal(storageID, host: host)
         }
         // Decisions are checked ten times per decision_wait (at most every second, at least every 10 ms).
         let tick = Duration.nanoseconds(max(10_000_000, min(1_000_000_000, config.decisionWait.nanoseconds / 10)))
@@ -60,8 +63,59 @@ public actor TailSamplingProcessor: Processor {
         }
     }
 
+    /// Opens the journal in the pipeline's storage and decides again what a previous run left.
+    private func openJournal(_ storageID: ComponentID, host: ComponentHost) throws {
+        guard let storage = host.extensions[storageID] as? FileStorageExtension else {
+            throw StartError(message: "the pipeline's storage extension \"\(storageID)\" is not running")
+        }
+        let journal: TailSamplingJournal
+        do {
+            let dir = try storage.directory(for: context.id, kind: .processor, pipeline: context.pipeline)
+            let rotate = max(Duration.seconds(1), config.decisionWait.duration / 2)
+            journal = try TailSamplingJournal(directory: dir, fsync: storage.config.fsync, rotateAfter: rotate)
+        } catch {
+            throw StartError(message: "tail-sampling journal: \(error)")
+        }
+        self.journal = journal
+        let (segments, damaged) = journal.recover()
+        for d in damaged {
+            logger.error("tail-sampling journal segment is damaged; the frames before the damage are used, the rest is set aside",
+                         metadata: ["file": "\(d.file)", "offset": "\(d.offset)", "bytes": "\(d.bytes)", "reason": "\(d.reason)"])
+        }
+        let now = ContinuousClock.now
+        var spans = 0
+        for segment in segments {
+            for request in segment.requests {
+                spans += request.spanCount
+                // Every trace waits again; none of them was handed on, or it would be gone.
+                _ = ingest(request, segment: segment.number, now: now)
+            }
+            journal.releaseIfUnused(segment.number)
+        }
+        logger.info("spans waiting for a tail-sampling decision are journaled to disk (durable pipeline)",
+                    metadata: ["directory": "\(journal.directory)", "recovered_spans": "\(spans)", "recovered_traces": "\(undecided)"])
+        counters.tracesOnMemory.set(Int64(undecided))
+    }
+
     public func consume(_ data: consuming TraceData) async throws {
         let now = ContinuousClock.now
+        var segment: Int?
+        if let journal {
+            do {
+                segment = try journal.append(data, now: now)
+            } catch {
+                throw PipelineError.refused("tail sampling cannot store the request: \(error)", retryAfter: .seconds(1))
+            }
+        }
+        let forward = ingest(data, segment: segment, now: now)
+        await evictIfNeeded(now: now)
+        counters.tracesOnMemory.set(Int64(undecided))
+        // Spans of traces decided before are handed on now; a refusal reaches the client.
+        if forward.spanCount > 0 { try await next.consume(forward.traceData) }
+    }
+
+    /// Files each trace's spans under it; returns what follows an earlier "sampled" decision.
+    private func ingest(_ data: TraceData, segment: Int?, now: ContinuousClock.Instant) -> TraceBuffer {
         var forward = TraceBuffer()
         for rs in data.resourceSpans {
             for ss in rs.scopeSpans {
@@ -74,26 +128,25 @@ public actor TailSamplingProcessor: Processor {
                 }
                 for id in seen {
                     let chunk = TraceBuffer.Chunk(resource: rs.resource, scope: ss.scope, schemaURLs: (rs.schemaURL, ss.schemaURL), spans: byTrace[id]!)
-                    if let forwardIt = route(id, chunk, now: now) {
+                    if let forwardIt = route(id, chunk, now: now, segment: segment) {
                         if forwardIt { forward.append(chunk) }
                     }
                 }
             }
         }
-        await evictIfNeeded(now: now)
-        counters.tracesOnMemory.set(Int64(undecided))
-        if forward.spanCount > 0 { await send(forward.traceData) }
+        return forward
     }
 
     /// Files a chunk under its trace; returns true/false when it follows an earlier decision
     /// (forward/drop now), nil when it waits.
-    private func route(_ id: TraceID, _ chunk: TraceBuffer.Chunk, now: ContinuousClock.Instant) -> Bool? {
+    private func route(_ id: TraceID, _ chunk: TraceBuffer.Chunk, now: ContinuousClock.Instant, segment: Int?) -> Bool? {
         if var e = traces[id] {
             if let d = e.decision {
                 counters.lateSpans.increment(by: Int64(chunk.spans.count))
                 return d
             }
             e.buffer.append(chunk)
+            note(segment, in: &e)
             traces[id] = e
             return nil
         }
@@ -101,11 +154,29 @@ public actor TailSamplingProcessor: Processor {
         if notSampledCache.contains(id) { return false }
         var e = Entry(firstArrival: now)
         e.buffer.append(chunk)
+        note(segment, in: &e)
         traces[id] = e
         order.append(id)
         undecided += 1
         counters.newTraces.increment()
         return nil
+    }
+
+    /// The trace has waiting spans in `segment`: the segment stays until the trace is decided.
+    private func note(_ segment: Int?, in e: inout Entry) {
+        guard let segment, let journal, !e.segments.contains(segment) else { return }
+        e.segments.append(segment)
+        journal.retain(segment)
+    }
+
+    /// Decided traces were handed on (or dropped by their decision): their segments may go.
+    /// When the exporters refused the hand-over, the segments stay, and the next start decides
+    /// those traces again.
+    private func release(_ segments: [Int], handedOn: Bool) {
+        guard let journal, !segments.isEmpty else { return }
+        if handedOn {
+            for s in segments { journal.release(s) }
+        }
     }
 
     /// Keeps at most `num_traces` traces: the oldest are decided early and forgotten.
@@ -119,7 +190,10 @@ public actor TailSamplingProcessor: Processor {
                 counters.decidedEarly.increment()
                 let sampled = decide(id, e.buffer, now: now)
                 if sampled { sampledCache.insert(id) } else { notSampledCache.insert(id) }
-                if sampled { await send(e.buffer.traceData) }
+                var handedOn = true
+                if sampled { handedOn = await send(e.buffer.traceData) }
+                if handedOn { journal?.appendDecided([id], now: now) }
+                release(e.segments, handedOn: handedOn)
             }
         }
         compactOrder()
@@ -137,6 +211,9 @@ public actor TailSamplingProcessor: Processor {
         let wait = config.decisionWait.duration
         var i = orderHead
         var toSend = TraceBuffer()
+        var sentSegments: [Int] = []
+        var sentIDs: [TraceID] = []
+        var droppedIDs: [TraceID] = []
         // Decisions are made without suspending, so spans arriving meanwhile see them.
         while i < order.count {
             let id = order[i]
@@ -146,8 +223,16 @@ public actor TailSamplingProcessor: Processor {
             // Ids are in arrival order: the first one still waiting ends the scan.
             if !all && now - e.firstArrival < wait { break }
             let sampled = decide(id, e.buffer, now: now)
-            if sampled { for c in e.buffer.chunks { toSend.append(c) } }
+            if sampled {
+                for c in e.buffer.chunks { toSend.append(c) }
+                sentSegments += e.segments
+                if journal != nil { sentIDs.append(id) }
+            } else if journal != nil {
+                droppedIDs.append(id)
+                release(e.segments, handedOn: true)
+            }
             e.buffer = TraceBuffer()
+            e.segments = []
             e.decision = sampled
             traces[id] = e
             undecided -= 1
@@ -161,7 +246,10 @@ public actor TailSamplingProcessor: Processor {
         }
         compactOrder()
         counters.tracesOnMemory.set(Int64(undecided))
-        if toSend.spanCount > 0 { await send(toSend.traceData) }
+        var handedOn = true
+        if toSend.spanCount > 0 { handedOn = await send(toSend.traceData) }
+        journal?.appendDecided(handedOn ? droppedIDs + sentIDs : droppedIDs, now: now)
+        release(sentSegments, handedOn: handedOn)
     }
 
     /// Runs the policies over a trace and combines their decisions as the collector does.
@@ -178,13 +266,19 @@ public actor TailSamplingProcessor: Processor {
         return sampled
     }
 
-    private func send(_ data: consuming TraceData) async {
-        // Upstream was answered when the spans arrived; a refusal now can only be logged.
+    /// Hands decided traces on; false when they were refused. Upstream was answered when the
+    /// spans arrived, so a refusal can only be logged (with a journal, the next start decides
+    /// them again).
+    private func send(_ data: consuming TraceData) async -> Bool {
         let spans = data.spanCount
         do {
             try await next.consume(consume data)
+            return true
         } catch {
-            logger.error("tail sampling could not hand a sampled trace on", metadata: ["error": "\(error)", "spans": "\(spans)"])
+            logger.error(journal == nil ? "tail sampling could not hand a sampled trace on; the spans are lost"
+                                        : "tail sampling could not hand a sampled trace on; its spans stay in the journal and are decided again at the next start",
+                         metadata: ["error": "\(error)", "spans": "\(spans)"])
+            return false
         }
     }
 
@@ -193,9 +287,11 @@ public actor TailSamplingProcessor: Processor {
         if config.dropPendingOnShutdown {
             let pending = traces.values.filter { $0.decision == nil }.count
             if pending > 0 { logger.warning("dropping traces still waiting for a decision (drop_pending_traces_on_shutdown)", metadata: ["traces": "\(pending)"]) }
+            journal?.close(discardAll: true)
             return
         }
         await decideExpired(now: .now, all: true)
+        journal?.close(discardAll: false)
     }
 }
 
