@@ -9,6 +9,8 @@ sinks on CPU 0:
             (the preset file itself, merged with an override for ports and batch size)
   lb        as grpc-out, with the loadbalancing exporter (static resolver, routing by trace id)
             to three grpc-load sinks instead of one otlp exporter: an agent in front of a tier
+  durable   as http, with the exporter's sending queue on disk (file_storage, an empty directory
+            per run): a durable pipeline, where the batch processor hands requests to the queue
 
 For each: accepted spans/s over window + drain, tracepipe CPU-seconds per million spans, peak RSS,
 and the median of each against http's.
@@ -20,6 +22,7 @@ import argparse
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -48,6 +51,7 @@ service:
 
 
 LB_SINKS = [GRPC_SINK, GRPC_SINK + 1, GRPC_SINK + 2]
+DURABLE_DIR = f"/tmp/tpbench-durable-{os.getpid()}"
 
 
 def config(setup):
@@ -72,13 +76,19 @@ service:
     exporter = (f"otlp: {{endpoint: 127.0.0.1:{GRPC_SINK}, tls: {{insecure: true}}, compression: gzip}}" if setup == "grpc-out"
                 else f"otlphttp: {{endpoint: http://127.0.0.1:{SINK}, compression: gzip, encoding: proto}}")
     name = "otlp" if setup == "grpc-out" else "otlphttp"
-    return f"""receivers:
+    storage = ""
+    if setup == "durable":
+        directory = DURABLE_DIR
+        exporter = exporter[:-1] + ", sending_queue: {storage: file_storage}}"
+        storage = f"extensions: {{file_storage: {{directory: {directory}, create_directory: true}}}}\n"
+    return f"""{storage}receivers:
   {receiver}
 processors:
   batch: {{send_batch_size: 8192, timeout: 200ms}}
 exporters:
   {exporter}
 service:
+  extensions: [{"file_storage" if storage else ""}]
   telemetry:
     logs: {{level: warn}}
     metrics: {{readers: [{{pull: {{exporter: {{prometheus: {{host: 127.0.0.1, port: {METRICS}}}}}}}}}]}}
@@ -131,6 +141,7 @@ def run(setup, a):
              or [B.start_sink(rundir, SINK, "0", False)])
     for p in grpc_sinks or [SINK]:
         B.wait_port(p, 10)
+    shutil.rmtree(DURABLE_DIR, ignore_errors=True)  # each durable run starts with an empty queue
     cfg = os.path.join(rundir, "config.yaml")
     open(cfg, "w").write(scrub_override() if setup == "scrub" else config(setup))
     configs = ([os.path.join(ROOT, "pipelines", "scrub-secrets.yaml")] if setup == "scrub" else []) + [cfg]
@@ -151,6 +162,7 @@ def run(setup, a):
     m1, c1 = metrics(), B.tree_cpu_s(tp.pid)
     hwm = B.vm_hwm_kb(B.proc_tree(tp.pid))
     B.stop(tp)
+    shutil.rmtree(DURABLE_DIR, ignore_errors=True)
     for sink in sinks:
         B.stop(sink)
     accepted = m1.get("recv_accepted_spans", 0) - m0.get("recv_accepted_spans", 0)

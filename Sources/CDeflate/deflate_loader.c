@@ -21,8 +21,9 @@ static void load(void) {
     api.gzip_compress_bound = (size_t (*)(void *, size_t))dlsym(lib, "libdeflate_gzip_compress_bound");
     api.zlib_compress = (size_t (*)(void *, const void *, size_t, void *, size_t))dlsym(lib, "libdeflate_zlib_compress");
     api.zlib_compress_bound = (size_t (*)(void *, size_t))dlsym(lib, "libdeflate_zlib_compress_bound");
+    api.crc32 = (unsigned int (*)(unsigned int, const void *, size_t))dlsym(lib, "libdeflate_crc32");
     if (api.alloc_compressor && api.free_compressor && api.gzip_compress && api.gzip_compress_bound &&
-        api.zlib_compress && api.zlib_compress_bound) {
+        api.zlib_compress && api.zlib_compress_bound && api.crc32) {
         loaded = &api;
     } else {
         dlclose(lib);

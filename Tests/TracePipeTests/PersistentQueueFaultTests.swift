@@ -143,6 +143,13 @@ final class PersistentQueueFaultTests: XCTestCase {
         XCTAssertEqual(got, ["d-0"])
     }
 
+    /// Records are checked with the standard CRC-32 whichever library computes it, so a queue
+    /// written with libdeflate loaded reads back without it (and the other way round).
+    func testRecordChecksumIsTheStandardCRC32() {
+        XCTAssertEqual(CRC32.checksum(Array("123456789".utf8)), 0xCBF4_3926)
+        XCTAssertEqual(CRC32.checksum(Array("56789".utf8), continuing: CRC32.checksum(Array("1234".utf8))), 0xCBF4_3926)
+    }
+
     /// The queue's size is kept as records come and go (it was summed over every record per offer).
     func testSizeFollowsOffersAndTakes() async throws {
         let store = try FileQueueStore(directory: dir, fsync: false)

@@ -1,4 +1,3 @@
-import CZlib
 import Foundation
 
 /// The on-disk side of a persistent queue: one file per queued request in the client's directory,
@@ -185,7 +184,7 @@ struct FileQueueStore: Sendable {
             fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)
         }
         guard fd >= 0 else { throw Corrupt(file: tmp, reason: "cannot create: \(String(cString: strerror(errno)))") }
-        var ok = writeAll(fd, header) && writeAll(fd, payload)
+        var ok = writeAll(fd, header, payload)
         if ok && fsync { ok = Foundation.fsync(fd) == 0 }
         let writeErrno = errno
         close(fd)
@@ -207,8 +206,23 @@ struct FileQueueStore: Sendable {
         return record
     }
 
-    private func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
-        bytes.withUnsafeBytes { raw in
+    /// Writes both buffers, in one `writev` when the kernel takes it all (it does for files).
+    private func writeAll(_ fd: Int32, _ first: [UInt8], _ second: [UInt8]) -> Bool {
+        let total = first.count + second.count
+        let written: Int = first.withUnsafeBytes { a in
+            second.withUnsafeBytes { b in
+                var iov = [iovec(iov_base: UnsafeMutableRawPointer(mutating: a.baseAddress), iov_len: a.count),
+                           iovec(iov_base: UnsafeMutableRawPointer(mutating: b.baseAddress), iov_len: b.count)]
+                var n: Int
+                repeat { n = writev(fd, &iov, 2) } while n < 0 && errno == EINTR
+                return n
+            }
+        }
+        if written == total { return true }
+        if written < 0 { return false }
+        // A short write (rare for a regular file): the rest one buffer at a time.
+        let rest = Array((first + second)[written...])
+        return rest.withUnsafeBytes { raw in
             var off = 0
             while off < raw.count {
                 let n = Foundation.write(fd, raw.baseAddress! + off, raw.count - off)
@@ -221,37 +235,58 @@ struct FileQueueStore: Sendable {
     }
 
     /// Reads and checks a record: its payload and the request metadata it was queued with.
+    /// The header first, then metadata and payload straight into their own arrays (no copy of
+    /// the whole file).
     func read(_ r: Record) throws -> (payload: [UInt8], metadata: [String: [String]]) {
         let p = path(r)
-        guard let data = FileManager.default.contents(atPath: p) else { throw Corrupt(file: p, reason: "missing or unreadable") }
-        let bytes = [UInt8](data)
-        guard bytes.count >= 12 else { throw Corrupt(file: p, reason: "not a queue record (too short)") }
-        let magic = Array(bytes[0..<4])
+        let fd = open(p, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw Corrupt(file: p, reason: "missing or unreadable: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw Corrupt(file: p, reason: "unreadable: \(String(cString: strerror(errno)))") }
+        let size = Int(st.st_size)
+        let head = Self.readAll(fd, count: min(16, size), at: 0)
+        guard head.count >= 12 else { throw Corrupt(file: p, reason: "not a queue record (too short)") }
+        let magic = Array(head[0..<4])
         let metaLength: Int
         var offset = 4
         if magic == Self.magic {
             metaLength = 0
-        } else if magic == Self.magicWithMetadata, bytes.count >= 16 {
-            metaLength = Int(Self.uint32(bytes, at: offset))
+        } else if magic == Self.magicWithMetadata, head.count >= 16 {
+            metaLength = Int(Self.uint32(head, at: offset))
             offset += 4
         } else {
             throw Corrupt(file: p, reason: "not a queue record (bad header)")
         }
-        let length = Int(Self.uint32(bytes, at: offset))
-        let crc = Self.uint32(bytes, at: offset + 4)
+        let length = Int(Self.uint32(head, at: offset))
+        let crc = Self.uint32(head, at: offset + 4)
         offset += 8
-        guard bytes.count - offset == metaLength + length else {
-            throw Corrupt(file: p, reason: "truncated record: header says \(metaLength + length) bytes, file holds \(bytes.count - offset)")
+        guard size - offset == metaLength + length else {
+            throw Corrupt(file: p, reason: "truncated record: header says \(metaLength + length) bytes, file holds \(size - offset)")
         }
-        let meta = Array(bytes[offset..<(offset + metaLength)])
-        let payload = Array(bytes[(offset + metaLength)...])
+        let meta = Self.readAll(fd, count: metaLength, at: offset)
+        let payload = Self.readAll(fd, count: length, at: offset + metaLength)
+        guard meta.count == metaLength, payload.count == length else { throw Corrupt(file: p, reason: "unreadable: \(String(cString: strerror(errno)))") }
         guard Self.crc(payload, Self.crc(meta, 0)) == crc else { throw Corrupt(file: p, reason: "checksum mismatch") }
         guard let metadata = Self.decode(meta) else { throw Corrupt(file: p, reason: "unreadable request metadata") }
         return (payload, metadata)
     }
 
+    /// Up to `count` bytes at `offset` (fewer at the end of the file or on an error).
+    private static func readAll(_ fd: Int32, count: Int, at offset: Int) -> [UInt8] {
+        [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            initialized = 0
+            while initialized < count {
+                let n = pread(fd, buffer.baseAddress! + initialized, count - initialized, off_t(offset + initialized))
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { break }
+                initialized += n
+            }
+        }
+    }
+
     private static func crc(_ bytes: [UInt8], _ start: UInt32) -> UInt32 {
-        bytes.withUnsafeBytes { UInt32(crc32(uLong(start), $0.baseAddress?.assumingMemoryBound(to: Bytef.self), uInt($0.count))) }
+        CRC32.checksum(bytes, continuing: start)
     }
 
     private static func appendUInt32(_ v: UInt32, to out: inout [UInt8]) {

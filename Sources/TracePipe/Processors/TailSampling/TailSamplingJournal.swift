@@ -1,4 +1,3 @@
-import CZlib
 import Foundation
 import Logging
 import TraceModel
@@ -246,7 +245,7 @@ final class TailSamplingJournal {
     }
 
     private static func crc(_ bytes: ArraySlice<UInt8>) -> UInt32 {
-        bytes.withUnsafeBytes { UInt32(crc32(0, $0.baseAddress?.assumingMemoryBound(to: Bytef.self), uInt($0.count))) }
+        CRC32.checksum(bytes)
     }
 
     private static func append(_ v: UInt32, to out: inout [UInt8]) {
