@@ -219,6 +219,31 @@ final class ExporterHelperTests: XCTestCase {
         }
     }
 
+    /// In-queue batching by metadata: a request that may not join the batch being gathered is
+    /// carried to the next one and sent at its flush timeout, even while another sending task
+    /// holds the gathering turn waiting on an empty queue (it waited for new data before).
+    func testACarriedRequestIsSentWhileAnotherTaskWaitsOnAnEmptyQueue() async throws {
+        var config = ExporterHelperConfig()
+        config.queue.numConsumers = 2
+        var batch = ExporterHelperConfig.Batch()
+        batch.flushTimeout = .milliseconds(100)
+        batch.minSize = 1000
+        batch.partitionKeys = ["tenant"]
+        config.queue.batch = batch
+        let sender = HeadersSetterTests.RecordingSender()
+        let e = QueuedExporter(config: config, sender: sender, context: ProcessorFixture.context("otlphttp"))
+        try await e.start(ComponentHost(extensions: [:], status: ServiceStatus()))
+        try await e.consume(TestData(spans: 1), metadata: ["tenant": ["a"]])
+        try await e.consume(TestData(spans: 2), metadata: ["tenant": ["b"]])
+        var sent: [Int] = []
+        for _ in 0..<40 where sent.count < 2 {
+            try await Task.sleep(for: .milliseconds(50))
+            sent = sender.sent.withLockedValue { $0.map(\.spans) }
+        }
+        XCTAssertEqual(sent.sorted(), [1, 2])
+        await e.shutdown()
+    }
+
     func testPersistentStoreSkipsATornTailButKeepsTheRecordsBeforeIt() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tp-q-\(UUID())").path
         defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -181,7 +181,10 @@ public final class QueuedExporter: Exporter {
         // A request taken while gathering a batch that may not join it (other metadata) starts the next one.
         var carried: QueueItem?
         while true {
-            if batch != nil { await gathering.acquire() }
+            // A carried request starts its batch without waiting for the turn: the task holding
+            // the turn may be waiting on an empty queue, and the carried request with it.
+            let takesTurn = batch != nil && carried == nil
+            if takesTurn { await gathering.acquire() }
             let first: QueueItem
             if let c = carried {
                 first = c
@@ -189,13 +192,13 @@ public final class QueuedExporter: Exporter {
             } else if let taken = await queue.take() {
                 first = taken
             } else {
-                if batch != nil { gathering.release() }
+                if takesTurn { gathering.release() }
                 break
             }
             var item = first
             if let b = batch {
                 (item, carried) = await gather(item, queue: queue, batch: b)
-                gathering.release()
+                if takesTurn { gathering.release() }
             }
             await updateQueueSize()
             let pieces = batch.map { item.data.split(maxSpans: $0.maxSize) } ?? [item.data]
