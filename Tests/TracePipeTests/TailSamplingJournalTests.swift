@@ -35,6 +35,18 @@ final class TailSamplingJournalTests: XCTestCase {
         XCTAssertEqual(segments().count, 2, "the first is still referred to")
         journal.release(first)
         XCTAssertEqual(segments().count, 1)
+        // A segment whose traces are all decided still waits for the older ones: its
+        // decided-frames may name their traces.
+        let third = try journal.append(TestData.request(trace: 4, spans: 1), now: t0 + .seconds(4))
+        journal.retain(third)
+        let fourth = try journal.append(TestData.request(trace: 5, spans: 1), now: t0 + .seconds(6))
+        journal.retain(fourth)
+        _ = try journal.append(TestData.request(trace: 6, spans: 1), now: t0 + .seconds(8))
+        XCTAssertEqual(segments().count, 3, "the third, the fourth and the current fifth")
+        journal.release(fourth)
+        XCTAssertEqual(segments().count, 3, "the fourth waits for the third")
+        journal.release(third)
+        XCTAssertEqual(segments().count, 1, "then all go, up to the current one")
         journal.close(discardAll: false)
         XCTAssertEqual(segments().count, 0, "the current segment goes at a clean shutdown when nothing refers to it")
     }

@@ -5,8 +5,8 @@ import TraceModel
 /// What tail sampling holds, on disk, in a durable pipeline: every request it takes is appended
 /// to the current segment file before its client is answered, so a crash loses no span that
 /// waits for a decision. A segment is deleted once every trace with spans in it was decided and
-/// handed on (its reference count, kept by the processor, reached zero) and a newer segment
-/// took over. At start the segments left by a crash are read back and their traces decided again.
+/// handed on (its reference count, kept by the processor, reached zero), a newer segment took
+/// over, and every older segment is gone. At start the segments left by a crash are read back and their traces decided again.
 ///
 /// A segment is `<number>.seg`, a sequence of frames: payload length (UInt32, big endian),
 /// CRC-32 of the payload, the payload: a kind byte, then either a request (OTLP protobuf) or
@@ -200,7 +200,7 @@ final class TailSamplingJournal {
         guard let c = current else { return }
         Foundation.close(c.fd)
         current = nil
-        deleteIfDone(c.number)
+        deleteDone()
     }
 
     /// A trace with spans in `segment` now waits for a decision.
@@ -212,18 +212,22 @@ final class TailSamplingJournal {
     func release(_ segment: Int) {
         guard let n = references[segment] else { return }
         references[segment] = n - 1
-        deleteIfDone(segment)
+        if n == 1 { deleteDone() }
     }
 
     /// A recovered segment none of whose traces waits any more (all were late for decided ones).
     func releaseIfUnused(_ segment: Int) {
-        deleteIfDone(segment)
+        deleteDone()
     }
 
-    private func deleteIfDone(_ segment: Int) {
-        guard segment != current?.number, references[segment] == 0 else { return }
-        references[segment] = nil
-        unlink(path(segment))
+    /// Deletes segments nothing refers to, oldest first, stopping at the first still needed:
+    /// a segment's decided-frames name traces of older segments, so it must outlive them.
+    private func deleteDone() {
+        for number in references.keys.sorted() {
+            guard number != current?.number, references[number] == 0 else { return }
+            references[number] = nil
+            unlink(path(number))
+        }
     }
 
     deinit {

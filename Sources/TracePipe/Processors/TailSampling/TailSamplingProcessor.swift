@@ -170,13 +170,11 @@ public actor TailSamplingProcessor: Processor {
     }
 
     /// Decided traces were handed on (or dropped by their decision): their segments may go.
-    /// When the exporters refused the hand-over, the segments stay, and the next start decides
-    /// those traces again.
-    private func release(_ segments: [Int], handedOn: Bool) {
-        guard let journal, !segments.isEmpty else { return }
-        if handedOn {
-            for s in segments { journal.release(s) }
-        }
+    /// (When the exporters refused the hand-over, the segments are kept, and the next start
+    /// decides those traces again.)
+    private func release(_ segments: [Int]) {
+        guard let journal else { return }
+        for s in segments { journal.release(s) }
     }
 
     /// Keeps at most `num_traces` traces: the oldest are decided early and forgotten.
@@ -192,8 +190,10 @@ public actor TailSamplingProcessor: Processor {
                 if sampled { sampledCache.insert(id) } else { notSampledCache.insert(id) }
                 var handedOn = true
                 if sampled { handedOn = await send(e.buffer.traceData) }
-                if handedOn { journal?.appendDecided([id], now: now) }
-                release(e.segments, handedOn: handedOn)
+                if handedOn {
+                    journal?.appendDecided([id], now: now)
+                    release(e.segments)
+                }
             }
         }
         compactOrder()
@@ -210,9 +210,10 @@ public actor TailSamplingProcessor: Processor {
     func decideExpired(now: ContinuousClock.Instant, all: Bool = false) async {
         let wait = config.decisionWait.duration
         var i = orderHead
-        var toSend = TraceBuffer()
-        var sentSegments: [Int] = []
-        var sentIDs: [TraceID] = []
+        // Sampled traces go on in hand-overs of about `handOverSpans` spans, each noted in the
+        // journal once taken, so a crash during a large hand-over (a restart deciding all it
+        // recovered at once) re-sends one piece, not all of it.
+        var handOvers = [HandOver()]
         var droppedIDs: [TraceID] = []
         // Decisions are made without suspending, so spans arriving meanwhile see them.
         while i < order.count {
@@ -224,12 +225,13 @@ public actor TailSamplingProcessor: Processor {
             if !all && now - e.firstArrival < wait { break }
             let sampled = decide(id, e.buffer, now: now)
             if sampled {
-                for c in e.buffer.chunks { toSend.append(c) }
-                sentSegments += e.segments
-                if journal != nil { sentIDs.append(id) }
+                if handOvers[handOvers.count - 1].spans.spanCount >= Self.handOverSpans { handOvers.append(HandOver()) }
+                for c in e.buffer.chunks { handOvers[handOvers.count - 1].spans.append(c) }
+                handOvers[handOvers.count - 1].segments += e.segments
+                if journal != nil { handOvers[handOvers.count - 1].ids.append(id) }
             } else if journal != nil {
                 droppedIDs.append(id)
-                release(e.segments, handedOn: true)
+                release(e.segments)
             }
             e.buffer = TraceBuffer()
             e.segments = []
@@ -246,11 +248,22 @@ public actor TailSamplingProcessor: Processor {
         }
         compactOrder()
         counters.tracesOnMemory.set(Int64(undecided))
-        var handedOn = true
-        if toSend.spanCount > 0 { handedOn = await send(toSend.traceData) }
-        journal?.appendDecided(handedOn ? droppedIDs + sentIDs : droppedIDs, now: now)
-        release(sentSegments, handedOn: handedOn)
+        journal?.appendDecided(droppedIDs, now: now)
+        for h in handOvers where h.spans.spanCount > 0 {
+            guard await send(h.spans.traceData) else { continue }
+            journal?.appendDecided(h.ids, now: now)
+            release(h.segments)
+        }
     }
+
+    /// Decided traces handed on together: their spans, ids and journal segments.
+    private struct HandOver {
+        var spans = TraceBuffer()
+        var ids: [TraceID] = []
+        var segments: [Int] = []
+    }
+
+    static let handOverSpans = 8192
 
     /// Runs the policies over a trace and combines their decisions as the collector does.
     private func decide(_ id: TraceID, _ buffer: TraceBuffer, now: ContinuousClock.Instant) -> Bool {
