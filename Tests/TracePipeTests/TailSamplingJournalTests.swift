@@ -92,6 +92,61 @@ final class TailSamplingJournalTests: XCTestCase {
         XCTAssertEqual(spans.map { "\($0.traceID.low)/\($0.name)" }, ["2/op-0", "2/op-1", "1/op-0"])
     }
 
+    /// Exporters that refuse for a while (a full queue): the sampled trace is held, not dropped;
+    /// new data is refused meanwhile; once the exporters take it again the trace arrives and its
+    /// journal segment goes.
+    func testARefusedHandOverIsHeldAndPushesBack() async throws {
+        actor Refusing: TraceConsumer {
+            var refusals: Int
+            var taken: [TraceData] = []
+            init(refusals: Int) { self.refusals = refusals }
+            func consume(_ data: consuming TraceData) async throws {
+                if refusals > 0 {
+                    refusals -= 1
+                    throw PipelineError.refused("queue full", retryAfter: .seconds(1))
+                }
+                taken.append(data)
+            }
+            func stopRefusing() { refusals = 0 }
+            var spans: Int { taken.reduce(0) { $0 + $1.spanCount } }
+        }
+        let storage = FileStorageExtension(config: {
+            var c = FileStorageConfig()
+            c.directory = dir
+            c.createDirectory = true
+            return c
+        }(), context: ProcessorFixture.context("file_storage"))
+        let host = ComponentHost(extensions: [ComponentID(type: "file_storage"): storage], status: ServiceStatus())
+        try await storage.start(host)
+        let config: TailSamplingConfig = try ProcessorFixture.config(
+            "processors: {tail_sampling: {decision_wait: 200ms, policies: [{name: all, type: always_sample}]}}", id: "tail_sampling")
+        var context = ProcessorFixture.context("tail_sampling")
+        context.pipeline = ComponentID(type: "traces")
+        context.pipelineStorage = ComponentID(type: "file_storage")
+        let next = Refusing(refusals: 1_000_000)
+        let p = TailSamplingProcessor(config: config, context: context, next: next)
+        try await p.start(host)
+        try await p.consume(TestData.request(trace: 1, spans: 3))
+        try await Task.sleep(for: .milliseconds(500))
+        do {
+            try await p.consume(TestData.request(trace: 2, spans: 1))
+            XCTFail("new data is refused while a hand-over is held")
+        } catch PipelineError.refused {}
+        await next.stopRefusing()
+        var spans = 0
+        for _ in 0..<40 where spans < 3 {
+            try await Task.sleep(for: .milliseconds(50))
+            spans = await next.spans
+        }
+        XCTAssertEqual(spans, 3, "the held trace arrives once the exporters take data again")
+        try await p.consume(TestData.request(trace: 3, spans: 2))
+        await p.shutdown()
+        let taken = await next.spans
+        XCTAssertEqual(taken, 5)
+        let left = ((try? FileManager.default.contentsOfDirectory(atPath: dir + "/processor_tail_sampling__traces")) ?? []).filter { $0.hasSuffix(".seg") }
+        XCTAssertEqual(left, [])
+    }
+
     /// A processor of a durable pipeline that crashed with traces waiting: the next one decides
     /// them after decision_wait and hands them on, and then its journal is empty.
     func testTheNextStartDecidesWhatACrashLeft() async throws {

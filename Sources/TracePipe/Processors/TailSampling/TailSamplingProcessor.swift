@@ -10,6 +10,11 @@ import TraceModel
 /// table while it remembers the trace, then from the decision caches). At shutdown, waiting
 /// traces are decided and flushed.
 ///
+/// A hand-over of sampled traces the exporters refuse (queue or disk full) is kept and offered
+/// again at every tick; while one is kept, new data is refused (503 + Retry-After), so the
+/// backpressure reaches clients and memory and the journal stop growing instead of spans being
+/// dropped.
+///
 /// In a durable pipeline (persistent exporter queues) every request is also appended to a
 /// journal in the queues' storage before its client is answered (`TailSamplingJournal`): a
 /// crash then loses no waiting span, and the next start decides the journaled traces again
@@ -36,6 +41,8 @@ public actor TailSamplingProcessor: Processor {
     private var sampledCache: LRUSet
     private var notSampledCache: LRUSet
     private var ticker: Task<Void, Never>?
+    /// Hand-overs the exporters refused, oldest first, offered again until taken.
+    private var held: [HandOver] = []
     private let context: ComponentContext
     private var journal: TailSamplingJournal?
 
@@ -99,6 +106,12 @@ public actor TailSamplingProcessor: Processor {
 
     public func consume(_ data: consuming TraceData) async throws {
         let now = ContinuousClock.now
+        if !held.isEmpty {
+            await offerHeld(now: now)
+            if !held.isEmpty {
+                throw PipelineError.refused("the exporters are not taking sampled traces (tail sampling holds a refused hand-over)", retryAfter: .seconds(1))
+            }
+        }
         var segment: Int?
         if let journal {
             do {
@@ -188,9 +201,9 @@ public actor TailSamplingProcessor: Processor {
                 counters.decidedEarly.increment()
                 let sampled = decide(id, e.buffer, now: now)
                 if sampled { sampledCache.insert(id) } else { notSampledCache.insert(id) }
-                var handedOn = true
-                if sampled { handedOn = await send(e.buffer.traceData) }
-                if handedOn {
+                if sampled {
+                    await handOn(HandOver(spans: e.buffer, ids: journal == nil ? [] : [id], segments: e.segments), now: now)
+                } else {
                     journal?.appendDecided([id], now: now)
                     release(e.segments)
                 }
@@ -249,11 +262,8 @@ public actor TailSamplingProcessor: Processor {
         compactOrder()
         counters.tracesOnMemory.set(Int64(undecided))
         journal?.appendDecided(droppedIDs, now: now)
-        for h in handOvers where h.spans.spanCount > 0 {
-            guard await send(h.spans.traceData) else { continue }
-            journal?.appendDecided(h.ids, now: now)
-            release(h.segments)
-        }
+        await offerHeld(now: now)
+        for h in handOvers where h.spans.spanCount > 0 { await handOn(h, now: now) }
     }
 
     /// Decided traces handed on together: their spans, ids and journal segments.
@@ -279,19 +289,54 @@ public actor TailSamplingProcessor: Processor {
         return sampled
     }
 
-    /// Hands decided traces on; false when they were refused. Upstream was answered when the
-    /// spans arrived, so a refusal can only be logged (with a journal, the next start decides
-    /// them again).
-    private func send(_ data: consuming TraceData) async -> Bool {
+    /// Hands decided traces on (after any held ones, to keep their order); what the exporters
+    /// refuse for now is held. Taken: noted in the journal, its segments released.
+    private func handOn(_ h: HandOver, now: ContinuousClock.Instant) async {
+        guard held.isEmpty else {
+            held.append(h)
+            return
+        }
+        switch await send(h.spans.traceData) {
+        case .taken:
+            journal?.appendDecided(h.ids, now: now)
+            release(h.segments)
+        case .refused:
+            held.append(h)
+        case .failedForGood:
+            // Retrying cannot deliver it: as taken for the journal, counted by the exporters.
+            journal?.appendDecided(h.ids, now: now)
+            release(h.segments)
+        }
+    }
+
+    /// Offers the held hand-overs again, oldest first, until one is refused.
+    private func offerHeld(now: ContinuousClock.Instant) async {
+        while let h = held.first {
+            let outcome = await send(h.spans.traceData)
+            if outcome == .refused { return }
+            held.removeFirst()
+            journal?.appendDecided(h.ids, now: now)
+            release(h.segments)
+        }
+    }
+
+    enum SendOutcome { case taken, refused, failedForGood }
+
+    private func send(_ data: consuming TraceData) async -> SendOutcome {
         let spans = data.spanCount
         do {
             try await next.consume(consume data)
-            return true
+            return .taken
+        } catch PipelineError.refused(let message, _) {
+            if held.isEmpty {
+                logger.warning("the exporters refuse sampled traces for now; holding them and refusing new data until they are taken",
+                               metadata: ["error": "\(message)", "spans": "\(spans)"])
+            }
+            return .refused
         } catch {
-            logger.error(journal == nil ? "tail sampling could not hand a sampled trace on; the spans are lost"
-                                        : "tail sampling could not hand a sampled trace on; its spans stay in the journal and are decided again at the next start",
+            logger.error("tail sampling could not hand a sampled trace on; the exporters refused it for good",
                          metadata: ["error": "\(error)", "spans": "\(spans)"])
-            return false
+            return .failedForGood
         }
     }
 
@@ -304,6 +349,22 @@ public actor TailSamplingProcessor: Processor {
             return
         }
         await decideExpired(now: .now, all: true)
+        // Held hand-overs get a few more tries; what is still held then stays in the journal
+        // for the next start (without one, it is lost and said so).
+        let deadline = ContinuousClock.now + .seconds(10)
+        while !held.isEmpty && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(200))
+            await offerHeld(now: .now)
+        }
+        if !held.isEmpty {
+            let spans = held.reduce(0) { $0 + $1.spans.spanCount }
+            if journal == nil {
+                logger.error("shutdown: the exporters did not take sampled traces; spans lost", metadata: ["spans": "\(spans)"])
+            } else {
+                logger.warning("shutdown: the exporters did not take sampled traces; they stay in the journal for the next start", metadata: ["spans": "\(spans)"])
+            }
+            held = []
+        }
         journal?.close(discardAll: false)
     }
 }
