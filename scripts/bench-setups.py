@@ -11,6 +11,8 @@ sinks on CPU 0:
             to three grpc-load sinks instead of one otlp exporter: an agent in front of a tier
   durable   as http, with the exporter's sending queue on disk (file_storage, an empty directory
             per run): a durable pipeline, where the batch processor hands requests to the queue
+  tail      as http, with tail_sampling (decision_wait 1s, one always_sample policy) before the batch
+  tail-durable  as tail, with the queue on disk: tail sampling journals what it holds
 
 For each: accepted spans/s over window + drain, tracepipe CPU-seconds per million spans, peak RSS,
 and the median of each against http's.
@@ -77,7 +79,8 @@ service:
                 else f"otlphttp: {{endpoint: http://127.0.0.1:{SINK}, compression: gzip, encoding: proto}}")
     name = "otlp" if setup == "grpc-out" else "otlphttp"
     storage = ""
-    if setup == "durable":
+    processors = "[tail_sampling, batch]" if setup in ("tail", "tail-durable") else "[batch]"
+    if setup in ("durable", "tail-durable"):
         directory = DURABLE_DIR
         exporter = exporter[:-1] + ", sending_queue: {storage: file_storage}}"
         storage = f"extensions: {{file_storage: {{directory: {directory}, create_directory: true}}}}\n"
@@ -85,6 +88,7 @@ service:
   {receiver}
 processors:
   batch: {{send_batch_size: 8192, timeout: 200ms}}
+  tail_sampling: {{decision_wait: 1s, num_traces: 200000, policies: [{{name: all, type: always_sample}}]}}
 exporters:
   {exporter}
 service:
@@ -92,7 +96,7 @@ service:
   telemetry:
     logs: {{level: warn}}
     metrics: {{readers: [{{pull: {{exporter: {{prometheus: {{host: 127.0.0.1, port: {METRICS}}}}}}}}}]}}
-  pipelines: {{traces: {{receivers: [otlp], processors: [batch], exporters: [{name}]}}}}
+  pipelines: {{traces: {{receivers: [otlp], processors: {processors}, exporters: [{name}]}}}}
 """
 
 
@@ -198,7 +202,8 @@ def main():
     med = lambda xs: sorted(xs)[len(xs) // 2]
     # The loadbalancing set-up is compared with the plain otlp exporter when both ran.
     for setup, rs in results.items():
-        base_name = "grpc-out" if setup == "lb" and "grpc-out" in results else "http"
+        base_name = ("grpc-out" if setup == "lb" and "grpc-out" in results
+                     else "tail" if setup == "tail-durable" and "tail" in results else "http")
         base = results.get(base_name)
         s, c = med([r["spans_s"] for r in rs]), med([r["cpu_s_per_mspans"] for r in rs])
         pc = med([r["spans_s_per_core"] for r in rs])
