@@ -92,6 +92,48 @@ final class TailSamplingJournalTests: XCTestCase {
         XCTAssertEqual(spans.map { "\($0.traceID.low)/\($0.name)" }, ["2/op-0", "2/op-1", "1/op-0"])
     }
 
+    /// A restart whose oldest recovered segment holds only decided traces deletes that one, and
+    /// keeps the next, whose traces wait again (it was deleted with it, before being replayed).
+    func testReplayKeepsTheSegmentsItStillNeeds() async throws {
+        let trace1 = TestData.request(trace: 1, spans: 2), trace2 = TestData.request(trace: 2, spans: 2)
+        let t0 = ContinuousClock.now
+        do {
+            let journal = try TailSamplingJournal(directory: dir + "/processor_tail_sampling__traces", fsync: false, rotateAfter: .seconds(1))
+            // Trace 1 waits (its segment is referred to), is decided and handed on; the crash
+            // comes before its segment is released.
+            journal.retain(try journal.append(trace1, now: t0))
+            journal.appendDecided([trace1.resourceSpans[0].scopeSpans[0].spans[0].traceID], now: t0)
+            journal.retain(try journal.append(trace2, now: t0 + .seconds(2)))
+            // No close: a crash.
+        }
+        let storage = FileStorageExtension(config: {
+            var c = FileStorageConfig()
+            c.directory = dir
+            return c
+        }(), context: ProcessorFixture.context("file_storage"))
+        let host = ComponentHost(extensions: [ComponentID(type: "file_storage"): storage], status: ServiceStatus())
+        try await storage.start(host)
+        let config: TailSamplingConfig = try ProcessorFixture.config(
+            "processors: {tail_sampling: {decision_wait: 10s, policies: [{name: all, type: always_sample}]}}", id: "tail_sampling")
+        var context = ProcessorFixture.context("tail_sampling")
+        context.pipeline = ComponentID(type: "traces")
+        context.pipelineStorage = ComponentID(type: "file_storage")
+        var p: TailSamplingProcessor?
+        for _ in 0..<100 where p == nil {
+            let candidate = TailSamplingProcessor(config: config, context: context, next: CollectingConsumer())
+            do {
+                try await candidate.start(host)
+                p = candidate
+            } catch {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+        }
+        let left = ((try? FileManager.default.contentsOfDirectory(atPath: dir + "/processor_tail_sampling__traces")) ?? [])
+            .filter { $0.hasSuffix(".seg") }.sorted()
+        XCTAssertEqual(left, [String(format: "%020d.seg", 2)], "the decided-only segment went, the waiting one stays")
+        _ = p
+    }
+
     /// Exporters that refuse for a while (a full queue): the sampled trace is held, not dropped;
     /// new data is refused meanwhile; once the exporters take it again the trace arrives and its
     /// journal segment goes.

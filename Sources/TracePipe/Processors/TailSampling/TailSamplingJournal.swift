@@ -215,8 +215,9 @@ final class TailSamplingJournal {
         if n == 1 { deleteDone() }
     }
 
-    /// A recovered segment none of whose traces waits any more (all were late for decided ones).
-    func releaseIfUnused(_ segment: Int) {
+    /// After the recovered segments were replayed: those none of whose traces waits any more
+    /// (all were decided before the crash) go.
+    func deleteUnused() {
         deleteDone()
     }
 

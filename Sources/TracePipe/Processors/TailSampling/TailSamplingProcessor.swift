@@ -97,8 +97,10 @@ public actor TailSamplingProcessor: Processor {
                 // Every trace waits again; none of them was handed on, or it would be gone.
                 _ = ingest(request, segment: segment.number, now: now)
             }
-            journal.releaseIfUnused(segment.number)
         }
+        // Only now: a recovered segment not yet replayed has no references either, and must
+        // not go with an older one that turned out to hold only decided traces.
+        journal.deleteUnused()
         logger.info("spans waiting for a tail-sampling decision are journaled to disk (durable pipeline)",
                     metadata: ["directory": "\(journal.directory)", "recovered_spans": "\(spans)", "recovered_traces": "\(undecided)"])
         counters.tracesOnMemory.set(Int64(undecided))
