@@ -20,8 +20,39 @@ final class TailSamplingJournalTests: XCTestCase {
         try? FileManager.default.removeItem(atPath: dir)
     }
 
-    func segments() -> [String] {
-        ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasSuffix(".seg") }.sorted()
+    func segments(in directory: String? = nil) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: directory ?? dir)) ?? []).filter { $0.hasSuffix(".seg") }.sorted()
+    }
+
+    /// Where a processor of pipeline `traces` with `dir` as its storage keeps its journal.
+    var journalDir: String { dir + "/processor_tail_sampling__traces" }
+
+    /// A tail-sampling processor of a durable pipeline (`dir` as its file_storage), sampling
+    /// everything after `decisionWait`, started. Start is retried while a processor dropped
+    /// without shutdown (a "crash") still holds the journal's lock, a moment after its last
+    /// reference went.
+    func startedProcessor(decisionWait: String, next: any TraceConsumer) async throws -> TailSamplingProcessor {
+        var storageConfig = FileStorageConfig()
+        storageConfig.directory = dir
+        storageConfig.createDirectory = true
+        let storage = FileStorageExtension(config: storageConfig, context: ProcessorFixture.context("file_storage"))
+        let host = ComponentHost(extensions: [ComponentID(type: "file_storage"): storage], status: ServiceStatus())
+        try await storage.start(host)
+        let config: TailSamplingConfig = try ProcessorFixture.config(
+            "processors: {tail_sampling: {decision_wait: \(decisionWait), policies: [{name: all, type: always_sample}]}}", id: "tail_sampling")
+        var context = ProcessorFixture.context("tail_sampling")
+        context.pipeline = ComponentID(type: "traces")
+        context.pipelineStorage = ComponentID(type: "file_storage")
+        for _ in 0..<100 {
+            let p = TailSamplingProcessor(config: config, context: context, next: next)
+            do {
+                try await p.start(host)
+                return p
+            } catch {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+        }
+        throw TestHTTPClient.Failure(description: "the journal's lock was never released")
     }
 
     func testSegmentsGoOnceTheirTracesAreDecidedAndANewerSegmentTookOver() throws {
@@ -98,7 +129,7 @@ final class TailSamplingJournalTests: XCTestCase {
         let trace1 = TestData.request(trace: 1, spans: 2), trace2 = TestData.request(trace: 2, spans: 2)
         let t0 = ContinuousClock.now
         do {
-            let journal = try TailSamplingJournal(directory: dir + "/processor_tail_sampling__traces", fsync: false, rotateAfter: .seconds(1))
+            let journal = try TailSamplingJournal(directory: journalDir, fsync: false, rotateAfter: .seconds(1))
             // Trace 1 waits (its segment is referred to), is decided and handed on; the crash
             // comes before its segment is released.
             journal.retain(try journal.append(trace1, now: t0))
@@ -106,32 +137,9 @@ final class TailSamplingJournalTests: XCTestCase {
             journal.retain(try journal.append(trace2, now: t0 + .seconds(2)))
             // No close: a crash.
         }
-        let storage = FileStorageExtension(config: {
-            var c = FileStorageConfig()
-            c.directory = dir
-            return c
-        }(), context: ProcessorFixture.context("file_storage"))
-        let host = ComponentHost(extensions: [ComponentID(type: "file_storage"): storage], status: ServiceStatus())
-        try await storage.start(host)
-        let config: TailSamplingConfig = try ProcessorFixture.config(
-            "processors: {tail_sampling: {decision_wait: 10s, policies: [{name: all, type: always_sample}]}}", id: "tail_sampling")
-        var context = ProcessorFixture.context("tail_sampling")
-        context.pipeline = ComponentID(type: "traces")
-        context.pipelineStorage = ComponentID(type: "file_storage")
-        var p: TailSamplingProcessor?
-        for _ in 0..<100 where p == nil {
-            let candidate = TailSamplingProcessor(config: config, context: context, next: CollectingConsumer())
-            do {
-                try await candidate.start(host)
-                p = candidate
-            } catch {
-                try await Task.sleep(for: .milliseconds(20))
-            }
-        }
-        let left = ((try? FileManager.default.contentsOfDirectory(atPath: dir + "/processor_tail_sampling__traces")) ?? [])
-            .filter { $0.hasSuffix(".seg") }.sorted()
-        XCTAssertEqual(left, [String(format: "%020d.seg", 2)], "the decided-only segment went, the waiting one stays")
-        _ = p
+        let p = try await startedProcessor(decisionWait: "10s", next: CollectingConsumer())
+        XCTAssertEqual(segments(in: journalDir), [String(format: "%020d.seg", 2)], "the decided-only segment went, the waiting one stays")
+        withExtendedLifetime(p) {}
     }
 
     /// Exporters that refuse for a while (a full queue): the sampled trace is held, not dropped;
@@ -152,22 +160,8 @@ final class TailSamplingJournalTests: XCTestCase {
             func stopRefusing() { refusals = 0 }
             var spans: Int { taken.reduce(0) { $0 + $1.spanCount } }
         }
-        let storage = FileStorageExtension(config: {
-            var c = FileStorageConfig()
-            c.directory = dir
-            c.createDirectory = true
-            return c
-        }(), context: ProcessorFixture.context("file_storage"))
-        let host = ComponentHost(extensions: [ComponentID(type: "file_storage"): storage], status: ServiceStatus())
-        try await storage.start(host)
-        let config: TailSamplingConfig = try ProcessorFixture.config(
-            "processors: {tail_sampling: {decision_wait: 200ms, policies: [{name: all, type: always_sample}]}}", id: "tail_sampling")
-        var context = ProcessorFixture.context("tail_sampling")
-        context.pipeline = ComponentID(type: "traces")
-        context.pipelineStorage = ComponentID(type: "file_storage")
         let next = Refusing(refusals: 1_000_000)
-        let p = TailSamplingProcessor(config: config, context: context, next: next)
-        try await p.start(host)
+        let p = try await startedProcessor(decisionWait: "200ms", next: next)
         try await p.consume(TestData.request(trace: 1, spans: 3))
         try await Task.sleep(for: .milliseconds(500))
         do {
@@ -185,51 +179,22 @@ final class TailSamplingJournalTests: XCTestCase {
         await p.shutdown()
         let taken = await next.spans
         XCTAssertEqual(taken, 5)
-        let left = ((try? FileManager.default.contentsOfDirectory(atPath: dir + "/processor_tail_sampling__traces")) ?? []).filter { $0.hasSuffix(".seg") }
-        XCTAssertEqual(left, [])
+        XCTAssertEqual(segments(in: journalDir), [])
     }
 
     /// A processor of a durable pipeline that crashed with traces waiting: the next one decides
     /// them after decision_wait and hands them on, and then its journal is empty.
     func testTheNextStartDecidesWhatACrashLeft() async throws {
-        let storage = FileStorageExtension(config: {
-            var c = FileStorageConfig()
-            c.directory = dir
-            c.createDirectory = true
-            return c
-        }(), context: ProcessorFixture.context("file_storage"))
-        let host = ComponentHost(extensions: [ComponentID(type: "file_storage"): storage], status: ServiceStatus())
-        try await storage.start(host)
-        let config: TailSamplingConfig = try ProcessorFixture.config(
-            "processors: {tail_sampling: {decision_wait: 300ms, policies: [{name: all, type: always_sample}]}}", id: "tail_sampling")
-        var context = ProcessorFixture.context("tail_sampling")
-        context.pipeline = ComponentID(type: "traces")
-        context.pipelineStorage = ComponentID(type: "file_storage")
-
-        func started(_ next: CollectingConsumer) async throws -> TailSamplingProcessor {
-            // The crashed processor's lock goes with it, a moment after its last reference.
-            for _ in 0..<100 {
-                let p = TailSamplingProcessor(config: config, context: context, next: next)
-                do {
-                    try await p.start(host)
-                    return p
-                } catch {
-                    try await Task.sleep(for: .milliseconds(20))
-                }
-            }
-            throw TestHTTPClient.Failure(description: "the journal's lock was never released")
-        }
         do {
-            let p = try await started(CollectingConsumer())
+            let p = try await startedProcessor(decisionWait: "300ms", next: CollectingConsumer())
             try await p.consume(TestData.request(trace: 1, spans: 4))
             try await p.consume(TestData.request(trace: 2, spans: 2))
             // "kill -9": the processor is dropped without a shutdown.
         }
-        let journalDir = dir + "/processor_tail_sampling__traces"
-        XCTAssertFalse(((try? FileManager.default.contentsOfDirectory(atPath: journalDir)) ?? []).filter { $0.hasSuffix(".seg") }.isEmpty)
+        XCTAssertFalse(segments(in: journalDir).isEmpty)
 
         let next = CollectingConsumer()
-        let p = try await started(next)
+        let p = try await startedProcessor(decisionWait: "300ms", next: next)
         var spans = 0
         for _ in 0..<100 where spans < 6 {
             try await Task.sleep(for: .milliseconds(50))
@@ -237,7 +202,6 @@ final class TailSamplingJournalTests: XCTestCase {
         }
         XCTAssertEqual(spans, 6, "both traces decided again and handed on")
         await p.shutdown()
-        let left = ((try? FileManager.default.contentsOfDirectory(atPath: journalDir)) ?? []).filter { $0.hasSuffix(".seg") }
-        XCTAssertEqual(left, [], "decided and handed on: nothing left to replay")
+        XCTAssertEqual(segments(in: journalDir), [], "decided and handed on: nothing left to replay")
     }
 }

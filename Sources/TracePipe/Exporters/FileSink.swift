@@ -48,14 +48,8 @@ actor FileSink {
 
     func flush() throws {
         guard fd >= 0, !buffer.isEmpty else { return }
-        try buffer.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let n = Foundation.write(fd, raw.baseAddress! + offset, raw.count - offset)
-                if n < 0 && errno == EINTR { continue }
-                guard n > 0 else { throw IOError(description: "write to \(path) failed: \(String(cString: strerror(errno)))") }
-                offset += n
-            }
+        guard buffer.withUnsafeBytes({ FileIO.writeAll(fd, $0) }) else {
+            throw IOError(description: "write to \(path) failed: \(String(cString: strerror(errno)))")
         }
         fileSize += buffer.count
         buffer.removeAll(keepingCapacity: true)

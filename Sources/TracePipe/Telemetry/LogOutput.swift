@@ -13,16 +13,7 @@ public final class LogOutput: Sendable {
         var text = line
         if !text.hasSuffix("\n") { text += "\n" }
         lock.withLock {
-            var utf8 = Array(text.utf8)
-            utf8.withUnsafeMutableBytes { raw in
-                var offset = 0
-                while offset < raw.count {
-                    let n = Foundation.write(2, raw.baseAddress! + offset, raw.count - offset)
-                    if n < 0 && errno == EINTR { continue }
-                    if n <= 0 { return }
-                    offset += n
-                }
-            }
+            _ = Array(text.utf8).withUnsafeBytes { FileIO.writeAll(2, $0) }
         }
     }
 

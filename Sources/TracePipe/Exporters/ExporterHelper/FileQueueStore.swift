@@ -110,17 +110,16 @@ struct FileQueueStore: Sendable {
         defer { close(fd) }
         var st = stat()
         let size = fstat(fd, &st) == 0 ? Int(st.st_size) : 0
-        var head = [UInt8](repeating: 0, count: 16)
-        let n = max(0, pread(fd, &head, 16, 0))
         let expected: Int
-        if n >= 12 && Array(head[0..<4]) == Self.magic {
-            expected = 12 + Int(Self.uint32(head, at: 4))
-        } else if n >= 16 && Array(head[0..<4]) == Self.magicWithMetadata {
-            expected = 16 + Int(Self.uint32(head, at: 4)) + Int(Self.uint32(head, at: 8))
-        } else {
-            let cut = n < 12 || (n < 16 && Array(head[0..<4]) == Self.magicWithMetadata)
-            let reason = cut ? "cut short inside the record header: the file ends at offset \(size)" : "not a queue record (bad header at offset 0)"
-            return .setAside(setAside(p, Damage(file: p, offset: cut ? size : 0, bytes: size, reason: reason, recordKept: false)))
+        switch Self.parseHeader(Self.readAll(fd, count: min(16, size), at: 0)) {
+        case .header(let h):
+            expected = h.recordLength
+        case .cutShort:
+            let reason = "cut short inside the record header: the file ends at offset \(size)"
+            return .setAside(setAside(p, Damage(file: p, offset: size, bytes: size, reason: reason, recordKept: false)))
+        case .notARecord:
+            let reason = "not a queue record (bad header at offset 0)"
+            return .setAside(setAside(p, Damage(file: p, offset: 0, bytes: size, reason: reason, recordKept: false)))
         }
         if size < expected {
             let reason = "cut short: the record needs \(expected) bytes, the file ends at offset \(size)"
@@ -128,14 +127,46 @@ struct FileQueueStore: Sendable {
         }
         guard size > expected else { return .intact(size: size) }
         let extra = size - expected
-        var tail = [UInt8](repeating: 0, count: extra)
-        let read = pread(fd, &tail, extra, off_t(expected))
-        let aside = p + ".tail-\(expected).corrupt"
-        let copied = read == extra && (FileManager.default.createFile(atPath: aside, contents: Data(tail)))
-        let reason = "\(extra) bytes after the end of the record" + (copied ? " (moved to \(aside))" : " (could not be copied aside)")
-        _ = ftruncate(fd, off_t(expected))
+        let tail = Self.readAll(fd, count: extra, at: expected)
+        var aside: String?
+        if tail.count == extra {
+            aside = FileIO.moveTailAside(of: p, tail: tail, at: expected)
+        } else {
+            _ = ftruncate(fd, off_t(expected))
+        }
+        let reason = "\(extra) bytes after the end of the record" + (aside.map { " (moved to \($0))" } ?? " (could not be copied aside)")
         if fsync { _ = Foundation.fsync(fd) }
         return .trailingGarbage(size: expected, Damage(file: p, offset: expected, bytes: extra, reason: reason, recordKept: true))
+    }
+
+    /// A record file's header: its own length, the metadata's and the payload's, the checksum.
+    struct Header {
+        var length: Int
+        var metadataLength: Int
+        var payloadLength: Int
+        var crc: UInt32
+        var recordLength: Int { length + metadataLength + payloadLength }
+    }
+
+    enum HeaderParse {
+        case header(Header)
+        /// Fewer bytes than a header of its kind needs.
+        case cutShort
+        case notARecord
+    }
+
+    /// Reads the header from a file's first (up to) 16 bytes.
+    static func parseHeader(_ head: [UInt8]) -> HeaderParse {
+        let magic = head.count >= 4 ? Array(head[0..<4]) : []
+        if magic == Self.magic, head.count >= 12 {
+            return .header(Header(length: 12, metadataLength: 0, payloadLength: Int(BigEndian.uint32(head, at: 4)),
+                                  crc: BigEndian.uint32(head, at: 8)))
+        }
+        if magic == Self.magicWithMetadata, head.count >= 16 {
+            return .header(Header(length: 16, metadataLength: Int(BigEndian.uint32(head, at: 4)),
+                                  payloadLength: Int(BigEndian.uint32(head, at: 8)), crc: BigEndian.uint32(head, at: 12)))
+        }
+        return head.count < 12 || magic == Self.magicWithMetadata ? .cutShort : .notARecord
     }
 
     private func setAside(_ p: String, _ d: Damage) -> Damage {
@@ -159,10 +190,10 @@ struct FileQueueStore: Sendable {
             header = magic
         } else {
             header = magicWithMetadata
-            appendUInt32(UInt32(meta.count), to: &header)
+            BigEndian.append(UInt32(meta.count), to: &header)
         }
-        appendUInt32(UInt32(payload.count), to: &header)
-        appendUInt32(crc, to: &header)
+        BigEndian.append(UInt32(payload.count), to: &header)
+        BigEndian.append(crc, to: &header)
         header += meta
         return Prepared(header: header, payload: payload)
     }
@@ -177,12 +208,7 @@ struct FileQueueStore: Sendable {
         let record = Record(sequence: sequence, spans: spans, bytes: prepared.size)
         let final = path(record)
         let tmp = directory + "/" + String(format: "%020llu.tmp", sequence)
-        var fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)
-        if fd < 0 && errno == ENOENT {
-            // The directory was removed under us: make it again rather than refuse for good.
-            try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)
-        }
+        let fd = FileIO.openCreating(tmp, in: directory, flags: O_WRONLY | O_TRUNC)
         guard fd >= 0 else { throw Corrupt(file: tmp, reason: "cannot create: \(String(cString: strerror(errno)))") }
         var ok = writeAll(fd, header, payload)
         if ok && fsync { ok = Foundation.fsync(fd) == 0 }
@@ -221,17 +247,10 @@ struct FileQueueStore: Sendable {
         if written == total { return true }
         if written < 0 { return false }
         // A short write (rare for a regular file): the rest one buffer at a time.
-        let rest = Array((first + second)[written...])
-        return rest.withUnsafeBytes { raw in
-            var off = 0
-            while off < raw.count {
-                let n = Foundation.write(fd, raw.baseAddress! + off, raw.count - off)
-                if n < 0 && errno == EINTR { continue }
-                if n <= 0 { return false }
-                off += n
-            }
-            return true
+        if written < first.count {
+            return first[written...].withUnsafeBytes { FileIO.writeAll(fd, $0) } && second.withUnsafeBytes { FileIO.writeAll(fd, $0) }
         }
+        return second[(written - first.count)...].withUnsafeBytes { FileIO.writeAll(fd, $0) }
     }
 
     /// Reads and checks a record: its payload and the request metadata it was queued with.
@@ -245,29 +264,19 @@ struct FileQueueStore: Sendable {
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw Corrupt(file: p, reason: "unreadable: \(String(cString: strerror(errno)))") }
         let size = Int(st.st_size)
-        let head = Self.readAll(fd, count: min(16, size), at: 0)
-        guard head.count >= 12 else { throw Corrupt(file: p, reason: "not a queue record (too short)") }
-        let magic = Array(head[0..<4])
-        let metaLength: Int
-        var offset = 4
-        if magic == Self.magic {
-            metaLength = 0
-        } else if magic == Self.magicWithMetadata, head.count >= 16 {
-            metaLength = Int(Self.uint32(head, at: offset))
-            offset += 4
-        } else {
-            throw Corrupt(file: p, reason: "not a queue record (bad header)")
+        let h: Header
+        switch Self.parseHeader(Self.readAll(fd, count: min(16, size), at: 0)) {
+        case .header(let parsed): h = parsed
+        case .cutShort: throw Corrupt(file: p, reason: "not a queue record (too short)")
+        case .notARecord: throw Corrupt(file: p, reason: "not a queue record (bad header)")
         }
-        let length = Int(Self.uint32(head, at: offset))
-        let crc = Self.uint32(head, at: offset + 4)
-        offset += 8
-        guard size - offset == metaLength + length else {
-            throw Corrupt(file: p, reason: "truncated record: header says \(metaLength + length) bytes, file holds \(size - offset)")
+        guard size == h.recordLength else {
+            throw Corrupt(file: p, reason: "truncated record: header says \(h.metadataLength + h.payloadLength) bytes, file holds \(size - h.length)")
         }
-        let meta = Self.readAll(fd, count: metaLength, at: offset)
-        let payload = Self.readAll(fd, count: length, at: offset + metaLength)
-        guard meta.count == metaLength, payload.count == length else { throw Corrupt(file: p, reason: "unreadable: \(String(cString: strerror(errno)))") }
-        guard Self.crc(payload, Self.crc(meta, 0)) == crc else { throw Corrupt(file: p, reason: "checksum mismatch") }
+        let meta = Self.readAll(fd, count: h.metadataLength, at: h.length)
+        let payload = Self.readAll(fd, count: h.payloadLength, at: h.length + h.metadataLength)
+        guard meta.count == h.metadataLength, payload.count == h.payloadLength else { throw Corrupt(file: p, reason: "unreadable: \(String(cString: strerror(errno)))") }
+        guard Self.crc(payload, Self.crc(meta, 0)) == h.crc else { throw Corrupt(file: p, reason: "checksum mismatch") }
         guard let metadata = Self.decode(meta) else { throw Corrupt(file: p, reason: "unreadable request metadata") }
         return (payload, metadata)
     }
@@ -289,23 +298,16 @@ struct FileQueueStore: Sendable {
         CRC32.checksum(bytes, continuing: start)
     }
 
-    private static func appendUInt32(_ v: UInt32, to out: inout [UInt8]) {
-        withUnsafeBytes(of: v.bigEndian) { out.append(contentsOf: $0) }
-    }
-
-    private static func uint32(_ b: [UInt8], at i: Int) -> UInt32 {
-        UInt32(b[i]) << 24 | UInt32(b[i + 1]) << 16 | UInt32(b[i + 2]) << 8 | UInt32(b[i + 3])
-    }
 
     /// Metadata as length-prefixed strings: per key, the key, the number of values, the values.
     static func encode(_ metadata: [String: [String]]) -> [UInt8] {
         var out: [UInt8] = []
         for (key, values) in metadata.sorted(by: { $0.key < $1.key }) {
-            appendUInt32(UInt32(key.utf8.count), to: &out)
+            BigEndian.append(UInt32(key.utf8.count), to: &out)
             out += key.utf8
-            appendUInt32(UInt32(values.count), to: &out)
+            BigEndian.append(UInt32(values.count), to: &out)
             for v in values {
-                appendUInt32(UInt32(v.utf8.count), to: &out)
+                BigEndian.append(UInt32(v.utf8.count), to: &out)
                 out += v.utf8
             }
         }
@@ -317,7 +319,7 @@ struct FileQueueStore: Sendable {
         func next() -> UInt32? {
             guard bytes.count - i >= 4 else { return nil }
             defer { i += 4 }
-            return uint32(bytes, at: i)
+            return BigEndian.uint32(bytes, at: i)
         }
         func string() -> String? {
             guard let n = next().map(Int.init), bytes.count - i >= n else { return nil }

@@ -79,10 +79,10 @@ final class TailSamplingJournal {
             var problem: String?
             while offset < bytes.count {
                 guard bytes.count - offset >= 8 else { problem = "a frame header cut short"; break }
-                let length = Int(Self.uint32(bytes, offset)), crc = Self.uint32(bytes, offset + 4)
+                let length = Int(BigEndian.uint32(bytes, at: offset)), crc = BigEndian.uint32(bytes, at: offset + 4)
                 guard length >= 1, bytes.count - offset - 8 >= length else { problem = "a frame cut short (\(length) bytes announced)"; break }
                 let payload = bytes[(offset + 9)..<(offset + 8 + length)]
-                guard Self.crc(bytes[(offset + 8)..<(offset + 8 + length)]) == crc else { problem = "checksum mismatch"; break }
+                guard CRC32.checksum(bytes[(offset + 8)..<(offset + 8 + length)]) == crc else { problem = "checksum mismatch"; break }
                 position += 1
                 switch bytes[offset + 8] {
                 case Self.requestFrame:
@@ -91,7 +91,7 @@ final class TailSamplingJournal {
                 case Self.decidedFrame where payload.count % 16 == 0:
                     var i = payload.startIndex
                     while i < payload.endIndex {
-                        decidedAt[TraceID(high: Self.uint64(bytes, i), low: Self.uint64(bytes, i + 8))] = position
+                        decidedAt[TraceID(high: BigEndian.uint64(bytes, at: i), low: BigEndian.uint64(bytes, at: i + 8))] = position
                         i += 16
                     }
                 default:
@@ -102,10 +102,9 @@ final class TailSamplingJournal {
             }
             if let problem {
                 let tail = Array(bytes[offset...])
-                let aside = p + ".tail-\(offset).corrupt"
-                _ = FileManager.default.createFile(atPath: aside, contents: Data(tail))
-                _ = truncate(p, off_t(offset))
-                damaged.append(Damage(file: p, offset: offset, bytes: tail.count, reason: "\(problem); \(tail.count) bytes moved to \(aside)"))
+                let aside = FileIO.moveTailAside(of: p, tail: tail, at: offset)
+                let moved = aside.map { "moved to \($0)" } ?? "cut off (they could not be copied aside)"
+                damaged.append(Damage(file: p, offset: offset, bytes: tail.count, reason: "\(problem); \(tail.count) bytes \(moved)"))
             }
             references[number] = 0
             read.append((number, requests))
@@ -141,8 +140,8 @@ final class TailSamplingJournal {
         var payload: [UInt8] = []
         payload.reserveCapacity(ids.count * 16)
         for id in ids {
-            withUnsafeBytes(of: id.high.bigEndian) { payload.append(contentsOf: $0) }
-            withUnsafeBytes(of: id.low.bigEndian) { payload.append(contentsOf: $0) }
+            BigEndian.append(id.high, to: &payload)
+            BigEndian.append(id.low, to: &payload)
         }
         _ = try? write(kind: Self.decidedFrame, payload, now: now)
     }
@@ -154,22 +153,13 @@ final class TailSamplingJournal {
         // Length and checksum cover the kind byte and the body.
         var frame: [UInt8] = []
         frame.reserveCapacity(body.count + 9)
-        Self.append(UInt32(body.count + 1), to: &frame)
-        Self.append(0, to: &frame)
+        BigEndian.append(UInt32(body.count + 1), to: &frame)
+        BigEndian.append(UInt32(0), to: &frame)
         frame.append(kind)
         frame += body
-        let crc = Self.crc(frame[8...])
+        let crc = CRC32.checksum(frame[8...])
         withUnsafeBytes(of: crc.bigEndian) { frame.replaceSubrange(4..<8, with: $0) }
-        var ok = frame.withUnsafeBytes { raw in
-            var off = 0
-            while off < raw.count {
-                let n = Foundation.write(c.fd, raw.baseAddress! + off, raw.count - off)
-                if n < 0 && errno == EINTR { continue }
-                if n <= 0 { return false }
-                off += n
-            }
-            return true
-        }
+        var ok = frame.withUnsafeBytes { FileIO.writeAll(c.fd, $0) }
         if ok && fsync { ok = Foundation.fsync(c.fd) == 0 }
         guard ok else {
             let reason = String(cString: strerror(errno))
@@ -184,11 +174,7 @@ final class TailSamplingJournal {
     private func openNext(now: ContinuousClock.Instant) throws {
         let number = nextNumber
         let p = path(number)
-        var fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0o640)
-        if fd < 0 && errno == ENOENT {
-            try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0o640)
-        }
+        let fd = FileIO.openCreating(p, in: directory, flags: O_WRONLY | O_TRUNC | O_APPEND)
         guard fd >= 0 else { throw WriteFailed(file: p, reason: String(cString: strerror(errno))) }
         nextNumber += 1
         references[number] = 0
@@ -200,7 +186,7 @@ final class TailSamplingJournal {
         guard let c = current else { return }
         Foundation.close(c.fd)
         current = nil
-        deleteDone()
+        deleteUnused()
     }
 
     /// A trace with spans in `segment` now waits for a decision.
@@ -212,18 +198,13 @@ final class TailSamplingJournal {
     func release(_ segment: Int) {
         guard let n = references[segment] else { return }
         references[segment] = n - 1
-        if n == 1 { deleteDone() }
-    }
-
-    /// After the recovered segments were replayed: those none of whose traces waits any more
-    /// (all were decided before the crash) go.
-    func deleteUnused() {
-        deleteDone()
+        if n == 1 { deleteUnused() }
     }
 
     /// Deletes segments nothing refers to, oldest first, stopping at the first still needed:
-    /// a segment's decided-frames name traces of older segments, so it must outlive them.
-    private func deleteDone() {
+    /// a segment's decided-frames name traces of older segments, so it must outlive them. (The
+    /// processor also calls it once the recovered segments were replayed.)
+    func deleteUnused() {
         for number in references.keys.sorted() {
             guard number != current?.number, references[number] == 0 else { return }
             references[number] = nil
@@ -235,9 +216,6 @@ final class TailSamplingJournal {
         if let c = current { Foundation.close(c.fd) }
     }
 
-    /// Segments still on disk (for tests and the shutdown log).
-    var segmentsOnDisk: Int { Self.segmentNumbers(in: directory).count }
-
     /// At shutdown: the current segment is closed (and deleted when nothing refers to it);
     /// with `discardAll`, every segment goes (the pending traces were dropped on purpose).
     func close(discardAll: Bool) {
@@ -247,21 +225,5 @@ final class TailSamplingJournal {
             references = [:]
         }
         lock.release()
-    }
-
-    private static func crc(_ bytes: ArraySlice<UInt8>) -> UInt32 {
-        CRC32.checksum(bytes)
-    }
-
-    private static func append(_ v: UInt32, to out: inout [UInt8]) {
-        withUnsafeBytes(of: v.bigEndian) { out.append(contentsOf: $0) }
-    }
-
-    private static func uint64(_ b: [UInt8], _ i: Int) -> UInt64 {
-        UInt64(uint32(b, i)) << 32 | UInt64(uint32(b, i + 4))
-    }
-
-    private static func uint32(_ b: [UInt8], _ i: Int) -> UInt32 {
-        UInt32(b[i]) << 24 | UInt32(b[i + 1]) << 16 | UInt32(b[i + 2]) << 8 | UInt32(b[i + 3])
     }
 }

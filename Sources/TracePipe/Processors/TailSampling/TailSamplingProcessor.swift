@@ -298,27 +298,26 @@ public actor TailSamplingProcessor: Processor {
             held.append(h)
             return
         }
-        switch await send(h.spans.traceData) {
-        case .taken:
-            journal?.appendDecided(h.ids, now: now)
-            release(h.segments)
-        case .refused:
+        if await send(h.spans.traceData) == .refused {
             held.append(h)
-        case .failedForGood:
-            // Retrying cannot deliver it: as taken for the journal, counted by the exporters.
-            journal?.appendDecided(h.ids, now: now)
-            release(h.segments)
+        } else {
+            done(h, now: now)
         }
+    }
+
+    /// A hand-over was taken (or refused for good: retrying cannot deliver it, and the
+    /// exporters counted it): noted in the journal, its segments released.
+    private func done(_ h: HandOver, now: ContinuousClock.Instant) {
+        journal?.appendDecided(h.ids, now: now)
+        release(h.segments)
     }
 
     /// Offers the held hand-overs again, oldest first, until one is refused.
     private func offerHeld(now: ContinuousClock.Instant) async {
         while let h = held.first {
-            let outcome = await send(h.spans.traceData)
-            if outcome == .refused { return }
+            if await send(h.spans.traceData) == .refused { return }
             held.removeFirst()
-            journal?.appendDecided(h.ids, now: now)
-            release(h.segments)
+            done(h, now: now)
         }
     }
 
