@@ -1,5 +1,5 @@
 import Foundation
-import TraceModel
+@testable import TraceModel
 import XCTest
 
 final class OTLPProtobufTests: XCTestCase {
@@ -245,6 +245,36 @@ final class SelectiveEncodingTests: XCTestCase {
                 let selected = OTLPProtobufEncoder.withEncoded(data, selecting: selection, reusing: storage) { Array($0) }
                 XCTAssertEqual(selected, OTLPProtobufEncoder.encode(pieces[p]), "piece \(p) of \(assignments)")
             }
+        }
+    }
+}
+
+/// The size computed without encoding is the size the encoder writes.
+final class ProtobufSizeTests: XCTestCase {
+    func testSizeEqualsEncodedLength() throws {
+        XCTAssertEqual(OTLPProtobufSize.request(Fixtures.allFields), OTLPProtobufEncoder.encode(Fixtures.allFields).count)
+        XCTAssertEqual(OTLPProtobufSize.request(TraceData()), 0)
+        // Every value kind, zero and non-zero scalars, long strings (two-byte lengths), flags.
+        let values: [AnyValue] = [.empty, .string(""), .string(String(repeating: "x", count: 300)), .bool(false), .bool(true), .int(0), .int(-1),
+                                  .int(1 << 40), .double(0), .double(2.5), .bytes([]), .bytes(Array(repeating: 7, count: 200)),
+                                  .array([.int(1), .empty, .string("a")]), .kvlist([KeyValue("", .int(3)), KeyValue("k", .array([]))])]
+        for (i, v) in values.enumerated() {
+            var span = Span(traceID: i % 2 == 0 ? .zero : TraceID(high: 1, low: 2), spanID: SpanID(UInt64(i)), name: i % 3 == 0 ? "" : "op",
+                            attributes: [KeyValue("key-\(i)", v)])
+            span.flags = UInt32(i % 2) * 0x301
+            span.kind = SpanKind(rawValue: Int32(i % 6) - 1)
+            span.status = SpanStatus(code: StatusCode(rawValue: Int32(i % 3)), message: i % 2 == 0 ? "" : "failed")
+            span.events = i % 4 == 0 ? [] : [SpanEvent(timeUnixNano: UInt64(i), name: "e", attributes: [KeyValue("v", v)])]
+            span.links = i % 5 == 0 ? [] : [SpanLink(traceID: TraceID(high: 0, low: 9), spanID: .zero, traceState: "a=b", attributes: [KeyValue("v", v)], flags: UInt32(i % 2))]
+            span.droppedEventsCount = UInt32(i % 2) * 300
+            let scope = InstrumentationScope(name: "lib", version: i % 2 == 0 ? "" : "1.0", attributes: [KeyValue("s", v)])
+            let resource = Resource(attributes: [KeyValue("service.name", v)])
+            let data = TraceData(resourceSpans: [ResourceSpans(resource: resource, scopeSpans: [ScopeSpans(scope: scope, spans: [span, span], schemaURL: "u")],
+                                                               schemaURL: i % 2 == 0 ? "" : "https://schema")])
+            XCTAssertEqual(OTLPProtobufSize.request(data), OTLPProtobufEncoder.encode(data).count, "value \(v)")
+            // One ResourceSpans: the request is that message behind a tag and its length.
+            let rs = OTLPProtobufSize.resourceSpans(resource, schemaURL: data.resourceSpans[0].schemaURL, scope: scope, scopeSchemaURL: "u", spans: [span, span])
+            XCTAssertEqual(1 + ProtoWire.varintSize(UInt64(rs)) + rs, OTLPProtobufEncoder.encode(data).count)
         }
     }
 }
