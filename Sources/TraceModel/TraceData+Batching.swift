@@ -61,6 +61,11 @@ extension TraceData {
         return total
     }
 
+    /// `estimatedByteSize` of these spans alone (without their resource and scope).
+    public static func estimatedByteSize(of spans: [Span]) -> Int {
+        spans.withUnsafeBufferPointer { size($0) }
+    }
+
     private static func size(_ spans: UnsafeBufferPointer<Span>) -> Int {
         var n = 0
         for i in spans.indices {

@@ -58,10 +58,13 @@ final class TailSamplingJournalTests: XCTestCase {
     func testSegmentsGoOnceTheirTracesAreDecidedAndANewerSegmentTookOver() throws {
         let journal = try TailSamplingJournal(directory: dir, fsync: false, rotateAfter: .seconds(1))
         let t0 = ContinuousClock.now
+        // Each append holds one reference for its caller: here it stands for the request's
+        // waiting trace, or is given back at once (a request whose traces were decided).
         let first = try journal.append(TestData.request(trace: 1, spans: 2), now: t0)
-        journal.retain(first)
         XCTAssertEqual(try journal.append(TestData.request(trace: 2, spans: 2), now: t0 + .milliseconds(500)), first)
+        journal.release(first)
         let second = try journal.append(TestData.request(trace: 3, spans: 2), now: t0 + .seconds(2))
+        journal.release(second)
         XCTAssertNotEqual(second, first, "rotated after a second")
         XCTAssertEqual(segments().count, 2, "the first is still referred to")
         journal.release(first)
@@ -69,10 +72,8 @@ final class TailSamplingJournalTests: XCTestCase {
         // A segment whose traces are all decided still waits for the older ones: its
         // decided-frames may name their traces.
         let third = try journal.append(TestData.request(trace: 4, spans: 1), now: t0 + .seconds(4))
-        journal.retain(third)
         let fourth = try journal.append(TestData.request(trace: 5, spans: 1), now: t0 + .seconds(6))
-        journal.retain(fourth)
-        _ = try journal.append(TestData.request(trace: 6, spans: 1), now: t0 + .seconds(8))
+        journal.release(try journal.append(TestData.request(trace: 6, spans: 1), now: t0 + .seconds(8)))
         XCTAssertEqual(segments().count, 3, "the third, the fourth and the current fifth")
         journal.release(fourth)
         XCTAssertEqual(segments().count, 3, "the fourth waits for the third")

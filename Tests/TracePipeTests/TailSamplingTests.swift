@@ -99,6 +99,7 @@ final class TailSamplingTests: XCTestCase {
               tail_sampling:
                 decision_wait: 1h
                 num_traces: 100
+                num_shards: 1   # the exact counts below; shards each keep their share
                 policies: [{name: errors, type: status_code, status_code: {status_codes: [ERROR]}}]
             """, next: sink, context: context)
         for i in 0..<1000 { try await p.consume(trace(UInt64(i + 1), spans: 1, error: i % 10 == 0)) }

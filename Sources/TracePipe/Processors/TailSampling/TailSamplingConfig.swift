@@ -1,4 +1,4 @@
-import FoundationEssentials
+import Foundation
 
 /// `processors.tail_sampling`: its settings and policies, decoded with the collector's keys.
 public struct TailSamplingConfig: Decodable, Sendable {
@@ -9,7 +9,41 @@ public struct TailSamplingConfig: Decodable, Sendable {
     public var nonSampledCacheSize = 0
     public var sampleOnFirstMatch = false
     public var dropPendingOnShutdown = false
+    /// Collector key: at `num_traces` waiting traces, refuse new data (503) instead of deciding
+    /// the oldest early.
+    public var blockOnOverflow = false
+    /// Collector key (0: off): a trace whose pieces add up to more protobuf bytes is decided at once.
+    public var maximumTraceSizeBytes = 0
+    /// tracepipe: what happens to a trace over `maximum_trace_size_bytes`.
+    public var oversizedTrace = OversizedTrace.drop
+    /// Collector key: traces are spread over this many shards by id, each deciding on its own
+    /// core. tracepipe's default is one per core the process may use (the collector's is 1).
+    public var numShards = TailSamplingConfig.defaultShards
+    /// tracepipe: the bytes (in memory) spans waiting for a decision may take, all shards
+    /// together; nil: half the process's memory limit (its cgroup's, else the machine's).
+    public var maxWaitingBytes: Int?
+    /// tracepipe: what happens when a request does not fit in `max_waiting_mib`.
+    public var whenFull = WhenFull.refuse
     public var policies: [NamedPolicy] = []
+
+    public enum OversizedTrace: String, ConfigEnum {
+        /// As the collector: dropped, and its later spans too.
+        case drop
+        /// Decided "sampled" at once and handed on; its later spans follow (Tempo keeps what
+        /// fits its own `max_bytes_per_trace`).
+        case forward
+    }
+
+    public enum WhenFull: String, ConfigEnum {
+        /// The request is refused (HTTP 503 / gRPC UNAVAILABLE, Retry-After): senders back off.
+        case refuse
+        /// The oldest waiting traces are decided early on what they have, making room.
+        case decide_early
+    }
+
+    static let defaultShards = max(1, min(256, ProcessInfo.processInfo.activeProcessorCount))
+    /// Used when no memory limit is known (tests, benchmarks without a platform).
+    static let fallbackWaitingBytes = 1 << 30
 
     public struct NamedPolicy: Sendable {
         public var name: String
@@ -21,6 +55,7 @@ public struct TailSamplingConfig: Decodable, Sendable {
         case policies, decision_wait, decision_wait_after_root_received, num_traces, expected_new_traces_per_sec, decision_cache
         case sample_on_first_match, drop_pending_traces_on_shutdown, block_on_overflow, maximum_trace_size_bytes
         case sampling_strategy, num_shards, tail_storage
+        case max_waiting_mib, when_full, oversized_trace
     }
 
     enum CacheKeys: String, CodingKey { case sampled_cache_size, non_sampled_cache_size }
@@ -43,8 +78,19 @@ public struct TailSamplingConfig: Decodable, Sendable {
         if let s = try c.decodeIfPresent(String.self, forKey: .sampling_strategy), s != "trace-complete" {
             decoder.reportUnsupported("sampling_strategy", "only the trace-complete strategy is supported")
         }
-        for k in [Keys.block_on_overflow, .maximum_trace_size_bytes, .num_shards, .tail_storage] where c.contains(k) {
-            decoder.reportUnsupported(k.rawValue, "not supported yet by tracepipe's tail_sampling")
+        blockOnOverflow = try c.value(.block_on_overflow, or: false)
+        maximumTraceSizeBytes = try c.value(.maximum_trace_size_bytes, or: 0)
+        guard maximumTraceSizeBytes >= 0 else { throw decoder.invalid("maximum_trace_size_bytes", "must not be negative (0 turns the limit off)") }
+        oversizedTrace = try c.value(.oversized_trace, or: .drop)
+        numShards = try c.value(.num_shards, or: Self.defaultShards)
+        guard (1...256).contains(numShards) else { throw decoder.invalid("num_shards", "must be between 1 and 256") }
+        if let mib = try c.decodeIfPresent(Double.self, forKey: .max_waiting_mib) {
+            guard mib > 0 else { throw decoder.invalid("max_waiting_mib", "must be greater than zero (leave it out for half the memory limit)") }
+            maxWaitingBytes = Int(mib * 1_048_576)
+        }
+        whenFull = try c.value(.when_full, or: .refuse)
+        if c.contains(.tail_storage) {
+            decoder.reportUnsupported("tail_storage", "not supported by tracepipe's tail_sampling (a durable pipeline journals waiting spans to the exporters' file_storage instead)")
         }
         guard c.contains(.policies) else { throw decoder.invalid("policies", "required: at least one sampling policy") }
         let list = try c.superDecoder(forKey: .policies)

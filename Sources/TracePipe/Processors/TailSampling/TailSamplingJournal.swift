@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import Logging
 import TraceModel
 
@@ -16,8 +17,9 @@ import TraceModel
 /// ends the segment: the bytes from there are moved to `<file>.tail-<offset>.corrupt` and
 /// logged with the file and offset; the frames before it are used.
 ///
-/// Used only from the processor's actor.
-final class TailSamplingJournal {
+/// Shared by the processor's shards: every call takes the journal's lock (appends are one
+/// write each; the shards' retain and release calls are counter updates).
+final class TailSamplingJournal: @unchecked Sendable {
     struct Damage: CustomStringConvertible {
         var file: String
         var offset: Int
@@ -39,6 +41,8 @@ final class TailSamplingJournal {
     let rotateAfter: Duration
     static let rotateBytes = 64 << 20
     private let lock: DirectoryLock
+    /// Guards everything below.
+    private let mutex = NIOLock()
     private var current: (number: Int, fd: Int32, started: ContinuousClock.Instant, bytes: Int)?
     private var nextNumber: Int
     /// Traces (with spans in a segment) not yet decided and handed on, per segment.
@@ -66,6 +70,10 @@ final class TailSamplingJournal {
     /// The segments a previous run left, oldest first, with the spans each holds that were not
     /// decided and handed on before the crash, and the damage found (already set aside).
     func recover() -> (segments: [(number: Int, requests: [TraceData])], damaged: [Damage]) {
+        mutex.withLock { recoverLocked() }
+    }
+
+    private func recoverLocked() -> (segments: [(number: Int, requests: [TraceData])], damaged: [Damage]) {
         var read: [(number: Int, requests: [(position: Int, data: TraceData)])] = []
         var damaged: [Damage] = []
         /// Per trace, the position of the last decided-frame naming it.
@@ -126,10 +134,17 @@ final class TailSamplingJournal {
     }
 
     /// Appends a request to the current segment (starting a new one when it is due) and
-    /// returns the segment's number. Throws when it cannot be written: the caller refuses the
-    /// request, and the segment is cut back to what it held before.
+    /// returns the segment's number, holding one reference to it for the caller: the caller
+    /// releases it once every trace of the request retained the segment (else a rotation by a
+    /// request of another shard in between could delete it). Throws when it cannot be written:
+    /// the caller refuses the request, and the segment is cut back to what it held before.
     func append(_ data: TraceData, now: ContinuousClock.Instant) throws -> Int {
-        try write(kind: Self.requestFrame, OTLPProtobufEncoder.encode(data), now: now)
+        let body = OTLPProtobufEncoder.encode(data)
+        return try mutex.withLock {
+            let number = try write(kind: Self.requestFrame, body, now: now)
+            references[number, default: 0] += 1
+            return number
+        }
     }
 
     /// Notes that these traces were decided and handed on (or dropped by their decision), so a
@@ -143,7 +158,7 @@ final class TailSamplingJournal {
             BigEndian.append(id.high, to: &payload)
             BigEndian.append(id.low, to: &payload)
         }
-        _ = try? write(kind: Self.decidedFrame, payload, now: now)
+        mutex.withLock { _ = try? write(kind: Self.decidedFrame, payload, now: now) }
     }
 
     private func write(kind: UInt8, _ body: [UInt8], now: ContinuousClock.Instant) throws -> Int {
@@ -186,25 +201,31 @@ final class TailSamplingJournal {
         guard let c = current else { return }
         Foundation.close(c.fd)
         current = nil
-        deleteUnused()
+        deleteUnusedLocked()
     }
 
     /// A trace with spans in `segment` now waits for a decision.
     func retain(_ segment: Int) {
-        references[segment, default: 0] += 1
+        mutex.withLock { references[segment, default: 0] += 1 }
     }
 
     /// A trace with spans in `segment` was decided and handed on (or dropped by its decision).
     func release(_ segment: Int) {
-        guard let n = references[segment] else { return }
-        references[segment] = n - 1
-        if n == 1 { deleteUnused() }
+        mutex.withLock {
+            guard let n = references[segment] else { return }
+            references[segment] = n - 1
+            if n == 1 { deleteUnusedLocked() }
+        }
     }
 
     /// Deletes segments nothing refers to, oldest first, stopping at the first still needed:
     /// a segment's decided-frames name traces of older segments, so it must outlive them. (The
     /// processor also calls it once the recovered segments were replayed.)
     func deleteUnused() {
+        mutex.withLock { deleteUnusedLocked() }
+    }
+
+    private func deleteUnusedLocked() {
         for number in references.keys.sorted() {
             guard number != current?.number, references[number] == 0 else { return }
             references[number] = nil
@@ -219,11 +240,13 @@ final class TailSamplingJournal {
     /// At shutdown: the current segment is closed (and deleted when nothing refers to it);
     /// with `discardAll`, every segment goes (the pending traces were dropped on purpose).
     func close(discardAll: Bool) {
-        closeCurrent()
-        if discardAll {
-            for number in Self.segmentNumbers(in: directory) { unlink(path(number)) }
-            references = [:]
+        mutex.withLock {
+            closeCurrent()
+            if discardAll {
+                for number in Self.segmentNumbers(in: directory) { unlink(path(number)) }
+                references = [:]
+            }
+            lock.release()
         }
-        lock.release()
     }
 }

@@ -1,77 +1,81 @@
 import Logging
+import NIOConcurrencyHelpers
 import TraceModel
 
 /// `processors.tail_sampling`: holds each trace's spans for `decision_wait` after its first
-/// span, runs every policy over the whole trace, and forwards sampled traces in one request.
+/// span (or `decision_wait_after_root_received` after its root span, if sooner), runs every
+/// policy over the whole trace, and forwards sampled traces.
 ///
-/// Memory is bounded by `num_traces`: when a new trace would exceed it, the oldest waiting trace
-/// is decided early on what it has (the collector drops it instead — a trace lost for a full
-/// table). Spans arriving after their trace was decided follow that decision (from the trace
-/// table while it remembers the trace, then from the decision caches). At shutdown, waiting
-/// traces are decided and flushed.
+/// Traces are spread over `num_shards` shards by trace id (`TailSamplingShard`); each shard
+/// keeps its own table, timer and caches and decides on its own core. This object splits each
+/// request by shard outside any lock: the shards share only atomic counters, the (thread-safe)
+/// policies and, in a durable pipeline, the journal. A trace's decision depends on its spans
+/// alone (and on the rate limits, shared by all shards), so any shard count decides the same.
 ///
-/// A hand-over of sampled traces the exporters refuse (queue or disk full) is kept and offered
-/// again at every tick; while one is kept, new data is refused (503 + Retry-After), so the
-/// backpressure reaches clients and memory and the journal stop growing instead of spans being
-/// dropped.
+/// Memory is bounded twice: `num_traces` (divided among the shards; when a shard's share is
+/// full its oldest trace is decided early — the collector drops it instead) and
+/// `max_waiting_mib`, the bytes spans waiting for a decision may take: a request that does not
+/// fit is refused with 503 / UNAVAILABLE (`when_full: refuse`) or makes room by deciding the
+/// oldest traces early (`decide_early`). A trace over `maximum_trace_size_bytes` is decided at
+/// once: dropped (as the collector does) or handed on (`oversized_trace: forward`).
+///
+/// Spans arriving after their trace was decided follow that decision (from the trace table while
+/// it remembers the trace, then from the decision caches). A hand-over of sampled traces the
+/// exporters refuse is held and offered again at every tick; meanwhile new data is refused.
 ///
 /// In a durable pipeline (persistent exporter queues) every request is also appended to a
 /// journal in the queues' storage before its client is answered (`TailSamplingJournal`): a
 /// crash then loses no waiting span, and the next start decides the journaled traces again
 /// (after a full `decision_wait`; spans already handed on may be sent twice).
-public actor TailSamplingProcessor: Processor {
+public final class TailSamplingProcessor: Processor {
     let config: TailSamplingConfig
     let next: any TraceConsumer
     let logger: Logger
-    public nonisolated let counters: TailSamplingCounters
-
-    private struct Entry {
-        var buffer = TraceBuffer()
-        var firstArrival: ContinuousClock.Instant
-        var decision: Bool?
-        /// The journal segments holding its waiting spans (durable pipelines only).
-        var segments: [Int] = []
-    }
-
-    private var traces: [TraceID: Entry] = [:]
-    /// Trace ids in arrival order (the ring the collector keeps), oldest first.
-    private var order: [TraceID] = []
-    private var orderHead = 0
-    private var undecided = 0
-    private var sampledCache: LRUSet
-    private var notSampledCache: LRUSet
-    private var ticker: Task<Void, Never>?
-    /// Hand-overs the exporters refused, oldest first, offered again until taken.
-    private var held: [HandOver] = []
+    public let counters: TailSamplingCounters
+    let budget: TailSamplingBudget
+    let shards: [TailSamplingShard]
     private let context: ComponentContext
-    private var journal: TailSamplingJournal?
+    private let journalBox = NIOLockedValueBox<TailSamplingJournal?>(nil)
 
     public init(config: TailSamplingConfig, context: ComponentContext, next: any TraceConsumer) {
         self.config = config
         self.next = next
         self.logger = context.logger
         self.context = context
-        self.counters = context.telemetry.tailSampling(context.id, policies: config.policies.map(\.name))
-        sampledCache = LRUSet(capacity: config.sampledCacheSize)
-        notSampledCache = LRUSet(capacity: config.nonSampledCacheSize)
+        let counters = context.telemetry.tailSampling(context.id, policies: config.policies.map(\.name), shards: config.numShards)
+        let budget = TailSamplingBudget(limitBytes: config.maxWaitingBytes ?? Self.defaultWaitingBytes(context.process))
+        counters.budgetBytes.set(Int64(budget.limitBytes))
+        shards = (0..<config.numShards).map {
+            TailSamplingShard(index: $0, shards: config.numShards, config: config, next: next, logger: context.logger,
+                              counters: counters, budget: budget)
+        }
+        self.counters = counters
+        self.budget = budget
     }
+
+    /// Half the process's memory limit (its cgroup's, else the machine's): the other half is
+    /// for the queues, the requests in flight and the rest of the process.
+    static func defaultWaitingBytes(_ process: any ProcessStatistics) -> Int {
+        let limit = process.memoryLimitBytes()
+        return limit > 0 ? Int(min(limit / 2, UInt64(Int.max))) : TailSamplingConfig.fallbackWaitingBytes
+    }
+
+    private var journal: TailSamplingJournal? { journalBox.withLockedValue { $0 } }
 
     public func start(_ host: ComponentHost) async throws {
         if let storageID = context.pipelineStorage {
-            try openJournal(storageID, host: host)
+            try await openJournal(storageID, host: host)
+        } else {
+            for s in shards { await s.start(journal: nil) }
         }
-        // Decisions are checked ten times per decision_wait (at most every second, at least every 10 ms).
-        let tick = Duration.nanoseconds(max(10_000_000, min(1_000_000_000, config.decisionWait.nanoseconds / 10)))
-        ticker = Task { [weak self] in
-            while !Task.isCancelled {
-                try? await Task.sleep(for: tick)
-                await self?.decideExpired(now: .now)
-            }
-        }
+        logger.info("tail sampling started", metadata: [
+            "shards": "\(shards.count)", "max_waiting_mib": "\(budget.limitBytes >> 20)", "when_full": "\(config.whenFull.rawValue)",
+            "num_traces": "\(config.numTraces)",
+        ])
     }
 
     /// Opens the journal in the pipeline's storage and decides again what a previous run left.
-    private func openJournal(_ storageID: ComponentID, host: ComponentHost) throws {
+    private func openJournal(_ storageID: ComponentID, host: ComponentHost) async throws {
         guard let storage = host.extensions[storageID] as? FileStorageExtension else {
             throw StartError(message: "the pipeline's storage extension \"\(storageID)\" is not running")
         }
@@ -83,7 +87,8 @@ public actor TailSamplingProcessor: Processor {
         } catch {
             throw StartError(message: "tail-sampling journal: \(error)")
         }
-        self.journal = journal
+        journalBox.withLockedValue { $0 = journal }
+        for s in shards { await s.start(journal: journal) }
         let (segments, damaged) = journal.recover()
         for d in damaged {
             logger.error("tail-sampling journal segment is damaged; the frames before the damage are used, the rest is set aside",
@@ -94,47 +99,91 @@ public actor TailSamplingProcessor: Processor {
         for segment in segments {
             for request in segment.requests {
                 spans += request.spanCount
-                // Every trace waits again; none of them was handed on, or it would be gone.
-                _ = ingest(request, segment: segment.number, now: now)
+                // Every trace waits again (none of them was handed on, or it would be gone),
+                // whatever the budget: these were acknowledged.
+                let (parts, bytes) = route(request)
+                budget.add(bytes)
+                for (i, part) in parts.enumerated() where !part.isEmpty {
+                    _ = try? await shards[i].file(part, segment: segment.number, now: now)
+                }
             }
         }
         // Only now: a recovered segment not yet replayed has no references either, and must
         // not go with an older one that turned out to hold only decided traces.
         journal.deleteUnused()
         logger.info("spans waiting for a tail-sampling decision are journaled to disk (durable pipeline)",
-                    metadata: ["directory": "\(journal.directory)", "recovered_spans": "\(spans)", "recovered_traces": "\(undecided)"])
-        counters.tracesOnMemory.set(Int64(undecided))
+                    metadata: ["directory": "\(journal.directory)", "recovered_spans": "\(spans)", "recovered_traces": "\(budget.waitingTraces)"])
     }
 
     public func consume(_ data: consuming TraceData) async throws {
         let now = ContinuousClock.now
-        if !held.isEmpty {
-            await offerHeld(now: now)
-            if !held.isEmpty {
+        // A shard holding a refused hand-over refuses; asked first, so that no shard takes a
+        // part of a request that another then refuses.
+        for s in shards where s.holding.load(ordering: .relaxed) {
+            await s.offerHeld(now: now)
+            if s.holding.load(ordering: .relaxed) {
                 throw PipelineError.refused("the exporters are not taking sampled traces (tail sampling holds a refused hand-over)", retryAfter: .seconds(1))
             }
         }
+        if config.blockOnOverflow && budget.waitingTraces >= config.numTraces {
+            counters.refusedOverNumTraces.increment(by: Int64(data.spanCount))
+            throw PipelineError.refused("tail sampling holds num_traces (\(config.numTraces)) traces waiting for a decision (block_on_overflow)", retryAfter: .seconds(1))
+        }
+        let (parts, bytes) = route(data)
+        try await admit(bytes, spans: data.spanCount, now: now)
         var segment: Int?
         if let journal {
             do {
                 segment = try journal.append(data, now: now)
             } catch {
+                budget.release(bytes)
                 throw PipelineError.refused("tail sampling cannot store the request: \(error)", retryAfter: .seconds(1))
             }
         }
-        let forward = ingest(data, segment: segment, now: now)
-        await evictIfNeeded(now: now)
-        counters.tracesOnMemory.set(Int64(undecided))
+        // The journal's reference for this request is given back once every shard took its part.
+        defer { if let segment { journal?.release(segment) } }
+        var forward = TraceBuffer()
+        for (i, part) in parts.enumerated() where !part.isEmpty {
+            do {
+                let late = try await shards[i].file(part, segment: segment, now: now)
+                for c in late.chunks { forward.append(c) }
+            } catch {
+                // The shard gave back its part's bytes; the parts not offered yet give back theirs.
+                budget.release(parts[(i + 1)...].reduce(0) { $0 + $1.reduce(0) { $0 + $1.bytes } })
+                throw error
+            }
+        }
         // Spans of traces decided before are handed on now; a refusal reaches the client.
         if forward.spanCount > 0 { try await next.consume(forward.traceData) }
     }
 
-    /// Files each trace's spans under it; returns what follows an earlier "sampled" decision.
-    private func ingest(_ data: TraceData, segment: Int?, now: ContinuousClock.Instant) -> TraceBuffer {
-        var forward = TraceBuffer()
+    /// Takes `bytes` of the budget for a request, or refuses it (or, with `decide_early`, makes
+    /// room first by deciding the oldest waiting traces, shard by shard).
+    private func admit(_ bytes: Int, spans: Int, now: ContinuousClock.Instant) async throws {
+        if budget.reserve(bytes) { return }
+        if config.whenFull == .decide_early {
+            budget.add(bytes)
+            for s in shards where budget.isOver {
+                _ = await s.decideOldest(now: now)
+            }
+            if !budget.isOver { return }
+            budget.release(bytes)
+        }
+        counters.refusedOverBudget.increment(by: Int64(spans))
+        throw PipelineError.refused(
+            "tail sampling is full: spans waiting for a decision take \(budget.waitingBytes >> 20) MiB of max_waiting_mib \(budget.limitBytes >> 20)",
+            retryAfter: .seconds(1))
+    }
+
+    /// Splits a request into each shard's pieces of traces (keeping the spans' order within a
+    /// trace) and sizes them; returns the pieces per shard and their bytes in all.
+    func route(_ data: TraceData) -> (parts: [[RoutedChunk]], bytes: Int) {
+        var parts = Array(repeating: [RoutedChunk](), count: shards.count)
+        var bytes = 0
+        let measureProto = config.maximumTraceSizeBytes > 0
+        let findRoot = config.decisionWaitAfterRoot.nanoseconds > 0
         for rs in data.resourceSpans {
             for ss in rs.scopeSpans {
-                // Group this scope's spans by trace, keeping their order.
                 var byTrace: [TraceID: [Span]] = [:]
                 var seen: [TraceID] = []
                 for s in ss.spans {
@@ -142,256 +191,52 @@ public actor TailSamplingProcessor: Processor {
                     byTrace[s.traceID, default: []].append(s)
                 }
                 for id in seen {
-                    let chunk = TraceBuffer.Chunk(resource: rs.resource, scope: ss.scope, schemaURLs: (rs.schemaURL, ss.schemaURL), spans: byTrace[id]!)
-                    if let forwardIt = route(id, chunk, now: now, segment: segment) {
-                        if forwardIt { forward.append(chunk) }
-                    }
+                    let spans = byTrace[id]!
+                    let size = 64 + TraceData.estimatedByteSize(of: spans) + TailSamplingBudget.perTraceBytes
+                    bytes += size
+                    let proto = measureProto
+                        ? OTLPProtobufSize.resourceSpans(rs.resource, schemaURL: rs.schemaURL, scope: ss.scope, scopeSchemaURL: ss.schemaURL, spans: spans) : 0
+                    parts[shard(of: id)].append(RoutedChunk(
+                        id: id, chunk: TraceBuffer.Chunk(resource: rs.resource, scope: ss.scope, schemaURLs: (rs.schemaURL, ss.schemaURL), spans: spans),
+                        bytes: size, protoBytes: proto, hasRoot: findRoot && spans.contains { $0.parentSpanID.isZero }))
                 }
             }
         }
-        return forward
+        return (parts, bytes)
     }
 
-    /// Files a chunk under its trace; returns true/false when it follows an earlier decision
-    /// (forward/drop now), nil when it waits.
-    private func route(_ id: TraceID, _ chunk: TraceBuffer.Chunk, now: ContinuousClock.Instant, segment: Int?) -> Bool? {
-        if var e = traces[id] {
-            if let d = e.decision {
-                counters.lateSpans.increment(by: Int64(chunk.spans.count))
-                return d
-            }
-            e.buffer.append(chunk)
-            note(segment, in: &e)
-            traces[id] = e
-            return nil
-        }
-        if sampledCache.contains(id) { return true }
-        if notSampledCache.contains(id) { return false }
-        var e = Entry(firstArrival: now)
-        e.buffer.append(chunk)
-        note(segment, in: &e)
-        traces[id] = e
-        order.append(id)
-        undecided += 1
-        counters.newTraces.increment()
-        return nil
+    /// The shard owning a trace: both halves of the id mixed (splitmix64's finalizer), as the
+    /// collector does, so ids that are not random in every byte still spread evenly.
+    func shard(of id: TraceID) -> Int {
+        guard shards.count > 1 else { return 0 }
+        var h = id.high ^ id.low
+        h ^= h >> 30
+        h &*= 0xbf58_476d_1ce4_e5b9
+        h ^= h >> 27
+        h &*= 0x94d0_49bb_1331_11eb
+        h ^= h >> 31
+        return Int(h % UInt64(shards.count))
     }
 
-    /// The trace has waiting spans in `segment`: the segment stays until the trace is decided.
-    private func note(_ segment: Int?, in e: inout Entry) {
-        guard let segment, let journal, !e.segments.contains(segment) else { return }
-        e.segments.append(segment)
-        journal.retain(segment)
-    }
-
-    /// Decided traces were handed on (or dropped by their decision): their segments may go.
-    /// (When the exporters refused the hand-over, the segments are kept, and the next start
-    /// decides those traces again.)
-    private func release(_ segments: [Int]) {
-        guard let journal else { return }
-        for s in segments { journal.release(s) }
-    }
-
-    /// Keeps at most `num_traces` traces: the oldest are decided early and forgotten.
-    private func evictIfNeeded(now: ContinuousClock.Instant) async {
-        while traces.count > config.numTraces, orderHead < order.count {
-            let id = order[orderHead]
-            orderHead += 1
-            guard let e = traces.removeValue(forKey: id) else { continue }
-            if e.decision == nil {
-                undecided -= 1
-                counters.decidedEarly.increment()
-                let sampled = decide(id, e.buffer, now: now)
-                if sampled { sampledCache.insert(id) } else { notSampledCache.insert(id) }
-                if sampled {
-                    await handOn(HandOver(spans: e.buffer, ids: journal == nil ? [] : [id], segments: e.segments), now: now)
-                } else {
-                    journal?.appendDecided([id], now: now)
-                    release(e.segments)
-                }
-            }
-        }
-        compactOrder()
-    }
-
-    private func compactOrder() {
-        if orderHead > 1024 && orderHead * 2 > order.count {
-            order.removeFirst(orderHead)
-            orderHead = 0
-        }
-    }
-
-    /// Decides every trace whose decision_wait has passed (all of them with `all`).
+    /// Decides every trace whose wait has passed, in every shard (all of them with `all`).
     func decideExpired(now: ContinuousClock.Instant, all: Bool = false) async {
-        let wait = config.decisionWait.duration
-        var i = orderHead
-        // Sampled traces go on in hand-overs of about `handOverSpans` spans, each noted in the
-        // journal once taken, so a crash during a large hand-over (a restart deciding all it
-        // recovered at once) re-sends one piece, not all of it.
-        var handOvers = [HandOver()]
-        var droppedIDs: [TraceID] = []
-        // Decisions are made without suspending, so spans arriving meanwhile see them.
-        while i < order.count {
-            let id = order[i]
-            i += 1
-            guard var e = traces[id] else { continue }
-            if e.decision != nil { continue }
-            // Ids are in arrival order: the first one still waiting ends the scan.
-            if !all && now - e.firstArrival < wait { break }
-            let sampled = decide(id, e.buffer, now: now)
-            if sampled {
-                if handOvers[handOvers.count - 1].spans.spanCount >= Self.handOverSpans { handOvers.append(HandOver()) }
-                for c in e.buffer.chunks { handOvers[handOvers.count - 1].spans.append(c) }
-                handOvers[handOvers.count - 1].segments += e.segments
-                if journal != nil { handOvers[handOvers.count - 1].ids.append(id) }
-            } else if journal != nil {
-                droppedIDs.append(id)
-                release(e.segments)
-            }
-            e.buffer = TraceBuffer()
-            e.segments = []
-            e.decision = sampled
-            traces[id] = e
-            undecided -= 1
-            if sampled { sampledCache.insert(id) } else { notSampledCache.insert(id) }
-        }
-        // Decided traces are remembered for late spans until they age out of the table.
-        while orderHead < order.count, let e = traces[order[orderHead]], e.decision != nil,
-              now - e.firstArrival > wait * 2 || traces.count > config.numTraces {
-            traces.removeValue(forKey: order[orderHead])
-            orderHead += 1
-        }
-        compactOrder()
-        counters.tracesOnMemory.set(Int64(undecided))
-        journal?.appendDecided(droppedIDs, now: now)
-        await offerHeld(now: now)
-        for h in handOvers where h.spans.spanCount > 0 { await handOn(h, now: now) }
-    }
-
-    /// Decided traces handed on together: their spans, ids and journal segments.
-    private struct HandOver {
-        var spans = TraceBuffer()
-        var ids: [TraceID] = []
-        var segments: [Int] = []
-    }
-
-    static let handOverSpans = 8192
-
-    /// Runs the policies over a trace and combines their decisions as the collector does.
-    private func decide(_ id: TraceID, _ buffer: TraceBuffer, now: ContinuousClock.Instant) -> Bool {
-        var decisions: [SamplingDecision] = []
-        for (i, p) in config.policies.enumerated() {
-            let d = p.policy.evaluate(id, buffer, now: now)
-            decisions.append(d)
-            counters.record(policy: i, sampled: d == .sampled || d == .invertSampled)
-            if config.sampleOnFirstMatch && d == .sampled { break }
-        }
-        let sampled = SamplingDecision.combine(decisions)
-        counters.record(global: sampled)
-        return sampled
-    }
-
-    /// Hands decided traces on (after any held ones, to keep their order); what the exporters
-    /// refuse for now is held. Taken: noted in the journal, its segments released.
-    private func handOn(_ h: HandOver, now: ContinuousClock.Instant) async {
-        guard held.isEmpty else {
-            held.append(h)
-            return
-        }
-        if await send(h.spans.traceData) == .refused {
-            held.append(h)
-        } else {
-            done(h, now: now)
-        }
-    }
-
-    /// A hand-over was taken (or refused for good: retrying cannot deliver it, and the
-    /// exporters counted it): noted in the journal, its segments released.
-    private func done(_ h: HandOver, now: ContinuousClock.Instant) {
-        journal?.appendDecided(h.ids, now: now)
-        release(h.segments)
-    }
-
-    /// Offers the held hand-overs again, oldest first, until one is refused.
-    private func offerHeld(now: ContinuousClock.Instant) async {
-        while let h = held.first {
-            if await send(h.spans.traceData) == .refused { return }
-            held.removeFirst()
-            done(h, now: now)
-        }
-    }
-
-    enum SendOutcome { case taken, refused, failedForGood }
-
-    private func send(_ data: consuming TraceData) async -> SendOutcome {
-        let spans = data.spanCount
-        do {
-            try await next.consume(consume data)
-            return .taken
-        } catch PipelineError.refused(let message, _) {
-            if held.isEmpty {
-                logger.warning("the exporters refuse sampled traces for now; holding them and refusing new data until they are taken",
-                               metadata: ["error": "\(message)", "spans": "\(spans)"])
-            }
-            return .refused
-        } catch {
-            logger.error("tail sampling could not hand a sampled trace on; the exporters refused it for good",
-                         metadata: ["error": "\(error)", "spans": "\(spans)"])
-            return .failedForGood
-        }
+        for s in shards { await s.decideExpired(now: now, all: all) }
     }
 
     public func shutdown() async {
-        ticker?.cancel()
-        if config.dropPendingOnShutdown {
-            let pending = traces.values.filter { $0.decision == nil }.count
-            if pending > 0 { logger.warning("dropping traces still waiting for a decision (drop_pending_traces_on_shutdown)", metadata: ["traces": "\(pending)"]) }
-            journal?.close(discardAll: true)
-            return
+        let drop = config.dropPendingOnShutdown
+        // The shards finish side by side: each may wait for its exporters to take what it holds.
+        let stillHeld = await withTaskGroup(of: Int.self) { group in
+            for s in shards { group.addTask { await s.finish(dropPending: drop) } }
+            return await group.reduce(0, +)
         }
-        await decideExpired(now: .now, all: true)
-        // Held hand-overs get a few more tries; what is still held then stays in the journal
-        // for the next start (without one, it is lost and said so).
-        let deadline = ContinuousClock.now + .seconds(10)
-        while !held.isEmpty && ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(200))
-            await offerHeld(now: .now)
-        }
-        if !held.isEmpty {
-            let spans = held.reduce(0) { $0 + $1.spans.spanCount }
+        if stillHeld > 0 {
             if journal == nil {
-                logger.error("shutdown: the exporters did not take sampled traces; spans lost", metadata: ["spans": "\(spans)"])
+                logger.error("shutdown: the exporters did not take sampled traces; spans lost", metadata: ["spans": "\(stillHeld)"])
             } else {
-                logger.warning("shutdown: the exporters did not take sampled traces; they stay in the journal for the next start", metadata: ["spans": "\(spans)"])
+                logger.warning("shutdown: the exporters did not take sampled traces; they stay in the journal for the next start", metadata: ["spans": "\(stillHeld)"])
             }
-            held = []
         }
-        journal?.close(discardAll: false)
-    }
-}
-
-/// A bounded set remembering the most recently inserted ids (the decision caches).
-struct LRUSet {
-    let capacity: Int
-    private var members: Set<TraceID> = []
-    private var ring: [TraceID] = []
-    private var next = 0
-
-    init(capacity: Int) {
-        self.capacity = capacity
-    }
-
-    func contains(_ id: TraceID) -> Bool { capacity > 0 && members.contains(id) }
-
-    mutating func insert(_ id: TraceID) {
-        guard capacity > 0, !members.contains(id) else { return }
-        if ring.count < capacity {
-            ring.append(id)
-        } else {
-            members.remove(ring[next])
-            ring[next] = id
-            next = (next + 1) % capacity
-        }
-        members.insert(id)
+        journal?.close(discardAll: drop)
     }
 }
