@@ -14,6 +14,15 @@ func now() -> Double {
 
 func rssMB() -> Double { Double(LinuxProcess().residentBytes()) / 1_048_576 }
 
+/// The process's peak RSS (VmHWM) in MB.
+func peakRSSMB() -> Double {
+    let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+    for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+        return (Double(line.split(separator: " ", omittingEmptySubsequences: true)[1]) ?? 0) / 1024
+    }
+    return 0
+}
+
 /// Counts what reaches the end of a chain.
 actor Sink: TraceConsumer {
     var spans = 0
@@ -74,47 +83,122 @@ func requests(count: Int, tracesPerRequest: Int, spansPerTrace: Int, seed: UInt6
     }
 }
 
-func tailSampling() async throws {
-    let config = try load("""
-        receivers: {otlp: {protocols: {http: }}}
-        processors:
-          tail_sampling:
-            decision_wait: 2s
-            num_traces: 60000
-            policies:
-              - {name: errors, type: status_code, status_code: {status_codes: [ERROR]}}
-              - {name: slow, type: latency, latency: {threshold_ms: 1000}}
-              - {name: rest, type: probabilistic, probabilistic: {sampling_percentage: 5}}
-        exporters: {debug: }
-        service: {pipelines: {traces: {receivers: [otlp], processors: [tail_sampling], exporters: [debug]}}}
-        """)
-    let sink = Sink()
-    let (head, processors) = try chain(config, sink)
-    // 50,000 traces of 10 spans, 100 traces per request; built first, so the RSS growth below is
-    // what the processor itself holds beyond the spans' strings (which it shares).
-    let batches = requests(count: 500, tracesPerRequest: 100, spansPerTrace: 10, seed: 1)
-    let baseRSS = rssMB()
-    try await processors[0].start(ComponentHost(extensions: [:], status: ServiceStatus()))
-    let t0 = now()
-    for b in batches { try await head.consume(b) }
-    let ingest = now() - t0
-    let heldRSS = rssMB()
-    let spans = 500 * 100 * 10
-    print(String(format: "tail_sampling ingest: %.0f spans/s (%d spans, 50,000 traces in flight, %.2f s)", Double(spans) / ingest, spans, ingest))
-    print(String(format: "tail_sampling memory: RSS %.0f MB while holding them; the processor adds %.0f MB = %.0f bytes per waiting span (span structs, trace table; strings are shared)",
-                 heldRSS, heldRSS - baseRSS, (heldRSS - baseRSS) * 1_048_576 / Double(spans)))
-    // Decisions happen after decision_wait: measure how late they come.
-    var first: Double?
-    while first == nil {
-        try await Task.sleep(for: .milliseconds(20))
-        first = await sink.firstArrival
+/// One run of tail sampling with `shards` shards: 200,000 traces of 10 spans in flight, fed by
+/// `feeders` concurrent tasks (as concurrent client connections would), then decided.
+func tailSampling(shards: Int, feeders: Int) async throws {
+    let traces = 200_000, perRequest = 10
+    func config(dropPending: Bool) throws -> ServiceConfig {
+        try load("""
+            receivers: {otlp: {protocols: {http: }}}
+            processors:
+              tail_sampling:
+                decision_wait: 10s
+                num_traces: 250000
+                num_shards: \(shards)
+                max_waiting_mib: 8192
+                drop_pending_traces_on_shutdown: \(dropPending)
+                decision_cache: {sampled_cache_size: 100000, non_sampled_cache_size: 100000}
+                policies:
+                  - {name: errors, type: status_code, status_code: {status_codes: [ERROR]}}
+                  - {name: slow, type: latency, latency: {threshold_ms: 1000}}
+                  - {name: five-percent-of-the-rest, type: probabilistic, probabilistic: {sampling_percentage: 5}}
+            exporters: {debug: }
+            service: {pipelines: {traces: {receivers: [otlp], processors: [tail_sampling], exporters: [debug]}}}
+            """)
     }
-    let deadline = t0 + 2
-    print(String(format: "tail_sampling decision latency after decision_wait: first sampled trace %.0f ms after its wait ended", max(0, first! - deadline) * 1000))
-    try await Task.sleep(for: .seconds(2.5))
+    func processor(_ config: ServiceConfig, _ telemetry: TelemetryRegistry, _ sink: Sink) throws -> any Processor {
+        let context = ComponentContext(id: ComponentID(type: "tail_sampling"), kind: .processor, logger: .init(label: "bench"),
+                                       eventLoopGroup: MultiThreadedEventLoopGroup.singleton, status: ServiceStatus(), telemetry: telemetry)
+        return try config.processors[ComponentID(type: "tail_sampling")]!.instantiate(context, next: sink) as! any Processor
+    }
+    /// Requests of 10 traces × 10 spans, one list per feeder.
+    func build(seed: UInt64) -> [[TraceData]] {
+        (0..<feeders).map { f in
+            requests(count: traces / perRequest / feeders, tracesPerRequest: perRequest, spansPerTrace: 10, seed: seed + UInt64(f))
+        }
+    }
+    /// Hands every request over (not copied), as a receiver hands it on, from `feeders`
+    /// concurrent tasks (as concurrent client connections would); returns seconds and CPU seconds.
+    func fill(_ p: any Processor, _ lists: consuming [[TraceData]]) async throws -> (Double, Double) {
+        var lists = lists
+        let cpu0 = LinuxProcess().cpuSeconds()
+        let t0 = now()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for f in 0..<feeders {
+                var mine = lists[f]
+                lists[f] = []
+                group.addTask {
+                    for i in mine.indices {
+                        let r = mine[i]
+                        mine[i] = TraceData()
+                        try await p.consume(r)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        return (now() - t0, LinuxProcess().cpuSeconds() - cpu0)
+    }
+    let host = ComponentHost(extensions: [:], status: ServiceStatus())
+    let baseRSS = rssMB()
+    let telemetry = TelemetryRegistry()
+    let sink = Sink()
+    let measured = try processor(config(dropPending: false), telemetry, sink)
+    try await measured.start(host)
+    let lists = build(seed: 1)
+    let spans = lists.reduce(0) { $0 + $1.reduce(0) { $0 + $1.spanCount } }
+    let budgetBytes = lists.reduce(0) { $0 + $1.reduce(0) { $0 + $1.estimatedByteSize } } + traces * 160  // TailSamplingBudget.perTraceBytes
+    let builtRSS = rssMB()
+    let t0 = now()
+    let (ingest, cpu) = try await fill(measured, lists)
+    let heldRSS = rssMB()
+    // Memory per waiting span: what the process holds once the requests were handed over,
+    // against what the same spans took as decoded requests (before the hand-over).
+    let received = (builtRSS - baseRSS) * 1_048_576 / Double(spans)
+    let held = (heldRSS - baseRSS) * 1_048_576 / Double(spans)
+    print(String(format: "tail_sampling %d shard%@ (%d feeders): ingest %.0f spans/s (%d spans, %d traces in flight, %.2f s; %.2f cores busy, %.0f spans/s per core)",
+                 shards, shards == 1 ? "" : "s", feeders, Double(spans) / ingest, spans, traces, ingest, cpu / ingest, Double(spans) / cpu))
+    print(String(format: "  memory: %.0f bytes per waiting span held (RSS %.0f MB for %d spans), against %.0f bytes per span as decoded requests: overhead %.0f bytes per waiting span; the byte budget counts %.0f bytes per span",
+                 held, heldRSS, spans, received, held - received, Double(budgetBytes) / Double(spans)))
+
+    // Decisions come after decision_wait: wait for all, then read their delay.
+    var last = -1
+    var steady = 0
+    while steady < 10 {
+        try await Task.sleep(for: .milliseconds(100))
+        let n = await sink.spans
+        steady = n == last && now() - t0 > 10.5 ? steady + 1 : 0
+        last = n
+    }
+    let exposition = telemetry.exposition(process: UnknownProcessStatistics())
+    var buckets: [(Double, Double)] = []
+    var count = 0.0
+    for line in exposition.split(separator: "\n") where line.hasPrefix("tracepipe_processor_tail_sampling_decision_delay_seconds") {
+        let value = Double(line.split(separator: " ").last!) ?? 0
+        if line.contains("_bucket"), let le = line.split(separator: "le=\"").last?.split(separator: "\"").first {
+            buckets.append((le == "+Inf" ? .infinity : Double(le)!, value))
+        } else if line.contains("_count") {
+            count = value
+        }
+    }
+    func quantile(_ q: Double) -> String {
+        guard let b = buckets.first(where: { $0.1 >= q * count }) else { return "?" }
+        return b.0.isInfinite ? "> 10 s" : String(format: "≤ %.0f ms", b.0 * 1000)
+    }
+    print(String(format: "  decision delay after decision_wait (%.0f traces): p50 %@, p99 %@, max %@; peak RSS %.0f MB",
+                 count, quantile(0.5), quantile(0.99), quantile(1.0), peakRSSMB()))
     let kept = await sink.spans
-    print(String(format: "tail_sampling kept %d of %d spans (%.1f %%: errors, slow, 5 %% of the rest)", kept, spans, Double(kept) * 100 / Double(spans)))
-    for p in processors { await p.shutdown() }
+    print(String(format: "  kept %d of %d spans (%.1f %%: errors, slow, 5 %% of the rest)", kept, spans, Double(kept) * 100 / Double(spans)))
+    await measured.shutdown()
+}
+
+func tailSampling() async throws {
+    // TAIL_BENCH_SHARDS=2: only that shard count (for a profiler).
+    let only = ProcessInfo.processInfo.environment["TAIL_BENCH_SHARDS"].flatMap { Int($0) }
+    let cores = ProcessInfo.processInfo.activeProcessorCount
+    for shards in only.map({ [$0] }) ?? [1, cores] {
+        try await tailSampling(shards: shards, feeders: 4)
+    }
 }
 
 func scrubbing() async throws {

@@ -139,8 +139,12 @@ final class TailSamplingJournal: @unchecked Sendable {
     /// request of another shard in between could delete it). Throws when it cannot be written:
     /// the caller refuses the request, and the segment is cut back to what it held before.
     func append(_ data: TraceData, now: ContinuousClock.Instant) throws -> Int {
-        let body = OTLPProtobufEncoder.encode(data)
-        return try mutex.withLock {
+        try append(encoded: OTLPProtobufEncoder.encode(data), now: now)
+    }
+
+    /// As `append(_:now:)`, with the request already encoded (OTLP protobuf).
+    func append(encoded body: [UInt8], now: ContinuousClock.Instant) throws -> Int {
+        try mutex.withLock {
             let number = try write(kind: Self.requestFrame, body, now: now)
             references[number, default: 0] += 1
             return number

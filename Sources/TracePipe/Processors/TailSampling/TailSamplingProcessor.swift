@@ -101,7 +101,8 @@ public final class TailSamplingProcessor: Processor {
                 spans += request.spanCount
                 // Every trace waits again (none of them was handed on, or it would be gone),
                 // whatever the budget: these were acknowledged.
-                let (parts, bytes) = route(request)
+                var request = request
+                let (parts, bytes) = route(&request)
                 budget.add(bytes)
                 for (i, part) in parts.enumerated() where !part.isEmpty {
                     _ = try? await shards[i].file(part, segment: segment.number, now: now)
@@ -129,12 +130,17 @@ public final class TailSamplingProcessor: Processor {
             counters.refusedOverNumTraces.increment(by: Int64(data.spanCount))
             throw PipelineError.refused("tail sampling holds num_traces (\(config.numTraces)) traces waiting for a decision (block_on_overflow)", retryAfter: .seconds(1))
         }
-        let (parts, bytes) = route(data)
-        try await admit(bytes, spans: data.spanCount, now: now)
+        let spanCount = data.spanCount
+        // The journal gets the request as it came (encoded before its spans are moved on).
+        let journal = self.journal
+        let encoded = journal.map { _ in OTLPProtobufEncoder.encode(data) }
+        var data = data
+        let (parts, bytes) = route(&data)
+        try await admit(bytes, spans: spanCount, now: now)
         var segment: Int?
-        if let journal {
+        if let journal, let encoded {
             do {
-                segment = try journal.append(data, now: now)
+                segment = try journal.append(encoded: encoded, now: now)
             } catch {
                 budget.release(bytes)
                 throw PipelineError.refused("tail sampling cannot store the request: \(error)", retryAfter: .seconds(1))
@@ -176,29 +182,28 @@ public final class TailSamplingProcessor: Processor {
     }
 
     /// Splits a request into each shard's pieces of traces (keeping the spans' order within a
-    /// trace) and sizes them; returns the pieces per shard and their bytes in all.
-    func route(_ data: TraceData) -> (parts: [[RoutedChunk]], bytes: Int) {
+    /// trace) and sizes them; returns the pieces per shard and their bytes in all. The spans are
+    /// moved out of `data` (which is left with empty span lists), not copied.
+    func route(_ data: inout TraceData) -> (parts: [[RoutedChunk]], bytes: Int) {
         var parts = Array(repeating: [RoutedChunk](), count: shards.count)
         var bytes = 0
         let measureProto = config.maximumTraceSizeBytes > 0
         let findRoot = config.decisionWaitAfterRoot.nanoseconds > 0
-        for rs in data.resourceSpans {
-            for ss in rs.scopeSpans {
-                var byTrace: [TraceID: [Span]] = [:]
-                var seen: [TraceID] = []
-                for s in ss.spans {
-                    if byTrace[s.traceID] == nil { seen.append(s.traceID) }
-                    byTrace[s.traceID, default: []].append(s)
-                }
-                for id in seen {
-                    let spans = byTrace[id]!
-                    let size = 64 + TraceData.estimatedByteSize(of: spans) + TailSamplingBudget.perTraceBytes
+        for r in data.resourceSpans.indices {
+            let resource = data.resourceSpans[r].resource, resourceSchema = data.resourceSpans[r].schemaURL
+            for s in data.resourceSpans[r].scopeSpans.indices {
+                let scope = data.resourceSpans[r].scopeSpans[s].scope, scopeSchema = data.resourceSpans[r].scopeSpans[s].schemaURL
+                var spans: [Span] = []
+                swap(&spans, &data.resourceSpans[r].scopeSpans[s].spans)
+                for (id, group) in spans.groupedByTrace() {
+                    let size = 64 + TraceData.estimatedByteSize(of: group) + TailSamplingBudget.perTraceBytes
                     bytes += size
                     let proto = measureProto
-                        ? OTLPProtobufSize.resourceSpans(rs.resource, schemaURL: rs.schemaURL, scope: ss.scope, scopeSchemaURL: ss.schemaURL, spans: spans) : 0
+                        ? OTLPProtobufSize.resourceSpans(resource, schemaURL: resourceSchema, scope: scope, scopeSchemaURL: scopeSchema, spans: group) : 0
+                    let hasRoot = findRoot && group.contains { $0.parentSpanID.isZero }
                     parts[shard(of: id)].append(RoutedChunk(
-                        id: id, chunk: TraceBuffer.Chunk(resource: rs.resource, scope: ss.scope, schemaURLs: (rs.schemaURL, ss.schemaURL), spans: spans),
-                        bytes: size, protoBytes: proto, hasRoot: findRoot && spans.contains { $0.parentSpanID.isZero }))
+                        id: id, chunk: TraceBuffer.Chunk(resource: resource, scope: scope, schemaURLs: (resourceSchema, scopeSchema), spans: group),
+                        bytes: size, protoBytes: proto, hasRoot: hasRoot))
                 }
             }
         }

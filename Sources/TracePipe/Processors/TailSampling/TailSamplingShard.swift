@@ -72,12 +72,16 @@ actor TailSamplingShard {
         self.budget = budget
         sampledCache = LRUSet(capacity: config.sampledCacheSize > 0 ? max(1, config.sampledCacheSize / shards) : 0)
         notSampledCache = LRUSet(capacity: config.nonSampledCacheSize > 0 ? max(1, config.nonSampledCacheSize / shards) : 0)
+        // Sized once: growing a table of 100,000 traces moves every entry each time it doubles.
+        // Pages of the table not yet used are not resident.
+        traces.reserveCapacity(min(numTraces, 1 << 22))
     }
 
     func start(journal: TailSamplingJournal?) {
         self.journal = journal
-        // Decisions are checked ten times per decision_wait (at most every second, at least every 10 ms).
-        let tick = Duration.nanoseconds(max(10_000_000, min(1_000_000_000, config.decisionWait.nanoseconds / 10)))
+        // Decisions are checked ten times per decision_wait, and at least every 100 ms (a tick
+        // with nothing due costs one comparison), so a trace is decided at most ~100 ms late.
+        let tick = Duration.nanoseconds(max(10_000_000, min(100_000_000, config.decisionWait.nanoseconds / 10)))
         ticker = Task { [weak self] in
             while !Task.isCancelled {
                 try? await Task.sleep(for: tick)
@@ -101,22 +105,17 @@ actor TailSamplingShard {
         var decided = Decided()
         var newTraces = 0
         for item in items {
-            if var e = traces[item.id] {
+            // Entries are changed in place (through their index): a copy taken out and written
+            // back would copy the trace's chunk list at every append.
+            if let i = traces.index(forKey: item.id) {
                 budget.release(TailSamplingBudget.perTraceBytes)
-                if let d = e.decision {
+                if let d = traces.values[i].decision {
                     budget.release(item.bytes - TailSamplingBudget.perTraceBytes)
                     counters.lateSpans.increment(by: Int64(item.chunk.spans.count))
                     if d { forward.append(item.chunk) }
                     continue
                 }
-                e.buffer.append(item.chunk)
-                e.bytes += item.bytes - TailSamplingBudget.perTraceBytes
-                waitingBytes += item.bytes - TailSamplingBudget.perTraceBytes
-                e.protoBytes += item.protoBytes
-                note(segment, in: &e)
-                noteRoot(item, &e, now: now)
-                if oversized(e) { decideOversized(item.id, &e, into: &decided) }
-                traces[item.id] = e
+                add(item, bytes: item.bytes - TailSamplingBudget.perTraceBytes, to: &traces.values[i], segment: segment, now: now, into: &decided)
                 continue
             }
             if sampledCache.contains(item.id) || notSampledCache.contains(item.id) {
@@ -127,16 +126,10 @@ actor TailSamplingShard {
                 continue
             }
             var e = Entry(firstArrival: now)
-            e.buffer.append(item.chunk)
-            e.bytes = item.bytes
-            e.protoBytes = item.protoBytes
-            waitingBytes += item.bytes
-            note(segment, in: &e)
-            noteRoot(item, &e, now: now)
             order.append(item.id)
             undecided += 1
             newTraces += 1
-            if oversized(e) { decideOversized(item.id, &e, into: &decided) }
+            add(item, bytes: item.bytes, to: &e, segment: segment, now: now, into: &decided)
             traces[item.id] = e
         }
         if newTraces > 0 {
@@ -147,6 +140,17 @@ actor TailSamplingShard {
         updateGauges()
         await complete(decided, now: now)
         return forward
+    }
+
+    /// Files a piece under its waiting trace.
+    private func add(_ item: RoutedChunk, bytes: Int, to e: inout Entry, segment: Int?, now: ContinuousClock.Instant, into decided: inout Decided) {
+        e.buffer.append(item.chunk)
+        e.bytes += bytes
+        waitingBytes += bytes
+        e.protoBytes += item.protoBytes
+        note(segment, in: &e)
+        noteRoot(item, &e, now: now)
+        if oversized(e) { decideOversized(item.id, &e, into: &decided) }
     }
 
     private func oversized(_ e: Entry) -> Bool {
@@ -211,10 +215,10 @@ actor TailSamplingShard {
         while budget.isOver, i < order.count {
             let id = order[i]
             i += 1
-            guard var e = traces[id], e.decision == nil else { continue }
+            guard let t = traces.index(forKey: id), traces.values[t].decision == nil else { continue }
             counters.decidedOverBudget.increment()
-            settle(id, &e, sampled: decide(id, e.buffer, now: now), into: &decided)
-            traces[id] = e
+            let sampled = decide(id, traces.values[t].buffer, now: now)
+            settle(id, &traces.values[t], sampled: sampled, into: &decided)
             any = true
         }
         updateGauges()
@@ -261,27 +265,27 @@ actor TailSamplingShard {
         // Decisions are made without suspending, so spans arriving meanwhile see them.
         while let (id, due) = rootDue.first, all || due <= now {
             rootDue.removeFirst()
-            guard var e = traces[id], e.decision == nil else { continue }
+            guard let t = traces.index(forKey: id), traces.values[t].decision == nil else { continue }
             if !all { counters.decisionDelay.record(max(0, Self.seconds(now - due))) }
-            settle(id, &e, sampled: decide(id, e.buffer, now: now), into: &decided)
-            traces[id] = e
+            let sampled = decide(id, traces.values[t].buffer, now: now)
+            settle(id, &traces.values[t], sampled: sampled, into: &decided)
         }
         var i = orderHead
         while i < order.count {
             let id = order[i]
             i += 1
-            guard var e = traces[id], e.decision == nil else { continue }
+            guard let t = traces.index(forKey: id), traces.values[t].decision == nil else { continue }
             // Ids are in arrival order: the first one still waiting ends the scan.
-            let due = e.firstArrival + wait
+            let due = traces.values[t].firstArrival + wait
             if !all && now < due { break }
             if !all { counters.decisionDelay.record(max(0, Self.seconds(now - due))) }
-            settle(id, &e, sampled: decide(id, e.buffer, now: now), into: &decided)
-            traces[id] = e
+            let sampled = decide(id, traces.values[t].buffer, now: now)
+            settle(id, &traces.values[t], sampled: sampled, into: &decided)
         }
         // Decided traces are remembered for late spans until they age out of the table.
-        while orderHead < order.count, let e = traces[order[orderHead]], e.decision != nil,
-              now - e.firstArrival > wait * 2 || traces.count > numTraces {
-            traces.removeValue(forKey: order[orderHead])
+        while orderHead < order.count, let t = traces.index(forKey: order[orderHead]), traces.values[t].decision != nil,
+              now - traces.values[t].firstArrival > wait * 2 || traces.count > numTraces {
+            traces.remove(at: t)
             orderHead += 1
         }
         compactOrder()
@@ -420,6 +424,8 @@ struct LRUSet {
 
     init(capacity: Int) {
         self.capacity = capacity
+        members.reserveCapacity(min(capacity, 1 << 22))
+        ring.reserveCapacity(min(capacity, 1 << 22))
     }
 
     func contains(_ id: TraceID) -> Bool { capacity > 0 && members.contains(id) }
