@@ -9,30 +9,43 @@ extension Array where Element == Span {
         guard let first = spans.first?.traceID else { return [] }
         let single = spans.withUnsafeBufferPointer { b in b.allSatisfy { $0.traceID == first } }
         if single { return [(first, spans)] }
-        var groups: [(id: TraceID, spans: [Span])] = []
-        var groupOf: [TraceID: Int] = [:]
         let placeholder = Span()
-        spans.withUnsafeMutableBufferPointer { buffer in
+        return spans.withUnsafeMutableBufferPointer { buffer in
+            // First the group of every span (spans of a trace usually come together: a lookup
+            // only when the trace changes), then each group filled at its final size.
+            var ids: [TraceID] = []
+            var counts: [Int] = []
+            var groupOf: [TraceID: Int] = [:]
+            var assignment = [Int32](repeating: 0, count: buffer.count)
             var current = -1
             for i in buffer.indices {
-                let slot = buffer.baseAddress! + i
-                let id = slot.pointee.traceID
-                // Spans of a trace usually come together: a lookup only when the trace changes.
-                if current < 0 || groups[current].id != id {
+                let id = buffer[i].traceID
+                if current < 0 || ids[current] != id {
                     if let g = groupOf[id] {
                         current = g
                     } else {
-                        current = groups.count
+                        current = ids.count
                         groupOf[id] = current
-                        groups.append((id, []))
+                        ids.append(id)
+                        counts.append(0)
                     }
                 }
-                groups[current].spans.append(slot.move())
+                counts[current] += 1
+                assignment[i] = Int32(current)
+            }
+            var groups: [[Span]] = counts.map { n in
+                var g: [Span] = []
+                g.reserveCapacity(n)
+                return g
+            }
+            for i in buffer.indices {
+                let slot = buffer.baseAddress! + i
+                groups[Int(assignment[i])].append(slot.move())
                 // The slot gets a span without heap references, so that the array's own
                 // clean-up finds something valid to destroy.
                 slot.initialize(to: placeholder)
             }
+            return zip(ids, groups).map { ($0, $1) }
         }
-        return groups
     }
 }
