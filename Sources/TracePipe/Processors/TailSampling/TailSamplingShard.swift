@@ -49,6 +49,9 @@ actor TailSamplingShard {
     /// Trace ids in arrival order (the ring the collector keeps), oldest first.
     private var order: [TraceID] = []
     private var orderHead = 0
+    /// Every trace in `order` before this index is decided (or gone): the decision scans start
+    /// here, not at `orderHead`, before which decided traces wait to age out for 2 × decision_wait.
+    private var undecidedHead = 0
     private var undecided = 0
     private var waitingBytes = 0
     /// Traces whose root span arrived, in that order, with the time they are due
@@ -72,9 +75,10 @@ actor TailSamplingShard {
         self.budget = budget
         sampledCache = LRUSet(capacity: config.sampledCacheSize > 0 ? max(1, config.sampledCacheSize / shards) : 0)
         notSampledCache = LRUSet(capacity: config.nonSampledCacheSize > 0 ? max(1, config.nonSampledCacheSize / shards) : 0)
-        // Sized once: growing a table of 100,000 traces moves every entry each time it doubles.
-        // Pages of the table not yet used are not resident.
-        traces.reserveCapacity(min(numTraces, 1 << 22))
+        // Sized for the usual load at once (growing moves every entry each time it doubles),
+        // not for num_traces: a generous num_traces would make a table whose random inserts
+        // touch every page of it.
+        traces.reserveCapacity(min(numTraces, 1 << 16))
     }
 
     func start(journal: TailSamplingJournal?) {
@@ -202,6 +206,7 @@ actor TailSamplingShard {
     private func compactOrder() {
         if orderHead > 1024 && orderHead * 2 > order.count {
             order.removeFirst(orderHead)
+            undecidedHead = max(0, undecidedHead - orderHead)
             orderHead = 0
         }
     }
@@ -211,7 +216,7 @@ actor TailSamplingShard {
     func decideOldest(now: ContinuousClock.Instant) async -> Bool {
         var decided = Decided()
         var any = false
-        var i = orderHead
+        var i = max(undecidedHead, orderHead)
         while budget.isOver, i < order.count {
             let id = order[i]
             i += 1
@@ -270,18 +275,22 @@ actor TailSamplingShard {
             let sampled = decide(id, traces.values[t].buffer, now: now)
             settle(id, &traces.values[t], sampled: sampled, into: &decided)
         }
-        var i = orderHead
+        var i = max(undecidedHead, orderHead)
         while i < order.count {
             let id = order[i]
-            i += 1
-            guard let t = traces.index(forKey: id), traces.values[t].decision == nil else { continue }
+            guard let t = traces.index(forKey: id), traces.values[t].decision == nil else {
+                i += 1
+                continue
+            }
             // Ids are in arrival order: the first one still waiting ends the scan.
             let due = traces.values[t].firstArrival + wait
             if !all && now < due { break }
             if !all { counters.decisionDelay.record(max(0, Self.seconds(now - due))) }
             let sampled = decide(id, traces.values[t].buffer, now: now)
             settle(id, &traces.values[t], sampled: sampled, into: &decided)
+            i += 1
         }
+        undecidedHead = i
         // Decided traces are remembered for late spans until they age out of the table.
         while orderHead < order.count, let t = traces.index(forKey: order[orderHead]), traces.values[t].decision != nil,
               now - traces.values[t].firstArrival > wait * 2 || traces.count > numTraces {
@@ -424,8 +433,8 @@ struct LRUSet {
 
     init(capacity: Int) {
         self.capacity = capacity
-        members.reserveCapacity(min(capacity, 1 << 22))
-        ring.reserveCapacity(min(capacity, 1 << 22))
+        members.reserveCapacity(min(capacity, 1 << 16))
+        ring.reserveCapacity(min(capacity, 1 << 16))
     }
 
     func contains(_ id: TraceID) -> Bool { capacity > 0 && members.contains(id) }
