@@ -86,14 +86,19 @@ func requests(count: Int, tracesPerRequest: Int, spansPerTrace: Int, seed: UInt6
 /// One run of tail sampling with `shards` shards: 200,000 traces of 10 spans in flight, fed by
 /// `feeders` concurrent tasks (as concurrent client connections would), then decided.
 func tailSampling(shards: Int, feeders: Int) async throws {
-    let traces = 200_000, perRequest = 10
+    // TAIL_BENCH_STEADY=1: three times as many traces with decision_wait 1s, so that decisions
+    // free memory while ingest goes on and later traces reuse it (a gateway's steady state:
+    // ~200,000-300,000 traces waiting at these rates), instead of one fill into fresh memory.
+    let steady = ProcessInfo.processInfo.environment["TAIL_BENCH_STEADY"] != nil
+    let traces = steady ? 600_000 : 200_000, perRequest = 10
+    let wait = steady ? 1 : 10
     func config(dropPending: Bool) throws -> ServiceConfig {
         try load("""
             receivers: {otlp: {protocols: {http: }}}
             processors:
               tail_sampling:
-                decision_wait: 10s
-                num_traces: 250000
+                decision_wait: \(wait)s
+                num_traces: 700000
                 num_shards: \(shards)
                 max_waiting_mib: 8192
                 drop_pending_traces_on_shutdown: \(dropPending)
@@ -156,18 +161,26 @@ func tailSampling(shards: Int, feeders: Int) async throws {
     // against what the same spans took as decoded requests (before the hand-over).
     let received = (builtRSS - baseRSS) * 1_048_576 / Double(spans)
     let held = (heldRSS - baseRSS) * 1_048_576 / Double(spans)
-    print(String(format: "tail_sampling %d shard%@ (%d feeders): ingest %.0f spans/s (%d spans, %d traces in flight, %.2f s; %.2f cores busy, %.0f spans/s per core)",
-                 shards, shards == 1 ? "" : "s", feeders, Double(spans) / ingest, spans, traces, ingest, cpu / ingest, Double(spans) / cpu))
+    var waiting = traces
+    if steady {
+        for line in telemetry.exposition(process: UnknownProcessStatistics()).split(separator: "\n")
+        where line.hasPrefix("otelcol_processor_tail_sampling_sampling_traces_on_memory") {
+            waiting = Int(Double(line.split(separator: " ").last!) ?? 0)
+        }
+    }
+    print(String(format: "tail_sampling %d shard%@ (%d feeders%@): ingest %.0f spans/s (%d spans, %d traces in flight%@, %.2f s; %.2f cores busy, %.0f spans/s per core)",
+                 shards, shards == 1 ? "" : "s", feeders, steady ? ", steady state: decision_wait 1s" : "", Double(spans) / ingest, spans, waiting,
+                 steady ? " at the end" : "", ingest, cpu / ingest, Double(spans) / cpu))
     print(String(format: "  memory: %.0f bytes per waiting span held (RSS %.0f MB for %d spans), against %.0f bytes per span as decoded requests: overhead %.0f bytes per waiting span; the byte budget counts %.0f bytes per span",
                  held, heldRSS, spans, received, held - received, Double(budgetBytes) / Double(spans)))
 
     // Decisions come after decision_wait: wait for all, then read their delay.
     var last = -1
-    var steady = 0
-    while steady < 10 {
+    var quiet = 0
+    while quiet < 10 {
         try await Task.sleep(for: .milliseconds(100))
         let n = await sink.spans
-        steady = n == last && now() - t0 > 10.5 ? steady + 1 : 0
+        quiet = n == last && now() - t0 > Double(wait) + 0.5 ? quiet + 1 : 0
         last = n
     }
     let exposition = telemetry.exposition(process: UnknownProcessStatistics())

@@ -62,6 +62,11 @@ actor TailSamplingShard {
     /// Hand-overs the exporters refused, oldest first, offered again until taken.
     private var held: [HandOver] = []
     private var ticker: Task<Void, Never>?
+    /// How often decisions are checked, and when they last were: under a load that keeps every
+    /// thread busy the ticker's task may wait long for its turn, so a request that finds the last
+    /// check a tick old runs it itself.
+    private let tick: Duration
+    private var lastCheck = ContinuousClock.now
 
     init(index: Int, shards: Int, config: TailSamplingConfig, next: any TraceConsumer, logger: Logger,
          counters: TailSamplingCounters, budget: TailSamplingBudget) {
@@ -79,13 +84,14 @@ actor TailSamplingShard {
         // not for num_traces: a generous num_traces would make a table whose random inserts
         // touch every page of it.
         traces.reserveCapacity(min(numTraces, 1 << 16))
+        // Ten times per decision_wait, and at least every 100 ms (a check with nothing due costs
+        // one comparison), so a trace is decided at most ~100 ms late.
+        tick = Duration.nanoseconds(max(10_000_000, min(100_000_000, config.decisionWait.nanoseconds / 10)))
     }
 
     func start(journal: TailSamplingJournal?) {
         self.journal = journal
-        // Decisions are checked ten times per decision_wait, and at least every 100 ms (a tick
-        // with nothing due costs one comparison), so a trace is decided at most ~100 ms late.
-        let tick = Duration.nanoseconds(max(10_000_000, min(100_000_000, config.decisionWait.nanoseconds / 10)))
+        let tick = self.tick
         ticker = Task { [weak self] in
             while !Task.isCancelled {
                 try? await Task.sleep(for: tick)
@@ -143,6 +149,7 @@ actor TailSamplingShard {
         evictIfNeeded(now: now, into: &decided)
         updateGauges()
         await complete(decided, now: now)
+        if now - lastCheck >= tick { await decideExpired(now: now) }
         return forward
     }
 
@@ -262,6 +269,7 @@ actor TailSamplingShard {
     /// Decides every trace whose decision_wait (or wait after its root span) has passed; all of
     /// them with `all`.
     func decideExpired(now: ContinuousClock.Instant, all: Bool = false) async {
+        lastCheck = max(lastCheck, now)
         let wait = config.decisionWait.duration
         // Sampled traces go on in hand-overs of about `handOverSpans` spans, each noted in the
         // journal once taken, so a crash during a large hand-over (a restart deciding all it
