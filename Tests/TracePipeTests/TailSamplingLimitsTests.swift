@@ -212,6 +212,18 @@ final class TailSamplingLimitsTests: XCTestCase {
         XCTAssertEqual(got.count, 2, "the trace without a root after decision_wait")
     }
 
+    /// Decisions do not depend on the ticker getting its turn: a request that finds the last
+    /// check a tick old runs it (here no ticker runs at all: the processor is not started).
+    func testRequestsRunDueDecisionsThemselves() async throws {
+        let sink = CollectingConsumer()
+        let p = try processor("decision_wait: 20ms\nnum_shards: 1", next: sink)
+        try await p.consume(request([span(1, 0)]))
+        try await Task.sleep(for: .milliseconds(60))
+        try await p.consume(request([span(2, 0)]))
+        let got = await kept(sink)
+        XCTAssertEqual(got, [span(1, 0).traceID.hex: ["s0"]], "trace 1 decided by trace 2's request")
+    }
+
     /// `block_on_overflow`: at num_traces waiting traces, requests are refused, not evicted.
     func testBlockOnOverflowRefuses() async throws {
         let context = ProcessorFixture.context("tail_sampling")
