@@ -257,6 +257,8 @@ final class TailSamplingLimitsTests: XCTestCase {
             ("num_shards: 0", "num_shards: must be between 1 and 256"),
             ("num_shards: 300", "num_shards: must be between 1 and 256"),
             ("max_waiting_mib: 0", "max_waiting_mib: must be greater than zero"),
+            ("max_waiting_mib: .inf", "max_waiting_mib: expected a number"),
+            ("max_waiting_mib: 1e300", "max_waiting_mib: must be at most"),
             ("when_full: drop", "when_full"),
             ("oversized_trace: keep", "oversized_trace"),
             ("maximum_trace_size_bytes: -1", "maximum_trace_size_bytes"),

@@ -86,6 +86,7 @@ public struct TailSamplingConfig: Decodable, Sendable {
         guard (1...256).contains(numShards) else { throw decoder.invalid("num_shards", "must be between 1 and 256") }
         if let mib = try c.decodeIfPresent(Double.self, forKey: .max_waiting_mib) {
             guard mib > 0 else { throw decoder.invalid("max_waiting_mib", "must be greater than zero (leave it out for half the memory limit)") }
+            guard mib <= 16_777_216 else { throw decoder.invalid("max_waiting_mib", "must be at most 16777216 (16 TiB)") }
             maxWaitingBytes = Int(mib * 1_048_576)
         }
         whenFull = try c.value(.when_full, or: .refuse)
