@@ -56,10 +56,12 @@ public final class TailSamplingCounters: Sendable {
                                       help: "Traces handed on undecided because they exceeded maximum_trace_size_bytes (oversized_trace: forward).")
         decidedOverBudget = p.counter(name: "tracepipe_processor_tail_sampling_traces_decided_over_budget", labels: [processor],
                                       help: "Traces decided before decision_wait to make room in max_waiting_mib (when_full: decide_early).")
-        refusedOverBudget = p.counter(name: "tracepipe_processor_tail_sampling_refused_spans", labels: [processor, ("reason", "max_waiting_mib")],
-                                      help: "Spans of requests refused (503 / UNAVAILABLE) because tail sampling was full.")
-        refusedOverNumTraces = p.counter(name: "tracepipe_processor_tail_sampling_refused_spans", labels: [processor, ("reason", "num_traces")],
-                                         help: "Spans of requests refused (503 / UNAVAILABLE) because tail sampling was full.")
+        func refused(_ reason: String) -> Counter {
+            p.counter(name: "tracepipe_processor_tail_sampling_refused_spans", labels: [processor, ("reason", reason)],
+                      help: "Spans of requests refused (503 / UNAVAILABLE) because tail sampling was full.")
+        }
+        refusedOverBudget = refused("max_waiting_mib")
+        refusedOverNumTraces = refused("num_traces")
         func cache(_ sampled: String) -> Counter {
             p.counter(name: "otelcol_processor_tail_sampling_early_releases_from_cache_decision", labels: [processor, ("sampled", sampled)],
                       help: "Spans that followed their trace's decision found in a decision cache.")

@@ -126,11 +126,11 @@ public final class TailSamplingProcessor: Processor {
                 throw PipelineError.refused("the exporters are not taking sampled traces (tail sampling holds a refused hand-over)", retryAfter: .seconds(1))
             }
         }
+        let spanCount = data.spanCount
         if config.blockOnOverflow && budget.waitingTraces >= config.numTraces {
-            counters.refusedOverNumTraces.increment(by: Int64(data.spanCount))
+            counters.refusedOverNumTraces.increment(by: Int64(spanCount))
             throw PipelineError.refused("tail sampling holds num_traces (\(config.numTraces)) traces waiting for a decision (block_on_overflow)", retryAfter: .seconds(1))
         }
-        let spanCount = data.spanCount
         // The journal gets the request as it came (encoded before its spans are moved on).
         let journal = self.journal
         let encoded = journal.map { _ in OTLPProtobufEncoder.encode(data) }

@@ -128,9 +128,10 @@ actor TailSamplingShard {
                 add(item, bytes: item.bytes - TailSamplingBudget.perTraceBytes, to: &traces.values[i], segment: segment, now: now, into: &decided)
                 continue
             }
-            if sampledCache.contains(item.id) || notSampledCache.contains(item.id) {
+            // One lookup per cache, the sampled one first.
+            let cached: Bool? = sampledCache.contains(item.id) ? true : notSampledCache.contains(item.id) ? false : nil
+            if let sampled = cached {
                 budget.release(item.bytes)
-                let sampled = sampledCache.contains(item.id)
                 counters.record(cacheRelease: sampled, spans: item.chunk.spans.count)
                 if sampled { forward.append(item.chunk) }
                 continue
@@ -229,13 +230,19 @@ actor TailSamplingShard {
             i += 1
             guard let t = traces.index(forKey: id), traces.values[t].decision == nil else { continue }
             counters.decidedOverBudget.increment()
-            let sampled = decide(id, traces.values[t].buffer, now: now)
-            settle(id, &traces.values[t], sampled: sampled, into: &decided)
+            decideWaiting(id, at: t, now: now, into: &decided)
             any = true
         }
         updateGauges()
         await complete(decided, now: now)
         return any
+    }
+
+    /// Runs the policies over a waiting trace of the table and records the decision (in two
+    /// steps: the trace is read for the policies, then changed in place).
+    private func decideWaiting(_ id: TraceID, at t: Dictionary<TraceID, Entry>.Index, now: ContinuousClock.Instant, into decided: inout Decided) {
+        let sampled = decide(id, traces.values[t].buffer, now: now)
+        settle(id, &traces.values[t], sampled: sampled, into: &decided)
     }
 
     /// Records a decision: the trace's spans leave the budget, go into a hand-over when sampled,
@@ -280,8 +287,7 @@ actor TailSamplingShard {
             rootDue.removeFirst()
             guard let t = traces.index(forKey: id), traces.values[t].decision == nil else { continue }
             if !all { counters.decisionDelay.record(max(0, Self.seconds(now - due))) }
-            let sampled = decide(id, traces.values[t].buffer, now: now)
-            settle(id, &traces.values[t], sampled: sampled, into: &decided)
+            decideWaiting(id, at: t, now: now, into: &decided)
         }
         var i = max(undecidedHead, orderHead)
         while i < order.count {
@@ -294,8 +300,7 @@ actor TailSamplingShard {
             let due = traces.values[t].firstArrival + wait
             if !all && now < due { break }
             if !all { counters.decisionDelay.record(max(0, Self.seconds(now - due))) }
-            let sampled = decide(id, traces.values[t].buffer, now: now)
-            settle(id, &traces.values[t], sampled: sampled, into: &decided)
+            decideWaiting(id, at: t, now: now, into: &decided)
             i += 1
         }
         undecidedHead = i
